@@ -1,0 +1,75 @@
+// Types of the raw addon surface. @seekr/tensor is the public API; this layer is unchecked in shape semantics
+// but every function validates its arguments and throws a JS Error naming the op.
+export type Handle = { readonly __seekrBuffer: unique symbol };
+
+export interface BackendInfo {
+  threads: number;
+  blas: string;
+  cudaCompiled: boolean;
+  cudaAvailable: boolean;
+  cudaReason: string;
+  cudaRuntimeVersion: number;
+  cudaDriverVersion: number;
+  cudaDevices: Array<{ device: string; name: string; computeCapability: string; totalMemory: number; multiprocessors: number }>;
+}
+export interface MemoryRow { device: string; bytes: number; buffers: number; peakBytes: number }
+
+export interface NativeAddon {
+  alloc(deviceType: number, deviceIndex: number, dtype: number, numel: number): Handle;
+  dispose(h: Handle): void;
+  isAlive(h: Handle): boolean;
+  upload(h: Handle, data: Float32Array | Int32Array | Uint16Array): void;
+  download(h: Handle): Float32Array | Int32Array | Uint16Array;
+  copy(dst: Handle, src: Handle): void;
+  fill(h: Handle, value: number): void;
+  cast(dst: Handle, src: Handle): void;
+  randomUniform(h: Handle, seed: number, offset: number, low: number, high: number): void;
+  randomNormal(h: Handle, seed: number, offset: number, mean: number, std: number): void;
+  memory(): MemoryRow[];
+  resetPeakMemory(): void;
+  backendInfo(): BackendInfo;
+  setThreads(n: number): void;
+  synchronize(deviceType: number, deviceIndex: number): void;
+
+  binary(op: number, a: Handle, aStrides: number[], b: Handle, bStrides: number[], out: Handle, shape: number[]): void;
+  unary(op: number, x: Handle, out: Handle, p: number): void;
+  unaryGrad(op: number, x: Handle, gy: Handle, gx: Handle, p: number): void;
+  where(c: Handle, cs: number[], a: Handle, as: number[], b: Handle, bs: number[], out: Handle, shape: number[]): void;
+
+  reduceSum(x: Handle, out: Handle, outer: number, mid: number, inner: number, scale: number): void;
+  reduceMax(x: Handle, vals: Handle, idx: Handle, outer: number, mid: number, inner: number): void;
+  maxBackward(gy: Handle, idx: Handle, gx: Handle, outer: number, mid: number, inner: number): void;
+  softmax(x: Handle, y: Handle, rows: number, cols: number, log: boolean): void;
+  softmaxBackward(y: Handle, gy: Handle, gx: Handle, rows: number, cols: number, log: boolean): void;
+  sumSquares(x: Handle): number;
+
+  stridedCopy(src: Handle, srcOffset: number, srcStrides: number[], dst: Handle, dstOffset: number, dstStrides: number[], shape: number[]): void;
+  gatherRows(table: Handle, ids: Handle, out: Handle, cols: number): void;
+  scatterAddRows(src: Handle, ids: Handle, out: Handle, cols: number): void;
+
+  matmul(a: Handle, b: Handle, out: Handle, batch: number, M: number, N: number, K: number, transA: boolean, transB: boolean,
+    strideA: number, strideB: number, alpha: number, beta: number, backend?: number): void;
+  gemmInfo(): { blas: boolean; avx2: boolean };
+
+  crossEntropy(logits: Handle, targets: Handle, loss: Handle, lse: Handle, rows: number, cols: number, ignoreIndex: number): number;
+  crossEntropyBackward(logits: Handle, targets: Handle, lse: Handle, gy: Handle, gx: Handle, rows: number, cols: number,
+    ignoreIndex: number, count: number): void;
+  rmsNorm(x: Handle, w: Handle, y: Handle, rstd: Handle, rows: number, cols: number, eps: number): void;
+  rmsNormBackward(x: Handle, w: Handle, rstd: Handle, gy: Handle, gx: Handle, gw: Handle, rows: number, cols: number): void;
+  rope(x: Handle, positions: Handle, out: Handle, rows: number, heads: number, dim: number, theta: number, sign: number): void;
+
+  attention(q: Handle, k: Handle, v: Handle, out: Handle, lse: Handle, B: number, T: number, H: number, Hkv: number, D: number,
+    causal: boolean, scale: number): void;
+  attentionBackward(q: Handle, k: Handle, v: Handle, out: Handle, lse: Handle, dout: Handle, dq: Handle, dk: Handle, dv: Handle,
+    B: number, T: number, H: number, Hkv: number, D: number, causal: boolean, scale: number): void;
+
+  adamw(p: Handle, g: Handle, m: Handle, v: Handle, lr: number, beta1: number, beta2: number, eps: number, wd: number, step: number): void;
+  sgd(p: Handle, g: Handle, buf: Handle, lr: number, momentum: number, dampening: number, wd: number, nesterov: boolean, firstStep: boolean): void;
+  scaleInPlace(x: Handle, s: number): void;
+  axpyInPlace(y: Handle, x: Handle, alpha: number): void;
+}
+
+export declare const native: NativeAddon;
+export declare const addonPath: string;
+declare const _default: NativeAddon;
+export default _default;

@@ -1,0 +1,144 @@
+// Implementation of the checked argument readers and the exception-converting function wrapper.
+#include "binding/args.h"
+
+#include <cmath>
+#include <sstream>
+
+namespace seekr {
+
+const napi_type_tag kStorageTag = {0x5ee4b0f1c2d3e4a5ULL, 0x9a8b7c6d5e4f3021ULL};
+
+static void finalize_storage(Napi::Env env, Storage* s) {
+  if (s->alive && s->device.type == DeviceType::CPU) Napi::MemoryManagement::AdjustExternalMemory(env, -(int64_t)s->bytes());
+  storage_release(s);
+  delete s;
+}
+
+Napi::Value wrap_storage(Napi::Env env, Storage* s) {
+  auto ext = Napi::External<Storage>::New(env, s, finalize_storage);
+  ext.TypeTag(&kStorageTag);
+  if (s->device.type == DeviceType::CPU) Napi::MemoryManagement::AdjustExternalMemory(env, (int64_t)s->bytes());
+  return ext;
+}
+
+void Args::fail(const std::string& msg) const { throw Error(msg); }
+
+void Args::count(size_t n) const {
+  if (info.Length() < n)
+    fail("expected " + std::to_string(n) + " arguments, got " + std::to_string(info.Length()));
+}
+
+Storage* Args::tensor(size_t i, const char* name) const {
+  if (i >= info.Length()) fail(std::string("missing argument '") + name + "'");
+  Napi::Value v = info[i];
+  if (!v.IsExternal()) fail(std::string("argument '") + name + "' is not a tensor buffer handle");
+  auto ext = v.As<Napi::External<Storage>>();
+  if (!ext.CheckTypeTag(&kStorageTag)) fail(std::string("argument '") + name + "' is not a Seekr buffer handle");
+  Storage* s = ext.Data();
+  if (!s || !s->alive) fail(std::string("argument '") + name + "' is a disposed tensor");
+  return s;
+}
+
+int64_t Args::i64(size_t i, const char* name) const {
+  if (i >= info.Length()) fail(std::string("missing argument '") + name + "'");
+  Napi::Value v = info[i];
+  if (!v.IsNumber()) fail(std::string("argument '") + name + "' must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740991.0)
+    fail(std::string("argument '") + name + "' must be an integer, got " + std::to_string(d));
+  return (int64_t)d;
+}
+
+double Args::f64(size_t i, const char* name) const {
+  if (i >= info.Length()) fail(std::string("missing argument '") + name + "'");
+  Napi::Value v = info[i];
+  if (!v.IsNumber()) fail(std::string("argument '") + name + "' must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+bool Args::flag(size_t i, const char* name) const {
+  if (i >= info.Length()) fail(std::string("missing argument '") + name + "'");
+  Napi::Value v = info[i];
+  if (!v.IsBoolean()) fail(std::string("argument '") + name + "' must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::string Args::str(size_t i, const char* name) const {
+  if (i >= info.Length()) fail(std::string("missing argument '") + name + "'");
+  Napi::Value v = info[i];
+  if (!v.IsString()) fail(std::string("argument '") + name + "' must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+std::vector<int64_t> Args::ints(size_t i, const char* name) const {
+  if (i >= info.Length()) fail(std::string("missing argument '") + name + "'");
+  Napi::Value v = info[i];
+  if (!v.IsArray()) fail(std::string("argument '") + name + "' must be an array of integers");
+  auto arr = v.As<Napi::Array>();
+  uint32_t n = arr.Length();
+  if (n > 64) fail(std::string("argument '") + name + "' has too many entries (" + std::to_string(n) + ")");
+  std::vector<int64_t> out(n);
+  for (uint32_t k = 0; k < n; ++k) {
+    Napi::Value e = arr.Get(k);
+    if (!e.IsNumber()) fail(std::string("argument '") + name + "[" + std::to_string(k) + "]' must be a number");
+    double d = e.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740991.0)
+      fail(std::string("argument '") + name + "[" + std::to_string(k) + "]' must be an integer");
+    out[k] = (int64_t)d;
+  }
+  return out;
+}
+
+void require_numel(const Args& a, const Storage* s, const char* name, size_t expected) {
+  if (s->numel != expected)
+    a.fail(std::string("'") + name + "' has " + std::to_string(s->numel) + " elements, expected " +
+           std::to_string(expected));
+}
+void require_at_least(const Args& a, const Storage* s, const char* name, size_t needed) {
+  if (s->numel < needed)
+    a.fail(std::string("'") + name + "' has " + std::to_string(s->numel) + " elements, needs at least " +
+           std::to_string(needed));
+}
+void require_dtype(const Args& a, const Storage* s, const char* name, DType d) {
+  if (s->dtype != d)
+    a.fail(std::string("'") + name + "' has dtype " + dtype_name(s->dtype) + ", expected " + dtype_name(d));
+}
+void require_same_device(const Args& a, std::initializer_list<const Storage*> list) {
+  const Storage* first = *list.begin();
+  for (const Storage* s : list)
+    if (s->device != first->device)
+      a.fail("tensors are on different devices (" + first->device.str() + " and " + s->device.str() + ")");
+}
+void require_cpu(const Args& a, const Storage* s) {
+  if (s->device.type != DeviceType::CPU)
+    a.fail(std::string("no kernel for ") + s->device.str() + " yet (this op runs on the cpu only)");
+}
+size_t checked_product(const Args& a, const std::vector<int64_t>& dims, const char* name) {
+  size_t p = 1;
+  for (size_t k = 0; k < dims.size(); ++k) {
+    int64_t d = dims[k];
+    if (d < 0) a.fail(std::string("'") + name + "' has a negative dimension at index " + std::to_string(k));
+    if (d != 0 && p > (size_t(1) << 48) / (size_t)d) a.fail(std::string("'") + name + "' is too large");
+    p *= (size_t)d;
+  }
+  return p;
+}
+
+void define(Napi::Env env, Napi::Object exports, const char* name,
+            std::function<Napi::Value(const Napi::CallbackInfo&)> fn) {
+  std::string op(name);
+  auto wrapped = [fn, op](const Napi::CallbackInfo& info) -> Napi::Value {
+    try {
+      return fn(info);
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (const std::bad_alloc&) {
+      throw Napi::Error::New(info.Env(), "seekr." + op + ": out of memory");
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), "seekr." + op + ": " + e.what());
+    }
+  };
+  exports.Set(name, Napi::Function::New(env, wrapped, name));
+}
+
+}  // namespace seekr

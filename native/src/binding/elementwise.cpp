@@ -1,0 +1,100 @@
+// Glue for elementwise kernels: binary (broadcast by strides), unary, unaryGrad, where.
+#include "binding/args.h"
+#include "cpu/elementwise.h"
+#include "cpu/strided.h"
+
+namespace seekr {
+
+// Validates a strided float32 operand over `shape`.
+static void check_operand(const Args& a, const Storage* s, const char* name, const std::vector<int64_t>& strides,
+                          const std::vector<int64_t>& shape) {
+  require_dtype(a, s, name, DType::F32);
+  if (strides.size() != shape.size())
+    a.fail(std::string("'") + name + "' strides have rank " + std::to_string(strides.size()) + ", shape has rank " +
+           std::to_string(shape.size()));
+  if (!cpu::strided_in_bounds(shape, strides, 0, (int64_t)s->numel))
+    a.fail(std::string("'") + name + "' strides reach outside its buffer of " + std::to_string(s->numel) + " elements");
+}
+
+void register_elementwise(Napi::Env env, Napi::Object exports) {
+  // binary(op, a, aStrides, b, bStrides, out, shape)
+  define(env, exports, "binary", [](const Napi::CallbackInfo& info) {
+    Args a(info, "binary");
+    int64_t op = a.i64(0, "op");
+    if (op < 0 || op >= cpu::NUM_BINARY) a.fail("unknown binary op code " + std::to_string(op));
+    Args b(info, cpu::binary_name((int)op));
+    Storage* x = b.tensor(1, "a");
+    auto xs = b.ints(2, "aStrides");
+    Storage* y = b.tensor(3, "b");
+    auto ys = b.ints(4, "bStrides");
+    Storage* out = b.tensor(5, "out");
+    auto shape = b.ints(6, "shape");
+    require_numel(b, out, "out", checked_product(b, shape, "shape"));
+    require_dtype(b, out, "out", DType::F32);
+    check_operand(b, x, "a", xs, shape);
+    check_operand(b, y, "b", ys, shape);
+    require_same_device(b, {x, y, out});
+    require_cpu(b, out);
+    cpu::binary((int)op, x->as<float>(), xs, y->as<float>(), ys, out->as<float>(), shape);
+    return info.Env().Undefined();
+  });
+  // unary(op, x, out, p)
+  define(env, exports, "unary", [](const Napi::CallbackInfo& info) {
+    Args a(info, "unary");
+    int64_t op = a.i64(0, "op");
+    if (op < 0 || op >= cpu::NUM_UNARY) a.fail("unknown unary op code " + std::to_string(op));
+    Args b(info, cpu::unary_name((int)op));
+    Storage* x = b.tensor(1, "x");
+    Storage* out = b.tensor(2, "out");
+    float p = (float)b.f64(3, "p");
+    require_dtype(b, x, "x", DType::F32);
+    require_dtype(b, out, "out", DType::F32);
+    require_numel(b, out, "out", x->numel);
+    require_same_device(b, {x, out});
+    require_cpu(b, out);
+    cpu::unary((int)op, x->as<float>(), out->as<float>(), (int64_t)x->numel, p);
+    return info.Env().Undefined();
+  });
+  // unaryGrad(op, x, gy, gx, p): gx = op'(x) * gy
+  define(env, exports, "unaryGrad", [](const Napi::CallbackInfo& info) {
+    Args a(info, "unaryGrad");
+    int64_t op = a.i64(0, "op");
+    if (op < 0 || op >= cpu::NUM_UNARY) a.fail("unknown unary op code " + std::to_string(op));
+    Args b(info, cpu::unary_name((int)op));
+    Storage* x = b.tensor(1, "x");
+    Storage* gy = b.tensor(2, "gy");
+    Storage* gx = b.tensor(3, "gx");
+    float p = (float)b.f64(4, "p");
+    for (auto [s, n] : {std::pair{x, "x"}, {gy, "gy"}, {gx, "gx"}}) {
+      require_dtype(b, s, n, DType::F32);
+      require_numel(b, s, n, x->numel);
+    }
+    require_same_device(b, {x, gy, gx});
+    require_cpu(b, gx);
+    cpu::unary_grad((int)op, x->as<float>(), gy->as<float>(), gx->as<float>(), (int64_t)x->numel, p);
+    return info.Env().Undefined();
+  });
+  // where(cond, cStrides, a, aStrides, b, bStrides, out, shape)
+  define(env, exports, "where", [](const Napi::CallbackInfo& info) {
+    Args a(info, "where");
+    Storage* c = a.tensor(0, "cond");
+    auto cs = a.ints(1, "condStrides");
+    Storage* x = a.tensor(2, "a");
+    auto xs = a.ints(3, "aStrides");
+    Storage* y = a.tensor(4, "b");
+    auto ys = a.ints(5, "bStrides");
+    Storage* out = a.tensor(6, "out");
+    auto shape = a.ints(7, "shape");
+    require_numel(a, out, "out", checked_product(a, shape, "shape"));
+    require_dtype(a, out, "out", DType::F32);
+    check_operand(a, c, "cond", cs, shape);
+    check_operand(a, x, "a", xs, shape);
+    check_operand(a, y, "b", ys, shape);
+    require_same_device(a, {c, x, y, out});
+    require_cpu(a, out);
+    cpu::where(c->as<float>(), cs, x->as<float>(), xs, y->as<float>(), ys, out->as<float>(), shape);
+    return info.Env().Undefined();
+  });
+}
+
+}  // namespace seekr

@@ -1,0 +1,81 @@
+// Glue for data movement: stridedCopy, gatherRows, scatterAddRows.
+#include "binding/args.h"
+#include "cpu/layout.h"
+#include "cpu/strided.h"
+
+namespace seekr {
+
+void register_layout(Napi::Env env, Napi::Object exports) {
+  // stridedCopy(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape): same dtype on both sides.
+  define(env, exports, "stridedCopy", [](const Napi::CallbackInfo& info) {
+    Args a(info, "stridedCopy");
+    Storage* src = a.tensor(0, "src");
+    int64_t so = a.i64(1, "srcOffset");
+    auto ss = a.ints(2, "srcStrides");
+    Storage* dst = a.tensor(3, "dst");
+    int64_t d0 = a.i64(4, "dstOffset");
+    auto ds = a.ints(5, "dstStrides");
+    auto shape = a.ints(6, "shape");
+    checked_product(a, shape, "shape");
+    if (ss.size() != shape.size() || ds.size() != shape.size())
+      a.fail("strides and shape ranks differ (" + std::to_string(ss.size()) + ", " + std::to_string(ds.size()) + ", " +
+             std::to_string(shape.size()) + ")");
+    require_dtype(a, src, "src", dst->dtype);
+    if (!cpu::strided_in_bounds(shape, ss, so, (int64_t)src->numel)) a.fail("source view reaches outside its buffer");
+    if (!cpu::strided_in_bounds(shape, ds, d0, (int64_t)dst->numel)) a.fail("destination view reaches outside its buffer");
+    require_same_device(a, {src, dst});
+    require_cpu(a, dst);
+    cpu::strided_copy(src->ptr, so, ss, dst->ptr, d0, ds, shape, dtype_size(dst->dtype));
+    return info.Env().Undefined();
+  });
+  // gatherRows(table, ids, out, cols): out[i] = table[ids[i]]
+  define(env, exports, "gatherRows", [](const Napi::CallbackInfo& info) {
+    Args a(info, "gather");
+    Storage* table = a.tensor(0, "table");
+    Storage* ids = a.tensor(1, "ids");
+    Storage* out = a.tensor(2, "out");
+    int64_t cols = a.i64(3, "cols");
+    if (cols <= 0) a.fail("cols must be positive");
+    require_dtype(a, table, "table", DType::F32);
+    require_dtype(a, ids, "ids", DType::I32);
+    require_dtype(a, out, "out", DType::F32);
+    if (table->numel % (size_t)cols) a.fail("table size is not a multiple of cols");
+    int64_t rows = (int64_t)(table->numel / (size_t)cols);
+    require_numel(a, out, "out", ids->numel * (size_t)cols);
+    require_same_device(a, {table, ids, out});
+    require_cpu(a, out);
+    const int32_t* ip = ids->as<int32_t>();
+    for (size_t i = 0; i < ids->numel; ++i)
+      if (ip[i] < 0 || ip[i] >= rows)
+        a.fail("index " + std::to_string(ip[i]) + " at position " + std::to_string(i) + " is out of range [0, " +
+               std::to_string(rows) + ")");
+    cpu::gather_rows(table->as<float>(), ip, out->as<float>(), (int64_t)ids->numel, cols);
+    return info.Env().Undefined();
+  });
+  // scatterAddRows(src, ids, out, cols): out[ids[i]] += src[i]
+  define(env, exports, "scatterAddRows", [](const Napi::CallbackInfo& info) {
+    Args a(info, "scatterAdd");
+    Storage* src = a.tensor(0, "src");
+    Storage* ids = a.tensor(1, "ids");
+    Storage* out = a.tensor(2, "out");
+    int64_t cols = a.i64(3, "cols");
+    if (cols <= 0) a.fail("cols must be positive");
+    require_dtype(a, src, "src", DType::F32);
+    require_dtype(a, ids, "ids", DType::I32);
+    require_dtype(a, out, "out", DType::F32);
+    if (out->numel % (size_t)cols) a.fail("out size is not a multiple of cols");
+    int64_t rows = (int64_t)(out->numel / (size_t)cols);
+    require_numel(a, src, "src", ids->numel * (size_t)cols);
+    require_same_device(a, {src, ids, out});
+    require_cpu(a, out);
+    const int32_t* ip = ids->as<int32_t>();
+    for (size_t i = 0; i < ids->numel; ++i)
+      if (ip[i] < 0 || ip[i] >= rows)
+        a.fail("index " + std::to_string(ip[i]) + " at position " + std::to_string(i) + " is out of range [0, " +
+               std::to_string(rows) + ")");
+    cpu::scatter_add_rows(src->as<float>(), ip, out->as<float>(), (int64_t)ids->numel, cols);
+    return info.Env().Undefined();
+  });
+}
+
+}  // namespace seekr

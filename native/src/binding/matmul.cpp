@@ -1,0 +1,51 @@
+// Glue for GEMM: matmul(a, b, out, batch, M, N, K, transA, transB, strideA, strideB, alpha, beta, backend).
+#include "binding/args.h"
+#include "cpu/gemm.h"
+
+namespace seekr {
+
+void register_matmul(Napi::Env env, Napi::Object exports) {
+  define(env, exports, "matmul", [](const Napi::CallbackInfo& info) {
+    Args a(info, "matmul");
+    Storage* A = a.tensor(0, "a");
+    Storage* B = a.tensor(1, "b");
+    Storage* C = a.tensor(2, "out");
+    cpu::GemmBatch g;
+    g.batch = a.i64(3, "batch");
+    g.M = a.i64(4, "M");
+    g.N = a.i64(5, "N");
+    g.K = a.i64(6, "K");
+    g.trans_a = a.flag(7, "transA");
+    g.trans_b = a.flag(8, "transB");
+    g.stride_a = a.i64(9, "strideA");
+    g.stride_b = a.i64(10, "strideB");
+    float alpha = (float)a.f64(11, "alpha");
+    float beta = (float)a.f64(12, "beta");
+    int64_t backend = info.Length() > 13 ? a.i64(13, "backend") : 0;
+    if (backend < 0 || backend > 3) a.fail("backend must be 0 (auto), 1 (own), 2 (blas) or 3 (reference)");
+    if (g.batch < 0 || g.M < 0 || g.N < 0 || g.K < 0) a.fail("batch, M, N, K must be non-negative");
+    if (g.stride_a < 0 || g.stride_b < 0) a.fail("batch strides must be non-negative");
+    if (g.M > INT32_MAX || g.N > INT32_MAX || g.K > INT32_MAX) a.fail("matrix dimensions exceed 2^31");
+    g.stride_c = g.M * g.N;
+    for (auto [s, nm] : {std::pair{A, "a"}, {B, "b"}, {C, "out"}}) require_dtype(a, s, nm, DType::F32);
+    size_t mk = checked_product(a, {g.M, g.K}, "M*K"), kn = checked_product(a, {g.K, g.N}, "K*N");
+    size_t mn = checked_product(a, {g.batch, g.M, g.N}, "batch*M*N");
+    if (g.batch > 0) {
+      require_at_least(a, A, "a", (size_t)g.stride_a * (size_t)(g.batch - 1) + mk);
+      require_at_least(a, B, "b", (size_t)g.stride_b * (size_t)(g.batch - 1) + kn);
+    }
+    require_numel(a, C, "out", mn);
+    require_same_device(a, {A, B, C});
+    require_cpu(a, C);
+    cpu::gemm_batched(g, alpha, A->as<float>(), B->as<float>(), beta, C->as<float>(), (int)backend);
+    return info.Env().Undefined();
+  });
+  define(env, exports, "gemmInfo", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto o = Napi::Object::New(info.Env());
+    o.Set("blas", cpu::have_blas());
+    o.Set("avx2", cpu::have_avx2());
+    return o;
+  });
+}
+
+}  // namespace seekr

@@ -1,0 +1,132 @@
+// Glue for fused nn kernels: crossEntropy(+Backward), rmsNorm(+Backward), rope.
+#include "binding/args.h"
+#include "cpu/nn.h"
+
+namespace seekr {
+
+void register_nn(Napi::Env env, Napi::Object exports) {
+  // crossEntropy(logits, targets, loss[1], lse[rows], rows, cols, ignoreIndex) -> count of kept rows
+  define(env, exports, "crossEntropy", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Args a(info, "crossEntropy");
+    Storage* x = a.tensor(0, "logits");
+    Storage* t = a.tensor(1, "targets");
+    Storage* loss = a.tensor(2, "loss");
+    Storage* lse = a.tensor(3, "lse");
+    int64_t rows = a.i64(4, "rows"), cols = a.i64(5, "cols");
+    int64_t ignore = a.i64(6, "ignoreIndex");
+    if (cols <= 0) a.fail("the class axis must not be empty");
+    require_dtype(a, x, "logits", DType::F32);
+    require_dtype(a, t, "targets", DType::I32);
+    require_numel(a, x, "logits", checked_product(a, {rows, cols}, "rows*cols"));
+    require_numel(a, t, "targets", (size_t)rows);
+    require_numel(a, loss, "loss", 1);
+    require_numel(a, lse, "lse", (size_t)rows);
+    require_same_device(a, {x, t, loss, lse});
+    require_cpu(a, x);
+    const int32_t* tp = t->as<int32_t>();
+    for (int64_t r = 0; r < rows; ++r)
+      if (tp[r] != ignore && (tp[r] < 0 || tp[r] >= cols))
+        a.fail("target " + std::to_string(tp[r]) + " at row " + std::to_string(r) + " is out of range [0, " +
+               std::to_string(cols) + ") and is not the ignore index " + std::to_string(ignore));
+    int64_t n = cpu::cross_entropy(x->as<float>(), tp, loss->as<float>(), lse->as<float>(), rows, cols, (int32_t)ignore);
+    return Napi::Number::New(info.Env(), (double)n);
+  });
+  // crossEntropyBackward(logits, targets, lse, gy[1], gx, rows, cols, ignoreIndex, count)
+  define(env, exports, "crossEntropyBackward", [](const Napi::CallbackInfo& info) {
+    Args a(info, "crossEntropyBackward");
+    Storage* x = a.tensor(0, "logits");
+    Storage* t = a.tensor(1, "targets");
+    Storage* lse = a.tensor(2, "lse");
+    Storage* gy = a.tensor(3, "gy");
+    Storage* gx = a.tensor(4, "gx");
+    int64_t rows = a.i64(5, "rows"), cols = a.i64(6, "cols");
+    int64_t ignore = a.i64(7, "ignoreIndex");
+    int64_t count = a.i64(8, "count");
+    size_t n = checked_product(a, {rows, cols}, "rows*cols");
+    require_numel(a, x, "logits", n);
+    require_numel(a, gx, "gx", n);
+    require_numel(a, t, "targets", (size_t)rows);
+    require_numel(a, lse, "lse", (size_t)rows);
+    require_numel(a, gy, "gy", 1);
+    require_dtype(a, t, "targets", DType::I32);
+    for (auto [s, nm] : {std::pair{x, "logits"}, {lse, "lse"}, {gy, "gy"}, {gx, "gx"}}) require_dtype(a, s, nm, DType::F32);
+    require_same_device(a, {x, t, lse, gy, gx});
+    require_cpu(a, x);
+    const int32_t* tp = t->as<int32_t>();
+    for (int64_t r = 0; r < rows; ++r)
+      if (tp[r] != ignore && (tp[r] < 0 || tp[r] >= cols)) a.fail("target out of range at row " + std::to_string(r));
+    float scale = count > 0 ? gy->as<float>()[0] / (float)count : 0.f;
+    cpu::cross_entropy_backward(x->as<float>(), tp, lse->as<float>(), scale, gx->as<float>(), rows, cols, (int32_t)ignore);
+    return info.Env().Undefined();
+  });
+  // rmsNorm(x, w, y, rstd, rows, cols, eps)
+  define(env, exports, "rmsNorm", [](const Napi::CallbackInfo& info) {
+    Args a(info, "rmsNorm");
+    Storage* x = a.tensor(0, "x");
+    Storage* w = a.tensor(1, "weight");
+    Storage* y = a.tensor(2, "y");
+    Storage* rstd = a.tensor(3, "rstd");
+    int64_t rows = a.i64(4, "rows"), cols = a.i64(5, "cols");
+    float eps = (float)a.f64(6, "eps");
+    size_t n = checked_product(a, {rows, cols}, "rows*cols");
+    for (auto [s, nm] : {std::pair{x, "x"}, {w, "weight"}, {y, "y"}, {rstd, "rstd"}}) require_dtype(a, s, nm, DType::F32);
+    require_numel(a, x, "x", n);
+    require_numel(a, y, "y", n);
+    require_numel(a, w, "weight", (size_t)cols);
+    require_numel(a, rstd, "rstd", (size_t)rows);
+    require_same_device(a, {x, w, y, rstd});
+    require_cpu(a, x);
+    cpu::rms_norm(x->as<float>(), w->as<float>(), y->as<float>(), rstd->as<float>(), rows, cols, eps);
+    return info.Env().Undefined();
+  });
+  // rmsNormBackward(x, w, rstd, gy, gx, gw, rows, cols)
+  define(env, exports, "rmsNormBackward", [](const Napi::CallbackInfo& info) {
+    Args a(info, "rmsNormBackward");
+    Storage* x = a.tensor(0, "x");
+    Storage* w = a.tensor(1, "weight");
+    Storage* rstd = a.tensor(2, "rstd");
+    Storage* gy = a.tensor(3, "gy");
+    Storage* gx = a.tensor(4, "gx");
+    Storage* gw = a.tensor(5, "gw");
+    int64_t rows = a.i64(6, "rows"), cols = a.i64(7, "cols");
+    size_t n = checked_product(a, {rows, cols}, "rows*cols");
+    for (auto [s, nm] : {std::pair{x, "x"}, {w, "weight"}, {rstd, "rstd"}, {gy, "gy"}, {gx, "gx"}, {gw, "gw"}})
+      require_dtype(a, s, nm, DType::F32);
+    require_numel(a, x, "x", n);
+    require_numel(a, gy, "gy", n);
+    require_numel(a, gx, "gx", n);
+    require_numel(a, w, "weight", (size_t)cols);
+    require_numel(a, gw, "gw", (size_t)cols);
+    require_numel(a, rstd, "rstd", (size_t)rows);
+    require_same_device(a, {x, w, rstd, gy, gx, gw});
+    require_cpu(a, x);
+    cpu::rms_norm_backward(x->as<float>(), w->as<float>(), rstd->as<float>(), gy->as<float>(), gx->as<float>(),
+                           gw->as<float>(), rows, cols);
+    return info.Env().Undefined();
+  });
+  // rope(x, positions, out, rows, heads, dim, theta, sign)
+  define(env, exports, "rope", [](const Napi::CallbackInfo& info) {
+    Args a(info, "rope");
+    Storage* x = a.tensor(0, "x");
+    Storage* pos = a.tensor(1, "positions");
+    Storage* out = a.tensor(2, "out");
+    int64_t rows = a.i64(3, "rows"), heads = a.i64(4, "heads"), dim = a.i64(5, "dim");
+    float theta = (float)a.f64(6, "theta");
+    float sign = (float)a.f64(7, "sign");
+    if (dim <= 0 || dim % 2) a.fail("head dim must be positive and even, got " + std::to_string(dim));
+    if (!(theta > 0.f)) a.fail("theta must be positive");
+    size_t n = checked_product(a, {rows, heads, dim}, "rows*heads*dim");
+    require_dtype(a, x, "x", DType::F32);
+    require_dtype(a, out, "out", DType::F32);
+    require_dtype(a, pos, "positions", DType::I32);
+    require_numel(a, x, "x", n);
+    require_numel(a, out, "out", n);
+    require_numel(a, pos, "positions", (size_t)rows);
+    require_same_device(a, {x, pos, out});
+    require_cpu(a, x);
+    cpu::rope(x->as<float>(), pos->as<int32_t>(), out->as<float>(), rows, heads, dim, theta, sign);
+    return info.Env().Undefined();
+  });
+}
+
+}  // namespace seekr

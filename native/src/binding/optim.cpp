@@ -1,0 +1,71 @@
+// Glue for in-place updates: adamw, sgd, scaleInPlace, axpyInPlace.
+#include "binding/args.h"
+#include "cpu/optim.h"
+
+namespace seekr {
+
+void register_optim(Napi::Env env, Napi::Object exports) {
+  // adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step)
+  define(env, exports, "adamw", [](const Napi::CallbackInfo& info) {
+    Args a(info, "adamw");
+    Storage* p = a.tensor(0, "param");
+    Storage* g = a.tensor(1, "grad");
+    Storage* m = a.tensor(2, "expAvg");
+    Storage* v = a.tensor(3, "expAvgSq");
+    float lr = (float)a.f64(4, "lr"), b1 = (float)a.f64(5, "beta1"), b2 = (float)a.f64(6, "beta2");
+    float eps = (float)a.f64(7, "eps"), wd = (float)a.f64(8, "weightDecay");
+    int64_t step = a.i64(9, "step");
+    if (step < 1) a.fail("step must be >= 1, got " + std::to_string(step));
+    for (auto [s, nm] : {std::pair{p, "param"}, {g, "grad"}, {m, "expAvg"}, {v, "expAvgSq"}}) {
+      require_dtype(a, s, nm, DType::F32);
+      require_numel(a, s, nm, p->numel);
+    }
+    require_same_device(a, {p, g, m, v});
+    require_cpu(a, p);
+    cpu::adamw(p->as<float>(), g->as<float>(), m->as<float>(), v->as<float>(), (int64_t)p->numel, lr, b1, b2, eps, wd, step);
+    return info.Env().Undefined();
+  });
+  // sgd(param, grad, buf, lr, momentum, dampening, weightDecay, nesterov, firstStep)
+  define(env, exports, "sgd", [](const Napi::CallbackInfo& info) {
+    Args a(info, "sgd");
+    Storage* p = a.tensor(0, "param");
+    Storage* g = a.tensor(1, "grad");
+    Storage* buf = a.tensor(2, "momentumBuffer");
+    float lr = (float)a.f64(3, "lr"), mom = (float)a.f64(4, "momentum"), damp = (float)a.f64(5, "dampening");
+    float wd = (float)a.f64(6, "weightDecay");
+    bool nesterov = a.flag(7, "nesterov"), first = a.flag(8, "firstStep");
+    for (auto [s, nm] : {std::pair{p, "param"}, {g, "grad"}, {buf, "momentumBuffer"}}) {
+      require_dtype(a, s, nm, DType::F32);
+      require_numel(a, s, nm, p->numel);
+    }
+    require_same_device(a, {p, g, buf});
+    require_cpu(a, p);
+    cpu::sgd(p->as<float>(), g->as<float>(), buf->as<float>(), (int64_t)p->numel, lr, mom, damp, wd, nesterov, first);
+    return info.Env().Undefined();
+  });
+  define(env, exports, "scaleInPlace", [](const Napi::CallbackInfo& info) {
+    Args a(info, "scaleInPlace");
+    Storage* x = a.tensor(0, "x");
+    float s = (float)a.f64(1, "scale");
+    require_dtype(a, x, "x", DType::F32);
+    require_cpu(a, x);
+    cpu::scale_inplace(x->as<float>(), (int64_t)x->numel, s);
+    return info.Env().Undefined();
+  });
+  // axpyInPlace(y, x, alpha): y += alpha * x
+  define(env, exports, "axpyInPlace", [](const Napi::CallbackInfo& info) {
+    Args a(info, "axpyInPlace");
+    Storage* y = a.tensor(0, "y");
+    Storage* x = a.tensor(1, "x");
+    float alpha = (float)a.f64(2, "alpha");
+    require_dtype(a, y, "y", DType::F32);
+    require_dtype(a, x, "x", DType::F32);
+    require_numel(a, x, "x", y->numel);
+    require_same_device(a, {x, y});
+    require_cpu(a, y);
+    cpu::axpy_inplace(y->as<float>(), x->as<float>(), (int64_t)y->numel, alpha);
+    return info.Env().Undefined();
+  });
+}
+
+}  // namespace seekr

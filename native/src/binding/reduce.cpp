@@ -1,0 +1,117 @@
+// Glue for reductions and softmax.
+#include "binding/args.h"
+#include "cpu/reduce.h"
+
+namespace seekr {
+
+struct Dims3 { int64_t outer, mid, inner; };
+static Dims3 read_dims3(const Args& a, size_t i) {
+  Dims3 d{a.i64(i, "outer"), a.i64(i + 1, "mid"), a.i64(i + 2, "inner")};
+  if (d.outer < 0 || d.mid < 0 || d.inner < 0) a.fail("outer/mid/inner must be non-negative");
+  checked_product(a, {d.outer, d.mid, d.inner}, "outer*mid*inner");
+  return d;
+}
+
+void register_reduce(Napi::Env env, Napi::Object exports) {
+  // reduceSum(x, out, outer, mid, inner, scale): out[o, i] = scale * sum_m x[o, m, i]
+  define(env, exports, "reduceSum", [](const Napi::CallbackInfo& info) {
+    Args a(info, "sum");
+    Storage* x = a.tensor(0, "x");
+    Storage* out = a.tensor(1, "out");
+    Dims3 d = read_dims3(a, 2);
+    float scale = (float)a.f64(5, "scale");
+    require_dtype(a, x, "x", DType::F32);
+    require_dtype(a, out, "out", DType::F32);
+    require_numel(a, x, "x", (size_t)(d.outer * d.mid * d.inner));
+    require_numel(a, out, "out", (size_t)(d.outer * d.inner));
+    require_same_device(a, {x, out});
+    require_cpu(a, x);
+    cpu::reduce_sum(x->as<float>(), out->as<float>(), d.outer, d.mid, d.inner, scale);
+    return info.Env().Undefined();
+  });
+  // reduceMax(x, vals, idx, outer, mid, inner)
+  define(env, exports, "reduceMax", [](const Napi::CallbackInfo& info) {
+    Args a(info, "max");
+    Storage* x = a.tensor(0, "x");
+    Storage* vals = a.tensor(1, "values");
+    Storage* idx = a.tensor(2, "indices");
+    Dims3 d = read_dims3(a, 3);
+    if (d.mid == 0) a.fail("cannot take the max over an empty axis");
+    require_dtype(a, x, "x", DType::F32);
+    require_dtype(a, vals, "values", DType::F32);
+    require_dtype(a, idx, "indices", DType::I32);
+    require_numel(a, x, "x", (size_t)(d.outer * d.mid * d.inner));
+    require_numel(a, vals, "values", (size_t)(d.outer * d.inner));
+    require_numel(a, idx, "indices", (size_t)(d.outer * d.inner));
+    require_same_device(a, {x, vals, idx});
+    require_cpu(a, x);
+    cpu::reduce_max(x->as<float>(), vals->as<float>(), idx->as<int32_t>(), d.outer, d.mid, d.inner);
+    return info.Env().Undefined();
+  });
+  // maxBackward(gy, idx, gx, outer, mid, inner)
+  define(env, exports, "maxBackward", [](const Napi::CallbackInfo& info) {
+    Args a(info, "maxBackward");
+    Storage* gy = a.tensor(0, "gy");
+    Storage* idx = a.tensor(1, "indices");
+    Storage* gx = a.tensor(2, "gx");
+    Dims3 d = read_dims3(a, 3);
+    require_dtype(a, gy, "gy", DType::F32);
+    require_dtype(a, idx, "indices", DType::I32);
+    require_dtype(a, gx, "gx", DType::F32);
+    require_numel(a, gy, "gy", (size_t)(d.outer * d.inner));
+    require_numel(a, idx, "indices", (size_t)(d.outer * d.inner));
+    require_numel(a, gx, "gx", (size_t)(d.outer * d.mid * d.inner));
+    require_same_device(a, {gy, idx, gx});
+    require_cpu(a, gx);
+    const int32_t* ip = idx->as<int32_t>();
+    for (size_t i = 0; i < idx->numel; ++i)
+      if (ip[i] < 0 || ip[i] >= d.mid) a.fail("index " + std::to_string(ip[i]) + " out of range [0, " + std::to_string(d.mid) + ")");
+    cpu::max_backward(gy->as<float>(), ip, gx->as<float>(), d.outer, d.mid, d.inner);
+    return info.Env().Undefined();
+  });
+  // softmax(x, y, rows, cols, log)
+  define(env, exports, "softmax", [](const Napi::CallbackInfo& info) {
+    Args a(info, "softmax");
+    Storage* x = a.tensor(0, "x");
+    Storage* y = a.tensor(1, "y");
+    int64_t rows = a.i64(2, "rows"), cols = a.i64(3, "cols");
+    bool log = a.flag(4, "log");
+    size_t n = checked_product(a, {rows, cols}, "rows*cols");
+    require_dtype(a, x, "x", DType::F32);
+    require_dtype(a, y, "y", DType::F32);
+    require_numel(a, x, "x", n);
+    require_numel(a, y, "y", n);
+    require_same_device(a, {x, y});
+    require_cpu(a, x);
+    cpu::softmax(x->as<float>(), y->as<float>(), rows, cols, log);
+    return info.Env().Undefined();
+  });
+  // softmaxBackward(y, gy, gx, rows, cols, log)
+  define(env, exports, "softmaxBackward", [](const Napi::CallbackInfo& info) {
+    Args a(info, "softmaxBackward");
+    Storage* y = a.tensor(0, "y");
+    Storage* gy = a.tensor(1, "gy");
+    Storage* gx = a.tensor(2, "gx");
+    int64_t rows = a.i64(3, "rows"), cols = a.i64(4, "cols");
+    bool log = a.flag(5, "log");
+    size_t n = checked_product(a, {rows, cols}, "rows*cols");
+    for (auto [s, nm] : {std::pair{y, "y"}, {gy, "gy"}, {gx, "gx"}}) {
+      require_dtype(a, s, nm, DType::F32);
+      require_numel(a, s, nm, n);
+    }
+    require_same_device(a, {y, gy, gx});
+    require_cpu(a, y);
+    cpu::softmax_backward(y->as<float>(), gy->as<float>(), gx->as<float>(), rows, cols, log);
+    return info.Env().Undefined();
+  });
+  // sumSquares(x) -> number (double precision, fixed order)
+  define(env, exports, "sumSquares", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Args a(info, "sumSquares");
+    Storage* x = a.tensor(0, "x");
+    require_dtype(a, x, "x", DType::F32);
+    require_cpu(a, x);
+    return Napi::Number::New(info.Env(), cpu::sum_squares(x->as<float>(), (int64_t)x->numel));
+  });
+}
+
+}  // namespace seekr

@@ -1,0 +1,38 @@
+// The CUDA backend's narrow interface: devices, buffers, copies. Real in backend.cu, a throwing stub otherwise.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace seekr {
+namespace cuda {
+
+struct DeviceInfo {
+  int index;
+  std::string name;
+  int major, minor;         // compute capability
+  size_t total_memory;      // bytes
+  int multiprocessors;
+};
+
+// True when the addon was compiled with CUDA kernels.
+bool compiled();
+// Why CUDA is or is not usable right now (driver/runtime status); "" when usable.
+std::string unavailable_reason();
+// Devices found (empty when none or when not compiled). Never throws.
+std::vector<DeviceInfo> devices();
+// Runtime version and driver version as reported by CUDA (0 when unknown).
+int runtime_version();
+int driver_version();
+
+// All of the following throw seekr::Error with a clear message on failure.
+void* device_alloc(int device, size_t bytes);
+void device_free(int device, void* ptr);
+void copy_h2d(int device, void* dst, const void* src, size_t bytes);
+void copy_d2h(int device, void* dst, const void* src, size_t bytes);
+void copy_d2d(int dst_device, void* dst, int src_device, const void* src, size_t bytes);
+void memset_zero(int device, void* dst, size_t bytes);
+void synchronize(int device);
+
+}  // namespace cuda
+}  // namespace seekr
