@@ -1,0 +1,101 @@
+// Method-style API on Tensor (t.add(u), t.sum(), t.backward(), ...), delegating to the functional ops.
+import { Tensor, copyTo } from "./tensor.js";
+import type { DeviceLike } from "./device.js";
+import { backward, type BackwardOptions } from "./autograd.js";
+import * as ew from "./ops/elementwise.js";
+import * as red from "./ops/reduce.js";
+import * as lay from "./ops/layout.js";
+import * as mm from "./ops/matmul.js";
+import { native } from "@seekr/native";
+import { empty } from "./tensor.js";
+
+type TN = Tensor | number;
+
+declare module "./tensor.js" {
+  interface Tensor {
+    add(b: TN): Tensor;
+    sub(b: TN): Tensor;
+    mul(b: TN): Tensor;
+    div(b: TN): Tensor;
+    pow(b: TN): Tensor;
+    neg(): Tensor;
+    exp(): Tensor;
+    log(): Tensor;
+    sqrt(): Tensor;
+    rsqrt(): Tensor;
+    tanh(): Tensor;
+    sigmoid(): Tensor;
+    relu(): Tensor;
+    silu(): Tensor;
+    gelu(): Tensor;
+    abs(): Tensor;
+    square(): Tensor;
+    sum(axes?: number | readonly number[], opts?: red.ReduceOptions): Tensor;
+    mean(axes?: number | readonly number[], opts?: red.ReduceOptions): Tensor;
+    max(axis?: number, opts?: red.ReduceOptions): Tensor;
+    argmax(axis?: number, opts?: red.ReduceOptions): Tensor;
+    softmax(axis?: number): Tensor;
+    logSoftmax(axis?: number): Tensor;
+    reshape(shape: readonly number[]): Tensor;
+    view(shape: readonly number[]): Tensor;
+    permute(perm: readonly number[]): Tensor;
+    transpose(a?: number, b?: number): Tensor;
+    slice(starts: readonly number[], ends?: readonly number[]): Tensor;
+    squeeze(axis?: number): Tensor;
+    unsqueeze(axis: number): Tensor;
+    flatten(): Tensor;
+    matmul(b: Tensor, opts?: mm.MatmulOptions): Tensor;
+    clone(): Tensor;
+    detach(): Tensor;
+    /** Copy to a device ("cpu", "cuda:0"). */
+    to(device: DeviceLike): Tensor;
+    /** Convert between float32 and int32 (int32 truncates toward zero). */
+    cast(dtype: "float32" | "int32"): Tensor;
+    backward(opts?: BackwardOptions): void;
+  }
+}
+
+const P = Tensor.prototype;
+P.add = function (b) { return ew.add(this, b); };
+P.sub = function (b) { return ew.sub(this, b); };
+P.mul = function (b) { return ew.mul(this, b); };
+P.div = function (b) { return ew.div(this, b); };
+P.pow = function (b) { return ew.pow(this, b); };
+P.neg = function () { return ew.neg(this); };
+P.exp = function () { return ew.exp(this); };
+P.log = function () { return ew.log(this); };
+P.sqrt = function () { return ew.sqrt(this); };
+P.rsqrt = function () { return ew.rsqrt(this); };
+P.tanh = function () { return ew.tanh(this); };
+P.sigmoid = function () { return ew.sigmoid(this); };
+P.relu = function () { return ew.relu(this); };
+P.silu = function () { return ew.silu(this); };
+P.gelu = function () { return ew.gelu(this); };
+P.abs = function () { return ew.abs(this); };
+P.square = function () { return ew.square(this); };
+P.sum = function (axes, opts) { return red.sum(this, axes, opts); };
+P.mean = function (axes, opts) { return red.mean(this, axes, opts); };
+P.max = function (axis, opts) { return red.max(this, axis, opts); };
+P.argmax = function (axis, opts) { return red.argmax(this, axis, opts); };
+P.softmax = function (axis) { return red.softmax(this, axis); };
+P.logSoftmax = function (axis) { return red.logSoftmax(this, axis); };
+P.reshape = function (shape) { return lay.reshape(this, shape); };
+P.view = function (shape) { return lay.reshape(this, shape); };
+P.permute = function (perm) { return lay.permute(this, perm); };
+P.transpose = function (a, b) { return lay.transpose(this, a, b); };
+P.slice = function (s, e) { return lay.slice(this, s, e); };
+P.squeeze = function (axis) { return lay.squeeze(this, axis); };
+P.unsqueeze = function (axis) { return lay.unsqueeze(this, axis); };
+P.flatten = function () { return lay.flatten(this); };
+P.matmul = function (b, opts) { return mm.matmul(this, b, opts); };
+P.clone = function () { return lay.clone(this); };
+P.detach = function () { return lay.detach(this); };
+P.to = function (device) { return copyTo(this, device); };
+P.cast = function (dtype) {
+  if (dtype !== "float32" && dtype !== "int32") throw new Error(`cast: supported dtypes are float32 and int32, got ${String(dtype)}`);
+  if (this.dtype !== "float32" && this.dtype !== "int32") throw new Error(`cast: cannot cast ${this.dtype} on this device`);
+  const out = empty(this.shape, dtype, this.device);
+  native.cast(out.handle, this.handle);
+  return out;
+};
+P.backward = function (opts) { backward(this, opts); };

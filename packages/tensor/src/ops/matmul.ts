@@ -1,0 +1,122 @@
+// Matrix products: matmul with broadcast batch dims and transpose flags, linear layers; gradients by GEMM.
+import { native } from "@seekr/native";
+import { Tensor, empty, shapeStr } from "../tensor.js";
+import { record } from "../autograd.js";
+import { broadcastShapes, sameShape, shapeSize } from "../shape.js";
+import { checkFloat, checkSameDevice, checkTensor } from "./check.js";
+import { broadcastTo, reshape } from "./layout.js";
+import { sumToShape } from "./reduce.js";
+import { add as addBias } from "./elementwise.js";
+
+export interface MatmulOptions {
+  /** Use the transpose of a's last two axes. */
+  transA?: boolean;
+  /** Use the transpose of b's last two axes. */
+  transB?: boolean;
+}
+
+/** GEMM backend override for tests and benchmarks: auto, own (Seekr's kernel), blas, reference (double loop). */
+export type GemmBackend = "auto" | "own" | "blas" | "reference";
+let gemmBackend = 0;
+export function setGemmBackend(b: GemmBackend): void {
+  const code = { auto: 0, own: 1, blas: 2, reference: 3 }[b];
+  if (code === undefined) throw new Error(`setGemmBackend: unknown backend ${JSON.stringify(b)}`);
+  if (code === 2 && !native.gemmInfo().blas) throw new Error("setGemmBackend: this addon was built without OpenBLAS");
+  gemmBackend = code;
+}
+
+/** Raw batched GEMM over contiguous a [batchA, ...], b [batchB, ...] (batch 1 broadcasts), no autograd. */
+function gemm(a: Tensor, b: Tensor, batch: number, batchA: number, batchB: number, M: number, N: number, K: number, ta: boolean, tb: boolean, outShape: number[]): Tensor {
+  const out = empty(outShape, "float32", a.device);
+  native.matmul(a.handle, b.handle, out.handle, batch, M, N, K, ta, tb, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N, 1, 0, gemmBackend);
+  return out;
+}
+
+/**
+ * Matrix product with NumPy/PyTorch semantics for rank >= 2 (batch axes broadcast); 1-D operands are treated as
+ * row / column vectors. transA / transB use the transposes of the last two axes without copying.
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  checkTensor(a, "matmul", "a");
+  checkTensor(b, "matmul", "b");
+  checkFloat(a, "matmul", "a");
+  checkFloat(b, "matmul", "b");
+  checkSameDevice("matmul", a, b);
+  const ta = !!opts.transA;
+  const tb = !!opts.transB;
+  if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: operands must have rank >= 1, got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);
+  if (a.rank === 1 || b.rank === 1) {
+    if ((a.rank === 1 && ta) || (b.rank === 1 && tb)) throw new Error("matmul: transA / transB need rank >= 2 operands");
+    const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]!]) : a;
+    const b2 = b.rank === 1 ? reshape(b, [b.shape[0]!, 1]) : b;
+    const r = matmul(a2, b2, opts);
+    const shape = [...r.shape];
+    if (b.rank === 1) shape.splice(shape.length - 1, 1);
+    if (a.rank === 1) shape.splice(shape.length - (b.rank === 1 ? 1 : 2), 1);
+    return reshape(r, shape);
+  }
+  const [am, ak] = ta ? [a.shape[a.rank - 1]!, a.shape[a.rank - 2]!] : [a.shape[a.rank - 2]!, a.shape[a.rank - 1]!];
+  const [bk, bn] = tb ? [b.shape[b.rank - 1]!, b.shape[b.rank - 2]!] : [b.shape[b.rank - 2]!, b.shape[b.rank - 1]!];
+  if (ak !== bk)
+    throw new Error(`matmul: inner dimensions differ: a ${shapeStr(a.shape)}${ta ? "^T" : ""} has ${ak}, b ${shapeStr(b.shape)}${tb ? "^T" : ""} has ${bk}`);
+  const aBatch = a.shape.slice(0, -2);
+  const bBatch = b.shape.slice(0, -2);
+  const batchShape = broadcastShapes(aBatch, bBatch, "matmul");
+  const batch = shapeSize(batchShape);
+  const outShape = [...batchShape, am, bn];
+
+  // Fold a's batch into M when b is a plain matrix and a is not transposed (linear layers): one big GEMM.
+  if (bBatch.length === 0 && !ta) {
+    const out = gemm(a, b, 1, 1, 1, shapeSize(aBatch) * am, bn, ak, false, tb, outShape);
+    return attachGrad(a, b, out, ta, tb);
+  }
+  // Operands whose batch is neither full nor a single matrix are materialised at the full batch.
+  const fa = shapeSize(aBatch) === batch || shapeSize(aBatch) === 1 ? a : broadcastTo(a, [...batchShape, ...a.shape.slice(-2)]);
+  const fb = shapeSize(bBatch) === batch || shapeSize(bBatch) === 1 ? b : broadcastTo(b, [...batchShape, ...b.shape.slice(-2)]);
+  const out = gemm(fa, fb, batch, shapeSize(fa.shape.slice(0, -2)), shapeSize(fb.shape.slice(0, -2)), am, bn, ak, ta, tb, outShape);
+  return attachGrad(a, b, out, ta, tb);
+}
+
+function attachGrad(a: Tensor, b: Tensor, out: Tensor, ta: boolean, tb: boolean): Tensor {
+  return record(
+    "matmul",
+    out,
+    [a, b],
+    (g, [sa, sb]) => {
+      const A = sa!;
+      const B = sb!;
+      let ga: Tensor | null = null;
+      let gb: Tensor | null = null;
+      if (a.requiresGrad) {
+        // op(A) = G op(B)^T  =>  A = G op(B)^T (or its transpose when transA)
+        ga = ta ? matmul(B, g, { transA: tb, transB: true }) : matmul(g, B, { transB: !tb });
+        ga = sumToShape(ga, A.shape);
+      }
+      if (b.requiresGrad && B.rank === 2 && A.rank > 2 && !ta) {
+        // Folded linear layer: one GEMM over all rows instead of a batch of products summed afterwards.
+        const g2 = reshape(g, [-1, g.shape[g.rank - 1]!]);
+        const a2 = reshape(A, [-1, A.shape[A.rank - 1]!]);
+        gb = tb ? matmul(g2, a2, { transA: true }) : matmul(a2, g2, { transA: true });
+      } else if (b.requiresGrad) {
+        // op(B) = op(A)^T G  =>  B = op(A)^T G (or its transpose when transB)
+        gb = tb ? matmul(g, A, { transA: true, transB: ta }) : matmul(A, g, { transA: !ta });
+        gb = sumToShape(gb, B.shape);
+      }
+      return [ga, gb];
+    },
+    { save: [a, b] },
+  );
+}
+
+/** y = x W^T (+ bias): x [..., in], weight [out, in] (PyTorch's nn.Linear layout). */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  checkTensor(weight, "linear", "weight");
+  if (weight.rank !== 2) throw new Error(`linear: weight must be [out, in], got ${shapeStr(weight.shape)}`);
+  if (x.shape[x.rank - 1] !== weight.shape[1])
+    throw new Error(`linear: input ${shapeStr(x.shape)} has ${x.shape[x.rank - 1]} features, weight ${shapeStr(weight.shape)} expects ${weight.shape[1]}`);
+  const y = matmul(x, weight, { transB: true });
+  if (!bias) return y;
+  if (!sameShape(bias.shape, [weight.shape[0]!])) throw new Error(`linear: bias must be [${weight.shape[0]}], got ${shapeStr(bias.shape)}`);
+  return addBias(y, bias);
+}
+

@@ -1,0 +1,70 @@
+// Shape arithmetic: sizes, strides, axis normalisation, broadcasting, with errors that name the op and shapes.
+export function shapeSize(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function checkShape(shape: readonly number[], op: string): void {
+  if (!Array.isArray(shape)) throw new Error(`${op}: shape must be an array of non-negative integers, got ${String(shape)}`);
+  if (shape.length > 16) throw new Error(`${op}: rank ${shape.length} exceeds the maximum of 16`);
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (typeof d !== "number" || !Number.isInteger(d) || d < 0)
+      throw new Error(`${op}: shape [${shape.join(", ")}] has an invalid dimension ${String(d)} at index ${i}`);
+  }
+  if (shapeSize(shape) > 2 ** 40) throw new Error(`${op}: shape [${shape.join(", ")}] is too large`);
+}
+
+export function contiguousStrides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+}
+
+export function normAxis(axis: number, rank: number, op: string): number {
+  if (!Number.isInteger(axis)) throw new Error(`${op}: axis must be an integer, got ${axis}`);
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) throw new Error(`${op}: axis ${axis} is out of range for rank ${rank}`);
+  return a;
+}
+
+export function normAxes(axes: number | readonly number[] | undefined, rank: number, op: string): number[] {
+  if (axes === undefined) return [...Array(rank).keys()];
+  const list = typeof axes === "number" ? [axes] : [...axes];
+  const out = [...new Set(list.map((a) => normAxis(a, rank, op)))].sort((x, y) => x - y);
+  if (out.length !== list.length) throw new Error(`${op}: repeated axis in [${list.join(", ")}]`);
+  return out;
+}
+
+export function broadcastShapes(a: readonly number[], b: readonly number[], op: string): number[] {
+  const n = Math.max(a.length, b.length);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1;
+    const y = b[b.length - n + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1)
+      throw new Error(`${op}: shapes [${a.join(", ")}] and [${b.join(", ")}] cannot be broadcast (dimension ${i}: ${x} vs ${y})`);
+    out[i] = x === 1 ? y : x;
+  }
+  return out;
+}
+
+/** Element strides that read `shape` (contiguous) as if broadcast to `target` (0 on broadcast dims). */
+export function broadcastStrides(shape: readonly number[], target: readonly number[]): number[] {
+  const cs = contiguousStrides(shape);
+  const off = target.length - shape.length;
+  return target.map((_, i) => {
+    const j = i - off;
+    if (j < 0) return 0;
+    return shape[j] === 1 ? 0 : cs[j]!;
+  });
+}
+
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
