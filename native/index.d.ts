@@ -50,6 +50,9 @@ export interface NativeAddon {
   matmul(a: Handle, b: Handle, out: Handle, batch: number, M: number, N: number, K: number, transA: boolean, transB: boolean,
     strideA: number, strideB: number, alpha: number, beta: number, backend?: number): void;
   gemmInfo(): { blas: boolean; avx2: boolean };
+  fmaPeak(seconds: number): number;
+  releaseCache(): void;
+  cacheBytes(): number;
 
   crossEntropy(logits: Handle, targets: Handle, loss: Handle, lse: Handle, rows: number, cols: number, ignoreIndex: number): number;
   crossEntropyBackward(logits: Handle, targets: Handle, lse: Handle, gy: Handle, gx: Handle, rows: number, cols: number,

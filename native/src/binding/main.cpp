@@ -1,7 +1,10 @@
 // Addon entry point: registers every op family's functions on the module's exports.
 #include "binding/args.h"
+#include "common/threadpool.h"
+#include "cpu/gemm.h"
 
 static Napi::Object InitSeekr(Napi::Env env, Napi::Object exports) {
+  seekr::cpu::set_blas_threads(seekr::num_threads());
   seekr::register_memory(env, exports);
   seekr::register_elementwise(env, exports);
   seekr::register_reduce(env, exports);

@@ -40,6 +40,13 @@ void register_matmul(Napi::Env env, Napi::Object exports) {
     cpu::gemm_batched(g, alpha, A->as<float>(), B->as<float>(), beta, C->as<float>(), (int)backend);
     return info.Env().Undefined();
   });
+  // fmaPeak(seconds) -> measured single-core FMA throughput in GFLOP/s (the machine's peak per thread).
+  define(env, exports, "fmaPeak", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Args a(info, "fmaPeak");
+    double sec = a.f64(0, "seconds");
+    if (!(sec > 0 && sec <= 10)) a.fail("seconds must be in (0, 10]");
+    return Napi::Number::New(info.Env(), cpu::fma_peak_gflops(sec));
+  });
   define(env, exports, "gemmInfo", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto o = Napi::Object::New(info.Env());
     o.Set("blas", cpu::have_blas());

@@ -3,6 +3,7 @@
 
 #include "binding/args.h"
 #include "common/threadpool.h"
+#include "cpu/gemm.h"
 #include "cpu/random.h"
 #include "cuda/backend.h"
 
@@ -189,6 +190,13 @@ void register_memory(Napi::Env env, Napi::Object exports) {
     }
     return out;
   });
+  define(env, exports, "releaseCache", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    release_host_cache();
+    return info.Env().Undefined();
+  });
+  define(env, exports, "cacheBytes", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    return Napi::Number::New(info.Env(), (double)host_cache_bytes());
+  });
   define(env, exports, "resetPeakMemory", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto& c = memory_counter(Device{DeviceType::CPU, 0});
     c.peak_bytes.store(c.bytes.load());
@@ -228,6 +236,7 @@ void register_memory(Napi::Env env, Napi::Object exports) {
     int64_t n = a.i64(0, "threads");
     if (n < 1 || n > 1024) a.fail("threads must be in [1, 1024], got " + std::to_string(n));
     set_num_threads((int)n);
+    cpu::set_blas_threads((int)n);
     return info.Env().Undefined();
   });
   define(env, exports, "synchronize", [](const Napi::CallbackInfo& info) {

@@ -54,5 +54,7 @@ void account_free(Device d, size_t bytes);
 
 Storage* storage_alloc(Device device, DType dtype, size_t numel);  // throws Error
 void storage_release(Storage* s);                                   // frees the buffer; idempotent
+void release_host_cache();   // returns cached host buffers to the system
+size_t host_cache_bytes();   // bytes held by the host buffer cache
 
 }  // namespace seekr

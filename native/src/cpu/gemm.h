@@ -20,7 +20,11 @@ void gemm_reference(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alp
 // Batched entry point used by the binding; picks the backend (`backend`: 0 auto, 1 own, 2 blas, 3 reference).
 void gemm_batched(const GemmBatch& g, float alpha, const float* A, const float* B, float beta, float* C, int backend);
 bool have_blas();
+// Keeps OpenBLAS's own thread pool the same size as Seekr's.
+void set_blas_threads(int n);
 bool have_avx2();
+// Measured single-thread FMA peak in GFLOP/s (0 without AVX2/FMA).
+double fma_peak_gflops(double seconds);
 
 }  // namespace cpu
 }  // namespace seekr

@@ -154,14 +154,21 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
         }
         continue;
       }
-      const inputGrads = scope.tidy(() => node.backward(g));
+      const returned = scope.tidy(() => node.backward(g));
+      // Each input gets a tensor object of its own (a backward may return the same tensor, or g, twice).
+      const inputGrads = returned.map((r) => {
+        if (!r) return null;
+        const v = r._viewAs(r.shape);
+        scope.detachFromScope(v);
+        return v;
+      });
+      for (const r of new Set(returned)) r?.dispose();
       g.dispose();
       if (!opts.retainGraph) node.release();
       for (let i = 0; i < node.inputs.length; i++) {
         const inp = node.inputs[i]!;
         const gi = inputGrads[i];
         if (!gi) continue;
-        scope.detachFromScope(gi);
         if (!inp.requiresGrad) {
           gi.dispose();
           continue;

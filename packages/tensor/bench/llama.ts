@@ -1,0 +1,88 @@
+// A LLaMA-style decoder written with @seekr/tensor ops (Hugging Face names and conventions): the model of the
+// golden training-step test and of the CPU benchmark. @seekr/model builds the full-featured version.
+import {
+  type Tensor, Generator, attention, crossEntropy, embedding, linear, mul, add, reshape, rmsNorm, rope, silu, ones,
+} from "@seekr/tensor";
+
+export interface LlamaConfig {
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  intermediateSize: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+}
+
+export const REFERENCE_CONFIG: LlamaConfig = {
+  vocabSize: 256, hiddenSize: 256, numLayers: 4, numHeads: 8, numKvHeads: 8, intermediateSize: 688, rmsNormEps: 1e-5, ropeTheta: 10000,
+};
+
+/** Parameter names and shapes in Hugging Face order. */
+export function parameterShapes(c: LlamaConfig): Array<[string, number[]]> {
+  const hd = c.hiddenSize / c.numHeads;
+  const out: Array<[string, number[]]> = [["model.embed_tokens.weight", [c.vocabSize, c.hiddenSize]]];
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = `model.layers.${i}`;
+    out.push(
+      [`${p}.self_attn.q_proj.weight`, [c.numHeads * hd, c.hiddenSize]],
+      [`${p}.self_attn.k_proj.weight`, [c.numKvHeads * hd, c.hiddenSize]],
+      [`${p}.self_attn.v_proj.weight`, [c.numKvHeads * hd, c.hiddenSize]],
+      [`${p}.self_attn.o_proj.weight`, [c.hiddenSize, c.numHeads * hd]],
+      [`${p}.mlp.gate_proj.weight`, [c.intermediateSize, c.hiddenSize]],
+      [`${p}.mlp.up_proj.weight`, [c.intermediateSize, c.hiddenSize]],
+      [`${p}.mlp.down_proj.weight`, [c.hiddenSize, c.intermediateSize]],
+      [`${p}.input_layernorm.weight`, [c.hiddenSize]],
+      [`${p}.post_attention_layernorm.weight`, [c.hiddenSize]],
+    );
+  }
+  out.push(["model.norm.weight", [c.hiddenSize]], ["lm_head.weight", [c.vocabSize, c.hiddenSize]]);
+  return out;
+}
+
+/** Seeded init: weights normal(0, std), norm weights 1. Parameters require grad and are kept (not freed by tidy). */
+export function initParams(c: LlamaConfig, seed: number, std = 0.02): Map<string, Tensor> {
+  const gen = new Generator(seed);
+  const params = new Map<string, Tensor>();
+  for (const [name, shape] of parameterShapes(c)) {
+    const t = name.endsWith("norm.weight") ? ones(shape) : gen.normal(shape, 0, std);
+    t.requiresGrad = true;
+    params.set(name, t.keep());
+  }
+  return params;
+}
+
+function P(params: Map<string, Tensor>, name: string): Tensor {
+  const t = params.get(name);
+  if (!t) throw new Error(`llama: missing parameter ${name}`);
+  return t;
+}
+
+/** Logits [B, T, vocab] for token ids [B, T] (int32). */
+export function forward(c: LlamaConfig, params: Map<string, Tensor>, ids: Tensor): Tensor {
+  const [B, T] = ids.shape as [number, number];
+  const hd = c.hiddenSize / c.numHeads;
+  let x = embedding(P(params, "model.embed_tokens.weight"), ids); // [B,T,D]
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = `model.layers.${i}`;
+    const h = rmsNorm(x, P(params, `${p}.input_layernorm.weight`), c.rmsNormEps);
+    const q = rope(reshape(linear(h, P(params, `${p}.self_attn.q_proj.weight`)), [B, T, c.numHeads, hd]), { theta: c.ropeTheta });
+    const k = rope(reshape(linear(h, P(params, `${p}.self_attn.k_proj.weight`)), [B, T, c.numKvHeads, hd]), { theta: c.ropeTheta });
+    const v = reshape(linear(h, P(params, `${p}.self_attn.v_proj.weight`)), [B, T, c.numKvHeads, hd]);
+    const o = reshape(attention(q, k, v, { causal: true }), [B, T, c.numHeads * hd]);
+    x = add(x, linear(o, P(params, `${p}.self_attn.o_proj.weight`)));
+    const h2 = rmsNorm(x, P(params, `${p}.post_attention_layernorm.weight`), c.rmsNormEps);
+    const gate = silu(linear(h2, P(params, `${p}.mlp.gate_proj.weight`)));
+    const up = linear(h2, P(params, `${p}.mlp.up_proj.weight`));
+    x = add(x, linear(mul(gate, up), P(params, `${p}.mlp.down_proj.weight`)));
+  }
+  const hN = rmsNorm(x, P(params, "model.norm.weight"), c.rmsNormEps);
+  return linear(hN, P(params, "lm_head.weight"));
+}
+
+/** Mean next-token cross-entropy over targets != -100 ([B, T] int32, already aligned with the logits). */
+export function loss(c: LlamaConfig, params: Map<string, Tensor>, ids: Tensor, targets: Tensor): Tensor {
+  const logits = forward(c, params, ids);
+  return crossEntropy(reshape(logits, [-1, c.vocabSize]), reshape(targets, [-1]), { ignoreIndex: -100 });
+}
