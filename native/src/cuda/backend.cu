@@ -40,7 +40,12 @@ static cudaError_t probe(int* count) {
 std::string unavailable_reason() {
   int n = 0;
   cudaError_t e = probe(&n);
-  if (e != cudaSuccess) return "no usable CUDA driver or device (" + err_str(e) + ")";
+  if (e != cudaSuccess) {
+    int drv = 0;
+    if (cudaDriverGetVersion(&drv) != cudaSuccess) cudaGetLastError();
+    if (drv == 0) return "no NVIDIA driver found (libcuda.so could not be loaded; " + err_str(e) + ")";
+    return "no usable CUDA device (" + err_str(e) + ")";
+  }
   if (n == 0) return "no CUDA device found";
   return "";
 }
