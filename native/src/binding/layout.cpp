@@ -36,9 +36,9 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     Storage* out = a.tensor(2, "out");
     int64_t cols = a.i64(3, "cols");
     if (cols <= 0) a.fail("cols must be positive");
-    require_dtype(a, table, "table", DType::F32);
+    if (dtype_size(table->dtype) != 4) a.fail(std::string("'table' must be float32 or int32, got ") + dtype_name(table->dtype));
     require_dtype(a, ids, "ids", DType::I32);
-    require_dtype(a, out, "out", DType::F32);
+    require_dtype(a, out, "out", table->dtype);
     if (table->numel % (size_t)cols) a.fail("table size is not a multiple of cols");
     int64_t rows = (int64_t)(table->numel / (size_t)cols);
     require_numel(a, out, "out", ids->numel * (size_t)cols);

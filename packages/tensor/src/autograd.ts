@@ -207,6 +207,7 @@ export function valueAndGrad(fn: (...xs: Tensor[]) => Tensor): (...xs: Tensor[])
       const g = l.grad ?? zerosLikeNoGrad(l);
       l.grad = null;
       g.kept = false;
+      scope.adopt(g);
       return g;
     });
     for (const l of leaves) l.dispose();

@@ -30,11 +30,18 @@ export function formatTensor(
     }
   }
   const sci = !isInt && (maxAbs >= 1e8 || (minAbs < 1e-4 && minAbs !== Infinity));
+  // Like PyTorch: floats that are all whole numbers print as "1.", others with 4 decimals.
+  let whole = !isInt && !sci;
+  for (let i = 0; i < n && whole; i++) {
+    const x = data[i]!;
+    if (Number.isFinite(x) && !Number.isInteger(x)) whole = false;
+  }
   const strs: string[] = new Array(n);
   let width = 0;
   for (let i = 0; i < n; i++) {
-    strs[i] = fmtNumber(data[i]!, isInt, sci);
-    width = Math.max(width, strs[i]!.length);
+    const x = data[i]!;
+    strs[i] = whole && Number.isFinite(x) ? `${Object.is(x, -0) ? "-0" : String(x)}.` : fmtNumber(x, isInt, sci);
+    if (Number.isFinite(x)) width = Math.max(width, strs[i]!.length);  // like PyTorch: nan/inf do not widen columns
   }
   const strides: number[] = [];
   let acc = 1;
@@ -57,9 +64,10 @@ export function formatTensor(
     const sep = "," + "\n".repeat(shape.length - dim - 1) + " ".repeat(indent + dim + 1);
     return "[" + parts.join(sep) + "]";
   };
-  const body = shape.length === 0 ? strs[0]! : rec(0, 0);
+  const body = shape.length === 0 ? strs[0]! : n === 0 ? "[]" : rec(0, 0);
   const extras: string[] = [];
-  if (summarize || shape.length === 0 || n === 0) extras.push(`shape=[${shape.join(", ")}]`);
+  if (n === 0 && shape.length !== 1) extras.push(`size=(${shape.join(", ")})`);
+  else if (summarize) extras.push(`shape=[${shape.join(", ")}]`);
   if (dtype !== "float32") extras.push(`dtype=${dtype}`);
   if (device !== "cpu") extras.push(`device='${device}'`);
   if (requiresGrad) extras.push("requires_grad=True");

@@ -36,6 +36,15 @@ export function untrack(t: Tensor): void {
   }
 }
 
+/** @internal Puts a tensor (not tracked by any scope) into the innermost scope, if any. */
+export function adopt(t: Tensor): void {
+  const top = scopes[scopes.length - 1];
+  if (top && !scopeOf.has(t)) {
+    top.add(t);
+    scopeOf.set(t, top);
+  }
+}
+
 /** @internal Removes a tensor from scope tracking (it must be disposed by its owner). */
 export function detachFromScope(t: Tensor): void {
   const s = scopeOf.get(t);

@@ -109,10 +109,8 @@ export class Tensor {
     if (!this._storage) return;
     this._storage.release();
     this._storage = null;
-    if (this.node) {
-      this.node.release();
-      this.node = null;
-    }
+    // The graph node stays: a later backward() through a tensor computed from this one still needs it (its saved
+    // tensors hold their own references). tidy() and backward() release nodes nothing needs any more.
     if (this.grad) {
       this.grad.dispose();
       this.grad = null;
@@ -286,6 +284,8 @@ function requireGradOn(t: Tensor): void {
 }
 
 export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
+  if (typeof value !== "number") throw new Error(`full(): value must be a number, got ${typeof value}`);
+  if (opts.dtype === "int32" && !Number.isInteger(value)) throw new Error(`full(): int32 value must be an integer, got ${value}`);
   const t = empty(shape, opts.dtype ?? "float32", opts.device);
   if (t.device.type === "cpu") native.fill(t.handle, value);
   else {

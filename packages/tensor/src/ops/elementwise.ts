@@ -90,15 +90,19 @@ export function pow(a: TensorOrNumber, b: TensorOrNumber): Tensor {
     true,
   );
 }
+/** Gradient share of `a` in maximum/minimum: 1 where a wins, 1/2 on ties (PyTorch's rule), 0 elsewhere. */
+function winnerMask(op: "gt" | "lt", x: Tensor, y: Tensor): Tensor {
+  return add(binaryRaw(op, x, y), mulScalar(binaryRaw("eq", x, y), 0.5));
+}
 export function maximum(a: TensorOrNumber, b: TensorOrNumber): Tensor {
   return binaryOp("maximum", a, b, (g, x, y) => {
-    const m = binaryRaw("ge", x, y);
+    const m = winnerMask("gt", x, y);
     return [mul(g, m), mul(g, sub(1, m))];
   });
 }
 export function minimum(a: TensorOrNumber, b: TensorOrNumber): Tensor {
   return binaryOp("minimum", a, b, (g, x, y) => {
-    const m = binaryRaw("le", x, y);
+    const m = winnerMask("lt", x, y);
     return [mul(g, m), mul(g, sub(1, m))];
   });
 }

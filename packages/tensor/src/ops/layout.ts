@@ -174,10 +174,10 @@ export function embedding(table: Tensor, ids: Tensor): Tensor {
   checkTensor(ids, "embedding", "ids");
   checkInt(ids, "embedding", "ids");
   if (table.rank !== 2) throw new Error(`embedding: table must be 2-D [rows, dim], got ${shapeStr(table.shape)}`);
-  if (table.dtype !== "float32") throw new Error(`embedding: table must be float32, got ${table.dtype}`);
+  if (table.dtype !== "float32" && table.dtype !== "int32") throw new Error(`embedding: table must be float32 or int32, got ${table.dtype}`);
   checkSameDevice("embedding", table, ids);
   const cols = table.shape[1]!;
-  const out = empty([...ids.shape, cols], "float32", table.device);
+  const out = empty([...ids.shape, cols], table.dtype, table.device);
   if (cols > 0) native.gatherRows(table.handle, ids.handle, out.handle, cols);
   const tShape = table.shape;
   return record(

@@ -5,6 +5,7 @@ import { record } from "../autograd.js";
 import { normAxes, normAxis, sameShape, shapeSize } from "../shape.js";
 import { checkFloat, checkTensor } from "./check.js";
 import { broadcastTo, permute as permuteLazy, reshape } from "./layout.js";
+import { binaryRaw } from "./elementwise.js";
 
 /** Sums a contiguous run of axes [a0, a1] in one kernel call (no autograd). */
 function sumRun(x: Tensor, a0: number, a1: number, scale: number): Tensor {
@@ -114,6 +115,21 @@ export function maxWithIndices(x: Tensor, axis?: number, opts: ReduceOptions = {
   const indices = empty(outShape, "int32", x.device);
   native.reduceMax(x.handle, values.handle, indices.handle, outer, mid, inner);
   const inShape = x.shape;
+  if (flat) {
+    // Like PyTorch's full reduction: the gradient is shared evenly among tied maxima.
+    record(
+      "max",
+      values,
+      [x],
+      (g, [sx, sv]) => {
+        const mask = binaryRaw("eq", sx!, sv!);
+        const share = binaryRaw("div", g, sum(mask));
+        return [binaryRaw("mul", mask, share)];
+      },
+      { save: [x, values] },
+    );
+    return { values, indices };
+  }
   record(
     "max",
     values,
