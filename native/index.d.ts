@@ -61,10 +61,17 @@ export interface NativeAddon {
   rmsNormBackward(x: Handle, w: Handle, rstd: Handle, gy: Handle, gx: Handle, gw: Handle, rows: number, cols: number): void;
   rope(x: Handle, positions: Handle, out: Handle, rows: number, heads: number, dim: number, theta: number, sign: number): void;
 
-  attention(q: Handle, k: Handle, v: Handle, out: Handle, lse: Handle, B: number, T: number, H: number, Hkv: number, D: number,
-    causal: boolean, scale: number): void;
+  attention(q: Handle, k: Handle, v: Handle, out: Handle, lse: Handle, B: number, Tq: number, Tk: number, H: number, Hkv: number,
+    D: number, causal: boolean, scale: number, keyMask: Handle | null, tapHeads: Handle | null, tapRows: Handle | null,
+    taps: Handle | null, variant: number): void;
   attentionBackward(q: Handle, k: Handle, v: Handle, out: Handle, lse: Handle, dout: Handle, dq: Handle, dk: Handle, dv: Handle,
-    B: number, T: number, H: number, Hkv: number, D: number, causal: boolean, scale: number): void;
+    B: number, Tq: number, Tk: number, H: number, Hkv: number, D: number, causal: boolean, scale: number,
+    keyMask: Handle | null, sensitivity: Handle | null, sensitivityAll: boolean, variant: number): void;
+  attentionDistill(q: Handle, k: Handle, keyMask: Handle | null, heads: Handle, rows: Handle, teacher: Handle, B: number,
+    Tq: number, Tk: number, H: number, Hkv: number, D: number, causal: boolean, scale: number): number;
+  attentionDistillBackward(q: Handle, k: Handle, keyMask: Handle | null, heads: Handle, rows: Handle, teacher: Handle,
+    gy: Handle, factor: number, dq: Handle, dk: Handle, B: number, Tq: number, Tk: number, H: number, Hkv: number,
+    D: number, causal: boolean, scale: number): void;
 
   adamw(p: Handle, g: Handle, m: Handle, v: Handle, lr: number, beta1: number, beta2: number, eps: number, wd: number, step: number): void;
   sgd(p: Handle, g: Handle, buf: Handle, lr: number, momentum: number, dampening: number, wd: number, nesterov: boolean, firstStep: boolean): void;

@@ -39,6 +39,11 @@ Storage* Args::tensor(size_t i, const char* name) const {
   return s;
 }
 
+Storage* Args::opt_tensor(size_t i, const char* name) const {
+  if (i >= info.Length() || info[i].IsNull() || info[i].IsUndefined()) return nullptr;
+  return tensor(i, name);
+}
+
 int64_t Args::i64(size_t i, const char* name) const {
   if (i >= info.Length()) fail(std::string("missing argument '") + name + "'");
   Napi::Value v = info[i];

@@ -1,4 +1,10 @@
-// Glue for fused causal attention: attention(q, k, v, out, lse, B, T, H, Hkv, D, causal, scale) and its backward.
+// Glue for the attention kernels: fused attention with taps / sensitivity, its backward, the distillation loss.
+//   attention(q, k, v, out, lse, B, Tq, Tk, H, Hkv, D, causal, scale, keyMask?, tapHeads?, tapRows?, taps?, variant)
+//   attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, Tq, Tk, H, Hkv, D, causal, scale, keyMask?, sens?,
+//                     sensAll, variant)
+//   attentionDistill(q, k, keyMask?, heads, rows, teacher, B, Tq, Tk, H, Hkv, D, causal, scale) -> sum of KL
+//   attentionDistillBackward(q, k, keyMask?, heads, rows, teacher, gy, factor, dq, dk, B, Tq, Tk, H, Hkv, D, causal, scale)
+// variant: 0 = fast (threaded, GEMM panels), 1 = plain reference.
 #include "binding/args.h"
 #include "cpu/attention.h"
 
@@ -7,17 +13,52 @@ namespace seekr {
 static cpu::AttnShape read_shape(const Args& a, size_t i) {
   cpu::AttnShape s;
   s.B = a.i64(i, "B");
-  s.T = a.i64(i + 1, "T");
-  s.H = a.i64(i + 2, "H");
-  s.Hkv = a.i64(i + 3, "Hkv");
-  s.D = a.i64(i + 4, "D");
-  s.causal = a.flag(i + 5, "causal");
-  s.scale = (float)a.f64(i + 6, "scale");
-  if (s.B < 0 || s.T < 0 || s.D < 0) a.fail("B, T, D must be non-negative");
+  s.Tq = a.i64(i + 1, "Tq");
+  s.Tk = a.i64(i + 2, "Tk");
+  s.H = a.i64(i + 3, "H");
+  s.Hkv = a.i64(i + 4, "Hkv");
+  s.D = a.i64(i + 5, "D");
+  s.causal = a.flag(i + 6, "causal");
+  s.scale = (float)a.f64(i + 7, "scale");
+  if (s.B < 0 || s.Tq < 0 || s.Tk < 0 || s.D < 0) a.fail("B, Tq, Tk, D must be non-negative");
   if (s.H <= 0 || s.Hkv <= 0) a.fail("head counts must be positive");
   if (s.H % s.Hkv) a.fail("query heads (" + std::to_string(s.H) + ") must be a multiple of kv heads (" + std::to_string(s.Hkv) + ")");
-  checked_product(a, {s.B, s.T, s.H, s.D}, "B*T*H*D");
+  checked_product(a, {s.B, s.Tq, s.H, s.D}, "B*Tq*H*D");
+  checked_product(a, {s.B, s.Tk, s.H, s.D}, "B*Tk*H*D");
+  checked_product(a, {s.B, s.Tq, s.Tk}, "B*Tq*Tk");
   return s;
+}
+
+static void check_qkv(const Args& a, const cpu::AttnShape& s, Storage* q, Storage* k, Storage* v) {
+  for (auto [st, nm] : {std::pair{q, "q"}, {k, "k"}, {v, "v"}}) {
+    if (!st) continue;
+    require_dtype(a, st, nm, DType::F32);
+  }
+  require_numel(a, q, "q", (size_t)(s.B * s.Tq * s.H * s.D));
+  require_numel(a, k, "k", (size_t)(s.B * s.Tk * s.Hkv * s.D));
+  if (v) require_numel(a, v, "v", (size_t)(s.B * s.Tk * s.Hkv * s.D));
+}
+
+static const float* read_mask(const Args& a, Storage* m, const cpu::AttnShape& s) {
+  if (!m) return nullptr;
+  require_dtype(a, m, "keyMask", DType::F32);
+  require_numel(a, m, "keyMask", (size_t)(s.B * s.Tk));
+  return m->as<float>();
+}
+
+static void check_index_list(const Args& a, Storage* t, const char* name, int64_t hi_excl) {
+  require_dtype(a, t, name, DType::I32);
+  const int32_t* p = t->as<int32_t>();
+  for (size_t i = 0; i < t->numel; ++i)
+    if (p[i] < 0 || p[i] >= hi_excl)
+      a.fail(std::string("'") + name + "' entry " + std::to_string(p[i]) + " at position " + std::to_string(i) +
+             " is out of range [0, " + std::to_string(hi_excl) + ")");
+}
+
+static int64_t read_variant(const Args& a, size_t i) {
+  int64_t v = a.i64(i, "variant");
+  if (v != 0 && v != 1) a.fail("variant must be 0 (fast) or 1 (reference)");
+  return v;
 }
 
 void register_attention(Napi::Env env, Napi::Object exports) {
@@ -29,16 +70,36 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     Storage* out = a.tensor(3, "out");
     Storage* lse = a.tensor(4, "lse");
     cpu::AttnShape s = read_shape(a, 5);
-    size_t nq = (size_t)(s.B * s.T * s.H * s.D), nk = (size_t)(s.B * s.T * s.Hkv * s.D);
-    for (auto [st, nm] : {std::pair{q, "q"}, {k, "k"}, {v, "v"}, {out, "out"}, {lse, "lse"}}) require_dtype(a, st, nm, DType::F32);
-    require_numel(a, q, "q", nq);
-    require_numel(a, out, "out", nq);
-    require_numel(a, k, "k", nk);
-    require_numel(a, v, "v", nk);
-    require_numel(a, lse, "lse", (size_t)(s.B * s.H * s.T));
-    require_same_device(a, {q, k, v, out, lse});
+    Storage* mask = a.opt_tensor(13, "keyMask");
+    Storage* tap_heads = a.opt_tensor(14, "tapHeads");
+    Storage* tap_rows = a.opt_tensor(15, "tapRows");
+    Storage* taps = a.opt_tensor(16, "taps");
+    int64_t variant = read_variant(a, 17);
+    check_qkv(a, s, q, k, v);
+    require_dtype(a, out, "out", DType::F32);
+    require_dtype(a, lse, "lse", DType::F32);
+    require_numel(a, out, "out", (size_t)(s.B * s.Tq * s.H * s.D));
+    require_numel(a, lse, "lse", (size_t)(s.B * s.H * s.Tq));
+    cpu::AttnExtras x;
+    x.key_mask = read_mask(a, mask, s);
+    if (taps || tap_heads || tap_rows) {
+      if (!taps || !tap_heads || !tap_rows) a.fail("taps need tapHeads, tapRows and the taps output together");
+      check_index_list(a, tap_heads, "tapHeads", s.H);
+      check_index_list(a, tap_rows, "tapRows", s.Tq);
+      x.n_tap_heads = (int64_t)tap_heads->numel;
+      if (s.B > 0 && tap_rows->numel % (size_t)s.B) a.fail("tapRows must hold the same number of rows for every batch entry");
+      x.n_rows = s.B > 0 ? (int64_t)(tap_rows->numel / (size_t)s.B) : 0;
+      require_dtype(a, taps, "taps", DType::F32);
+      require_numel(a, taps, "taps", (size_t)(s.B * x.n_tap_heads * x.n_rows * s.Tk));
+      x.tap_heads = tap_heads->as<int32_t>();
+      x.tap_rows = tap_rows->as<int32_t>();
+      x.taps = taps->as<float>();
+    }
+    for (Storage* st : {k, v, out, lse}) require_same_device(a, {q, st});
+    for (Storage* st : {mask, tap_heads, tap_rows, taps}) if (st) require_same_device(a, {q, st});
     require_cpu(a, q);
-    cpu::attention_forward(s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>());
+    if (variant == 1) cpu::attention_forward_reference(s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), x);
+    else cpu::attention_forward(s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), x);
     return info.Env().Undefined();
   });
   define(env, exports, "attentionBackward", [](const Napi::CallbackInfo& info) {
@@ -53,17 +114,89 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     Storage* dk = a.tensor(7, "dk");
     Storage* dv = a.tensor(8, "dv");
     cpu::AttnShape s = read_shape(a, 9);
-    size_t nq = (size_t)(s.B * s.T * s.H * s.D), nk = (size_t)(s.B * s.T * s.Hkv * s.D);
-    for (auto [st, nm] : {std::pair{q, "q"}, {k, "k"}, {v, "v"}, {out, "out"}, {lse, "lse"}, {dout, "dout"}, {dq, "dq"},
-                          {dk, "dk"}, {dv, "dv"}})
+    Storage* mask = a.opt_tensor(17, "keyMask");
+    Storage* sens = a.opt_tensor(18, "sensitivity");
+    bool sens_all = a.flag(19, "sensitivityAll");
+    int64_t variant = read_variant(a, 20);
+    check_qkv(a, s, q, k, v);
+    const size_t nq = (size_t)(s.B * s.Tq * s.H * s.D), nk = (size_t)(s.B * s.Tk * s.Hkv * s.D);
+    for (auto [st, nm] : {std::pair{out, "out"}, {lse, "lse"}, {dout, "dout"}, {dq, "dq"}, {dk, "dk"}, {dv, "dv"}})
       require_dtype(a, st, nm, DType::F32);
-    for (auto [st, nm] : {std::pair{q, "q"}, {out, "out"}, {dout, "dout"}, {dq, "dq"}}) require_numel(a, st, nm, nq);
-    for (auto [st, nm] : {std::pair{k, "k"}, {v, "v"}, {dk, "dk"}, {dv, "dv"}}) require_numel(a, st, nm, nk);
-    require_numel(a, lse, "lse", (size_t)(s.B * s.H * s.T));
-    require_same_device(a, {q, k, v, out, lse, dout, dq, dk, dv});
+    for (auto [st, nm] : {std::pair{out, "out"}, {dout, "dout"}, {dq, "dq"}}) require_numel(a, st, nm, nq);
+    for (auto [st, nm] : {std::pair{dk, "dk"}, {dv, "dv"}}) require_numel(a, st, nm, nk);
+    require_numel(a, lse, "lse", (size_t)(s.B * s.H * s.Tq));
+    cpu::AttnExtras x;
+    x.key_mask = read_mask(a, mask, s);
+    if (sens) {
+      require_dtype(a, sens, "sensitivity", DType::F32);
+      require_numel(a, sens, "sensitivity", (size_t)(s.B * s.H));
+      x.sens = sens->as<float>();
+      x.sens_all = sens_all;
+    }
+    for (Storage* st : {k, v, out, lse, dout, dq, dk, dv}) require_same_device(a, {q, st});
+    for (Storage* st : {mask, sens}) if (st) require_same_device(a, {q, st});
     require_cpu(a, q);
-    cpu::attention_backward(s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(),
-                            dout->as<float>(), dq->as<float>(), dk->as<float>(), dv->as<float>());
+    auto fn = variant == 1 ? cpu::attention_backward_reference : cpu::attention_backward;
+    fn(s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), dout->as<float>(),
+       dq->as<float>(), dk->as<float>(), dv->as<float>(), x);
+    return info.Env().Undefined();
+  });
+
+  struct Distill {
+    cpu::AttnShape s;
+    Storage *q, *k, *mask, *heads, *rows, *teacher;
+    int64_t n_heads, n_rows;
+  };
+  // Reads (q, k, keyMask?, heads, rows, teacher) at i.. and the shape at shape_i.
+  auto read_distill = [](const Args& a, size_t i, size_t shape_i) {
+    Distill d;
+    d.q = a.tensor(i, "q");
+    d.k = a.tensor(i + 1, "k");
+    d.mask = a.opt_tensor(i + 2, "keyMask");
+    d.heads = a.tensor(i + 3, "heads");
+    d.rows = a.tensor(i + 4, "rows");
+    d.teacher = a.tensor(i + 5, "teacher");
+    d.s = read_shape(a, shape_i);
+    check_qkv(a, d.s, d.q, d.k, nullptr);
+    read_mask(a, d.mask, d.s);
+    check_index_list(a, d.heads, "heads", d.s.H);
+    check_index_list(a, d.rows, "rows", d.s.Tq);
+    d.n_heads = (int64_t)d.heads->numel;
+    if (d.s.B > 0 && d.rows->numel % (size_t)d.s.B) a.fail("rows must hold the same number of rows for every batch entry");
+    d.n_rows = d.s.B > 0 ? (int64_t)(d.rows->numel / (size_t)d.s.B) : 0;
+    require_dtype(a, d.teacher, "teacher", DType::F32);
+    require_numel(a, d.teacher, "teacher", (size_t)(d.s.B * d.n_heads * d.n_rows * d.s.Tk));
+    for (Storage* st : {d.k, d.heads, d.rows, d.teacher}) require_same_device(a, {d.q, st});
+    if (d.mask) require_same_device(a, {d.q, d.mask});
+    require_cpu(a, d.q);
+    return d;
+  };
+  define(env, exports, "attentionDistill", [read_distill](const Napi::CallbackInfo& info) -> Napi::Value {
+    Args a(info, "attentionDistill");
+    Distill d = read_distill(a, 0, 6);
+    double total = cpu::attention_distill_forward(d.s, d.q->as<float>(), d.k->as<float>(), d.mask ? d.mask->as<float>() : nullptr,
+                                                  d.heads->as<int32_t>(), d.n_heads, d.rows->as<int32_t>(), d.n_rows,
+                                                  d.teacher->as<float>());
+    return Napi::Number::New(info.Env(), total);
+  });
+  define(env, exports, "attentionDistillBackward", [read_distill](const Napi::CallbackInfo& info) {
+    Args a(info, "attentionDistillBackward");
+    Distill d = read_distill(a, 0, 10);
+    Storage* gy = a.tensor(6, "gy");
+    double factor = a.f64(7, "factor");
+    Storage* dq = a.tensor(8, "dq");
+    Storage* dk = a.tensor(9, "dk");
+    require_dtype(a, gy, "gy", DType::F32);
+    require_numel(a, gy, "gy", 1);
+    require_dtype(a, dq, "dq", DType::F32);
+    require_dtype(a, dk, "dk", DType::F32);
+    require_numel(a, dq, "dq", d.q->numel);
+    require_numel(a, dk, "dk", d.k->numel);
+    for (Storage* st : {gy, dq, dk}) require_same_device(a, {d.q, st});
+    const float scale = (float)(gy->as<float>()[0] * factor);
+    cpu::attention_distill_backward(d.s, d.q->as<float>(), d.k->as<float>(), d.mask ? d.mask->as<float>() : nullptr,
+                                    d.heads->as<int32_t>(), d.n_heads, d.rows->as<int32_t>(), d.n_rows,
+                                    d.teacher->as<float>(), scale, dq->as<float>(), dk->as<float>());
     return info.Env().Undefined();
   });
 }

@@ -1,8 +1,9 @@
 // CPU fused attention. Per (batch, head) the head's Q, K, V rows are gathered into contiguous panels and
-// processed in blocks of query rows: scores for one row block against the visible keys (memory O(block x T),
-// never the full T x T map of all heads), softmax with the log-sum-exp kept per row, then P V.
-// Backward recomputes P from the log-sum-exp; each task owns one (batch, kv head) so dK/dV need no atomics.
-// All products go through Seekr's packed GEMM, single-threaded inside a task; tasks run in parallel.
+// processed in blocks of query rows: scores for one row block against the visible keys (memory O(block x Tk),
+// never the full map of every head), softmax with the log-sum-exp kept per row, then P V. Taps copy the
+// probability rows that were asked for. Backward recomputes P from the log-sum-exp; each task owns one
+// (batch, kv head), so dK/dV and the sensitivity sums need no atomics. Products use Seekr's packed GEMM,
+// single-threaded inside a task; tasks run in parallel. The *_reference functions are the plain versions.
 #include "cpu/attention.h"
 
 #include <algorithm>
@@ -19,113 +20,323 @@ namespace cpu {
 
 namespace {
 constexpr int64_t QBLOCK = 64;
+constexpr float kInf = std::numeric_limits<float>::infinity();
 
-// rows of head `h` from a [B, T, heads, D] tensor into a contiguous [T, D] panel (scaled).
+// Keys visible to query row t: [0, visible_end(t)).
+inline int64_t visible_end(const AttnShape& s, int64_t t) {
+  if (!s.causal) return s.Tk;
+  return std::max<int64_t>(0, std::min<int64_t>(s.Tk, t + (s.Tk - s.Tq) + 1));
+}
+inline bool key_on(const float* mask, int64_t b, int64_t Tk, int64_t j) { return !mask || mask[b * Tk + j] != 0.f; }
+
 void gather_head(const float* src, int64_t b, int64_t h, int64_t T, int64_t heads, int64_t D, float scale, float* dst) {
   for (int64_t t = 0; t < T; ++t) {
-    const float* s = src + ((b * T + t) * heads + h) * D;
+    const float* p = src + ((b * T + t) * heads + h) * D;
     float* d = dst + t * D;
-    if (scale == 1.f) std::memcpy(d, s, sizeof(float) * (size_t)D);
-    else for (int64_t i = 0; i < D; ++i) d[i] = s[i] * scale;
+    if (scale == 1.f) std::memcpy(d, p, sizeof(float) * (size_t)D);
+    else for (int64_t i = 0; i < D; ++i) d[i] = p[i] * scale;
   }
 }
 void scatter_head(const float* src, int64_t b, int64_t h, int64_t T, int64_t heads, int64_t D, float* dst) {
   for (int64_t t = 0; t < T; ++t) std::memcpy(dst + ((b * T + t) * heads + h) * D, src + t * D, sizeof(float) * (size_t)D);
 }
+int64_t tap_index(const AttnExtras& x, int64_t h) {
+  for (int64_t i = 0; i < x.n_tap_heads; ++i)
+    if (x.tap_heads[i] == h) return i;
+  return -1;
+}
+// Copies probability row `row` (length n, zero beyond) of query t into every tap slot that asks for (b, h, t).
+void write_taps(const AttnShape& s, const AttnExtras& x, int64_t b, int64_t hi, int64_t t, const float* row, int64_t n) {
+  for (int64_t r = 0; r < x.n_rows; ++r) {
+    if (x.tap_rows[b * x.n_rows + r] != t) continue;
+    float* dst = x.taps + ((b * x.n_tap_heads + hi) * x.n_rows + r) * s.Tk;
+    std::memcpy(dst, row, sizeof(float) * (size_t)n);
+    std::fill(dst + n, dst + s.Tk, 0.f);
+  }
+}
 }  // namespace
 
-void attention_forward(const AttnShape& s, const float* q, const float* k, const float* v, float* out, float* lse) {
-  const int64_t B = s.B, T = s.T, H = s.H, Hkv = s.Hkv, D = s.D, group = H / Hkv;
-  if (B * T * H == 0) return;
-  if (D == 0) {
-    for (int64_t i = 0; i < B * H * T; ++i) lse[i] = std::log((float)(s.causal ? (i % T) + 1 : T));
-    return;
-  }
+// ---- fast -------------------------------------------------------------------------------------------------------
+
+void attention_forward(const AttnShape& s, const float* q, const float* k, const float* v, float* out, float* lse,
+                       const AttnExtras& x) {
+  const int64_t B = s.B, Tq = s.Tq, Tk = s.Tk, H = s.H, Hkv = s.Hkv, D = s.D, group = H / Hkv;
+  if (B * Tq * H == 0) return;
   parallel_chunks(B * H, [&](int64_t task) {
     const int64_t b = task / H, h = task % H, kh = h / group;
-    std::vector<float> Q((size_t)(T * D)), K((size_t)(T * D)), V((size_t)(T * D)), O((size_t)(QBLOCK * D));
-    std::vector<float> S((size_t)(QBLOCK * T));
-    gather_head(q, b, h, T, H, D, s.scale, Q.data());
-    gather_head(k, b, kh, T, Hkv, D, 1.f, K.data());
-    gather_head(v, b, kh, T, Hkv, D, 1.f, V.data());
-    for (int64_t i0 = 0; i0 < T; i0 += QBLOCK) {
-      const int64_t mb = std::min(QBLOCK, T - i0);
-      const int64_t nk = s.causal ? i0 + mb : T;  // keys visible to the block's last row
-      gemm_own(false, true, mb, nk, D, 1.f, Q.data() + i0 * D, K.data(), 0.f, S.data(), false);
+    const int64_t hi = x.taps ? tap_index(x, h) : -1;
+    std::vector<float> Q((size_t)(Tq * D)), K((size_t)(Tk * D)), V((size_t)(Tk * D)), O((size_t)(QBLOCK * D));
+    std::vector<float> S((size_t)(QBLOCK * std::max<int64_t>(1, Tk)));
+    gather_head(q, b, h, Tq, H, D, s.scale, Q.data());
+    gather_head(k, b, kh, Tk, Hkv, D, 1.f, K.data());
+    gather_head(v, b, kh, Tk, Hkv, D, 1.f, V.data());
+    for (int64_t i0 = 0; i0 < Tq; i0 += QBLOCK) {
+      const int64_t mb = std::min(QBLOCK, Tq - i0);
+      const int64_t nk = visible_end(s, i0 + mb - 1);
+      if (nk > 0) gemm_own(false, true, mb, nk, D, 1.f, Q.data() + i0 * D, K.data(), 0.f, S.data(), false);
       for (int64_t r = 0; r < mb; ++r) {
         float* row = S.data() + r * nk;
-        const int64_t vis = s.causal ? i0 + r + 1 : nk;
-        float mx = -std::numeric_limits<float>::infinity();
-        for (int64_t j = 0; j < vis; ++j) mx = std::max(mx, row[j]);
-        float sum = 0.f;
+        const int64_t t = i0 + r, vis = visible_end(s, t);
+        float mx = -kInf;
         for (int64_t j = 0; j < vis; ++j) {
-          const float p = std::exp(row[j] - mx);
-          row[j] = p;
-          sum += p;
+          if (!key_on(x.key_mask, b, Tk, j)) row[j] = -kInf;
+          mx = std::max(mx, row[j]);
         }
-        const float inv = 1.f / sum;
-        for (int64_t j = 0; j < vis; ++j) row[j] *= inv;
-        for (int64_t j = vis; j < nk; ++j) row[j] = 0.f;
-        lse[(b * H + h) * T + i0 + r] = mx + std::log(sum);
+        if (mx == -kInf) {  // no visible key: output 0, lse +inf (so backward's probabilities are 0)
+          std::fill(row, row + nk, 0.f);
+          lse[(b * H + h) * Tq + t] = kInf;
+        } else {
+          float sum = 0.f;
+          for (int64_t j = 0; j < vis; ++j) {
+            const float p = std::exp(row[j] - mx);
+            row[j] = p;
+            sum += p;
+          }
+          const float inv = 1.f / sum;
+          for (int64_t j = 0; j < vis; ++j) row[j] *= inv;
+          for (int64_t j = vis; j < nk; ++j) row[j] = 0.f;
+          lse[(b * H + h) * Tq + t] = mx + std::log(sum);
+        }
+        if (hi >= 0) write_taps(s, x, b, hi, t, row, nk);
       }
-      gemm_own(false, false, mb, D, nk, 1.f, S.data(), V.data(), 0.f, O.data(), false);
+      if (nk > 0) gemm_own(false, false, mb, D, nk, 1.f, S.data(), V.data(), 0.f, O.data(), false);
+      else std::fill(O.begin(), O.end(), 0.f);
       for (int64_t r = 0; r < mb; ++r)
-        std::memcpy(out + ((b * T + i0 + r) * H + h) * D, O.data() + r * D, sizeof(float) * (size_t)D);
+        std::memcpy(out + ((b * Tq + i0 + r) * H + h) * D, O.data() + r * D, sizeof(float) * (size_t)D);
     }
   });
 }
 
 void attention_backward(const AttnShape& s, const float* q, const float* k, const float* v, const float* out,
-                        const float* lse, const float* dout, float* dq, float* dk, float* dv) {
-  const int64_t B = s.B, T = s.T, H = s.H, Hkv = s.Hkv, D = s.D, group = H / Hkv;
-  if (B * T * H == 0) return;
+                        const float* lse, const float* dout, float* dq, float* dk, float* dv, const AttnExtras& x) {
+  const int64_t B = s.B, Tq = s.Tq, Tk = s.Tk, H = s.H, Hkv = s.Hkv, D = s.D, group = H / Hkv;
+  if (B * H == 0) return;
+  const bool dense_sens = x.sens && x.sens_all;
   parallel_chunks(B * Hkv, [&](int64_t task) {
     const int64_t b = task / Hkv, kh = task % Hkv;
-    const size_t td = (size_t)(T * D);
-    std::vector<float> K(td), V(td), dK(td, 0.f), dV(td, 0.f), Q(td), dO(td), dQ(td);
-    std::vector<float> P((size_t)(QBLOCK * T)), dP((size_t)(QBLOCK * T)), Di((size_t)T);
-    gather_head(k, b, kh, T, Hkv, D, 1.f, K.data());
-    gather_head(v, b, kh, T, Hkv, D, 1.f, V.data());
+    std::vector<float> K((size_t)(Tk * D)), V((size_t)(Tk * D)), dK((size_t)(Tk * D), 0.f), dV((size_t)(Tk * D), 0.f);
+    std::vector<float> Q((size_t)(Tq * D)), dO((size_t)(Tq * D)), dQ((size_t)(Tq * D));
+    const size_t blk = (size_t)(QBLOCK * std::max<int64_t>(1, Tk));
+    std::vector<float> P(blk), dP(blk), Di((size_t)std::max<int64_t>(1, Tq));
+    gather_head(k, b, kh, Tk, Hkv, D, 1.f, K.data());
+    gather_head(v, b, kh, Tk, Hkv, D, 1.f, V.data());
     for (int64_t h = kh * group; h < (kh + 1) * group; ++h) {
-      gather_head(q, b, h, T, H, D, 1.f, Q.data());
-      gather_head(dout, b, h, T, H, D, 1.f, dO.data());
-      for (int64_t t = 0; t < T; ++t) {
-        const float* o = out + ((b * T + t) * H + h) * D;
+      gather_head(q, b, h, Tq, H, D, 1.f, Q.data());
+      gather_head(dout, b, h, Tq, H, D, 1.f, dO.data());
+      for (int64_t t = 0; t < Tq; ++t) {
+        const float* o = out + ((b * Tq + t) * H + h) * D;
         const float* g = dO.data() + t * D;
         float acc = 0.f;
         for (int64_t i = 0; i < D; ++i) acc += o[i] * g[i];
         Di[(size_t)t] = acc;
       }
-      for (int64_t i0 = 0; i0 < T; i0 += QBLOCK) {
-        const int64_t mb = std::min(QBLOCK, T - i0);
-        const int64_t nk = s.causal ? i0 + mb : T;
-        // P = exp(scale * Q K^T - lse), masked
+      std::fill(dQ.begin(), dQ.end(), 0.f);
+      double sens = 0.0;
+      for (int64_t i0 = 0; i0 < Tq; i0 += QBLOCK) {
+        const int64_t mb = std::min(QBLOCK, Tq - i0);
+        // The dense sensitivity needs dL/dP at every key, visible or not.
+        const int64_t nk = dense_sens ? Tk : visible_end(s, i0 + mb - 1);
+        if (nk == 0) continue;
         gemm_own(false, true, mb, nk, D, s.scale, Q.data() + i0 * D, K.data(), 0.f, P.data(), false);
         for (int64_t r = 0; r < mb; ++r) {
           float* row = P.data() + r * nk;
-          const int64_t vis = s.causal ? i0 + r + 1 : nk;
-          const float l = lse[(b * H + h) * T + i0 + r];
-          for (int64_t j = 0; j < vis; ++j) row[j] = std::exp(row[j] - l);
+          const int64_t vis = visible_end(s, i0 + r);
+          const float l = lse[(b * H + h) * Tq + i0 + r];
+          for (int64_t j = 0; j < vis; ++j) row[j] = key_on(x.key_mask, b, Tk, j) ? std::exp(row[j] - l) : 0.f;
           for (int64_t j = vis; j < nk; ++j) row[j] = 0.f;
         }
-        // dV += P^T dO
-        gemm_own(true, false, nk, D, mb, 1.f, P.data(), dO.data() + i0 * D, 1.f, dV.data(), false);
-        // dP = dO V^T ; dS = P * (dP - Di) * scale  (stored in dP)
-        gemm_own(false, true, mb, nk, D, 1.f, dO.data() + i0 * D, V.data(), 0.f, dP.data(), false);
+        gemm_own(true, false, nk, D, mb, 1.f, P.data(), dO.data() + i0 * D, 1.f, dV.data(), false);  // dV += P^T dO
+        gemm_own(false, true, mb, nk, D, 1.f, dO.data() + i0 * D, V.data(), 0.f, dP.data(), false);  // dP = dO V^T
         for (int64_t r = 0; r < mb; ++r) {
           float* dp = dP.data() + r * nk;
           const float* p = P.data() + r * nk;
+          if (x.sens) {
+            if (dense_sens) {
+              for (int64_t j = 0; j < nk; ++j) sens += (double)dp[j] * dp[j];
+            } else {
+              const int64_t vis = visible_end(s, i0 + r);
+              for (int64_t j = 0; j < vis; ++j)
+                if (key_on(x.key_mask, b, Tk, j)) sens += (double)dp[j] * dp[j];
+            }
+          }
           const float di = Di[(size_t)(i0 + r)];
-          for (int64_t j = 0; j < nk; ++j) dp[j] = p[j] * (dp[j] - di) * s.scale;
+          for (int64_t j = 0; j < nk; ++j) dp[j] = p[j] * (dp[j] - di) * s.scale;  // dS
         }
-        // dQ = dS K ; dK += dS^T Q
-        gemm_own(false, false, mb, D, nk, 1.f, dP.data(), K.data(), 0.f, dQ.data() + i0 * D, false);
-        gemm_own(true, false, nk, D, mb, 1.f, dP.data(), Q.data() + i0 * D, 1.f, dK.data(), false);
+        gemm_own(false, false, mb, D, nk, 1.f, dP.data(), K.data(), 0.f, dQ.data() + i0 * D, false);  // dQ = dS K
+        gemm_own(true, false, nk, D, mb, 1.f, dP.data(), Q.data() + i0 * D, 1.f, dK.data(), false);   // dK += dS^T Q
       }
-      scatter_head(dQ.data(), b, h, T, H, D, dq);
+      if (x.sens) x.sens[b * H + h] += (float)sens;
+      scatter_head(dQ.data(), b, h, Tq, H, D, dq);
     }
-    scatter_head(dK.data(), b, kh, T, Hkv, D, dk);
-    scatter_head(dV.data(), b, kh, T, Hkv, D, dv);
+    scatter_head(dK.data(), b, kh, Tk, Hkv, D, dk);
+    scatter_head(dV.data(), b, kh, Tk, Hkv, D, dv);
+  });
+}
+
+// ---- plain references -------------------------------------------------------------------------------------------
+
+void attention_forward_reference(const AttnShape& s, const float* q, const float* k, const float* v, float* out,
+                                 float* lse, const AttnExtras& x) {
+  const int64_t Tq = s.Tq, Tk = s.Tk, H = s.H, Hkv = s.Hkv, D = s.D, group = H / Hkv;
+  std::vector<double> sc((size_t)std::max<int64_t>(1, Tk));
+  std::vector<float> p((size_t)std::max<int64_t>(1, Tk));
+  for (int64_t b = 0; b < s.B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t t = 0; t < Tq; ++t) {
+        const float* qr = q + ((b * Tq + t) * H + h) * D;
+        const int64_t vis = visible_end(s, t);
+        double mx = -INFINITY;
+        for (int64_t j = 0; j < Tk; ++j) {
+          sc[(size_t)j] = -INFINITY;
+          if (j >= vis || !key_on(x.key_mask, b, Tk, j)) continue;
+          const float* kr = k + ((b * Tk + j) * Hkv + h / group) * D;
+          double acc = 0;
+          for (int64_t i = 0; i < D; ++i) acc += (double)qr[i] * kr[i];
+          sc[(size_t)j] = acc * s.scale;
+          mx = std::max(mx, sc[(size_t)j]);
+        }
+        double sum = 0;
+        for (int64_t j = 0; j < Tk; ++j) sum += mx == -INFINITY ? 0.0 : std::exp(sc[(size_t)j] - mx);
+        for (int64_t j = 0; j < Tk; ++j) p[(size_t)j] = sum == 0 ? 0.f : (float)(std::exp(sc[(size_t)j] - mx) / sum);
+        lse[(b * H + h) * Tq + t] = sum == 0 ? kInf : (float)(mx + std::log(sum));
+        float* o = out + ((b * Tq + t) * H + h) * D;
+        for (int64_t i = 0; i < D; ++i) {
+          double acc = 0;
+          for (int64_t j = 0; j < Tk; ++j) acc += (double)p[(size_t)j] * v[((b * Tk + j) * Hkv + h / group) * D + i];
+          o[i] = (float)acc;
+        }
+        if (x.taps) {
+          int64_t hi = tap_index(x, h);
+          if (hi >= 0) write_taps(s, x, b, hi, t, p.data(), Tk);
+        }
+      }
+}
+
+void attention_backward_reference(const AttnShape& s, const float* q, const float* k, const float* v,
+                                  const float* out, const float* lse, const float* dout, float* dq, float* dk,
+                                  float* dv, const AttnExtras& x) {
+  const int64_t B = s.B, Tq = s.Tq, Tk = s.Tk, H = s.H, Hkv = s.Hkv, D = s.D, group = H / Hkv;
+  std::fill(dq, dq + B * Tq * H * D, 0.f);
+  std::fill(dk, dk + B * Tk * Hkv * D, 0.f);
+  std::fill(dv, dv + B * Tk * Hkv * D, 0.f);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h) {
+      double sens = 0;
+      for (int64_t t = 0; t < Tq; ++t) {
+        const int64_t qi = ((b * Tq + t) * H + h) * D;
+        const int64_t vis = visible_end(s, t);
+        double di = 0;
+        for (int64_t i = 0; i < D; ++i) di += (double)dout[qi + i] * out[qi + i];
+        for (int64_t j = 0; j < Tk; ++j) {
+          const int64_t ki = ((b * Tk + j) * Hkv + h / group) * D;
+          double dp = 0;
+          for (int64_t i = 0; i < D; ++i) dp += (double)dout[qi + i] * v[ki + i];
+          const bool on = j < vis && key_on(x.key_mask, b, Tk, j);
+          if (x.sens && (x.sens_all || on)) sens += dp * dp;
+          if (!on) continue;
+          double sc = 0;
+          for (int64_t i = 0; i < D; ++i) sc += (double)q[qi + i] * k[ki + i];
+          const double p = std::exp(sc * s.scale - (double)lse[(b * H + h) * Tq + t]);
+          const double ds = p * (dp - di) * s.scale;
+          for (int64_t i = 0; i < D; ++i) {
+            dv[ki + i] += (float)(p * dout[qi + i]);
+            dq[qi + i] += (float)(ds * k[ki + i]);
+            dk[ki + i] += (float)(ds * q[qi + i]);
+          }
+        }
+      }
+      if (x.sens) x.sens[b * H + h] += (float)sens;
+    }
+}
+
+// ---- attention distillation ---------------------------------------------------------------------------------
+
+namespace {
+// Student log-probabilities of row (b, h, t) over the visible unmasked keys, in double; returns false if none.
+bool student_row(const AttnShape& s, const float* q, const float* k, const float* mask, int64_t b, int64_t h, int64_t t,
+                 std::vector<double>& logp) {
+  const int64_t group = s.H / s.Hkv, D = s.D, Tk = s.Tk;
+  const float* qr = q + ((b * s.Tq + t) * s.H + h) * D;
+  const int64_t vis = visible_end(s, t);
+  double mx = -INFINITY;
+  for (int64_t j = 0; j < Tk; ++j) {
+    logp[(size_t)j] = -INFINITY;
+    if (j >= vis || !key_on(mask, b, Tk, j)) continue;
+    const float* kr = k + ((b * Tk + j) * s.Hkv + h / group) * D;
+    double acc = 0;
+    for (int64_t i = 0; i < D; ++i) acc += (double)qr[i] * kr[i];
+    logp[(size_t)j] = acc * s.scale;
+    mx = std::max(mx, logp[(size_t)j]);
+  }
+  if (mx == -INFINITY) return false;
+  double sum = 0;
+  for (int64_t j = 0; j < Tk; ++j)
+    if (logp[(size_t)j] != -INFINITY) sum += std::exp(logp[(size_t)j] - mx);
+  const double l = mx + std::log(sum);
+  for (int64_t j = 0; j < Tk; ++j)
+    if (logp[(size_t)j] != -INFINITY) logp[(size_t)j] -= l;
+  return true;
+}
+}  // namespace
+
+double attention_distill_forward(const AttnShape& s, const float* q, const float* k, const float* key_mask,
+                                 const int32_t* heads, int64_t n_heads, const int32_t* rows, int64_t n_rows,
+                                 const float* teacher) {
+  const int64_t tasks = s.B * n_heads;
+  std::vector<double> part((size_t)std::max<int64_t>(1, tasks), 0.0);
+  parallel_chunks(tasks, [&](int64_t task) {
+    const int64_t b = task / n_heads, hi = task % n_heads, h = heads[hi];
+    std::vector<double> logp((size_t)std::max<int64_t>(1, s.Tk));
+    double acc = 0;
+    for (int64_t r = 0; r < n_rows; ++r) {
+      const int64_t t = rows[b * n_rows + r];
+      const float* pt = teacher + ((b * n_heads + hi) * n_rows + r) * s.Tk;
+      if (!student_row(s, q, k, key_mask, b, h, t, logp)) continue;
+      for (int64_t j = 0; j < s.Tk; ++j)
+        if (pt[j] > 0.f && logp[(size_t)j] != -INFINITY) acc += (double)pt[j] * (std::log((double)pt[j]) - logp[(size_t)j]);
+    }
+    part[(size_t)task] = acc;
+  });
+  double total = 0;
+  for (double p : part) total += p;
+  return total;
+}
+
+void attention_distill_backward(const AttnShape& s, const float* q, const float* k, const float* key_mask,
+                                const int32_t* heads, int64_t n_heads, const int32_t* rows, int64_t n_rows,
+                                const float* teacher, float grad_scale, float* dq, float* dk) {
+  const int64_t group = s.H / s.Hkv, D = s.D, Tk = s.Tk, Tq = s.Tq;
+  std::fill(dq, dq + s.B * Tq * s.H * D, 0.f);
+  std::fill(dk, dk + s.B * Tk * s.Hkv * D, 0.f);
+  // One task per (batch, kv head): it owns dK of that head and dQ of the query heads it serves.
+  parallel_chunks(s.B * s.Hkv, [&](int64_t task) {
+    const int64_t b = task / s.Hkv, kh = task % s.Hkv;
+    std::vector<double> logp((size_t)std::max<int64_t>(1, Tk));
+    for (int64_t hi = 0; hi < n_heads; ++hi) {
+      const int64_t h = heads[hi];
+      if (h / group != kh) continue;
+      for (int64_t r = 0; r < n_rows; ++r) {
+        const int64_t t = rows[b * n_rows + r];
+        const float* pt = teacher + ((b * n_heads + hi) * n_rows + r) * Tk;
+        if (!student_row(s, q, k, key_mask, b, h, t, logp)) continue;
+        double mass = 0;  // teacher mass on keys the student can see
+        for (int64_t j = 0; j < Tk; ++j)
+          if (logp[(size_t)j] != -INFINITY) mass += pt[j];
+        const float* qr = q + ((b * Tq + t) * s.H + h) * D;
+        float* dqr = dq + ((b * Tq + t) * s.H + h) * D;
+        for (int64_t j = 0; j < Tk; ++j) {
+          if (logp[(size_t)j] == -INFINITY) continue;
+          // d KL / d score_j = p_student_j * mass - p_teacher_j ; score = scale * q.k
+          const float ds = (float)((std::exp(logp[(size_t)j]) * mass - (double)pt[j]) * grad_scale * s.scale);
+          const float* kr = k + ((b * Tk + j) * s.Hkv + kh) * D;
+          float* dkr = dk + ((b * Tk + j) * s.Hkv + kh) * D;
+          for (int64_t i = 0; i < D; ++i) {
+            dqr[i] += ds * kr[i];
+            dkr[i] += ds * qr[i];
+          }
+        }
+      }
+    }
   });
 }
 

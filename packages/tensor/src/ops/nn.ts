@@ -8,7 +8,7 @@ import { checkFloat, checkInt, checkSameDevice, checkTensor, checkFinite } from 
 import { broadcastTo, permute, reshape } from "./layout.js";
 import { matmul } from "./matmul.js";
 import { softmax } from "./reduce.js";
-import { mulScalar, where } from "./elementwise.js";
+import { mulScalar, ne, where } from "./elementwise.js";
 
 export interface CrossEntropyOptions {
   /** Target value whose rows are skipped (PyTorch's default: -100). */
@@ -136,84 +136,265 @@ export function rope(x: Tensor, opts: RopeOptions = {}): Tensor {
 }
 
 export interface AttentionOptions {
-  /** Mask future keys (default true). */
+  /** Mask future keys (default true). With Tq < Tk (a KV cache), query t sees keys j <= t + (Tk - Tq). */
   causal?: boolean;
   /** Score scale (default 1/sqrt(headDim)). */
   scale?: number;
+  /** [B, Tk] float32 or int32: nonzero = attend, 0 = padding (never attended). */
+  keyMask?: Tensor;
+  /** "fast" (default): threaded blocked kernel; "reference": the plain one-row-at-a-time kernel. */
+  kernel?: "fast" | "reference";
 }
 
-function checkAttention(op: string, q: Tensor, k: Tensor, v: Tensor): [number, number, number, number, number] {
-  for (const [t, n] of [[q, "q"], [k, "k"], [v, "v"]] as const) {
+export interface AttentionTapOptions extends AttentionOptions {
+  /** Capture the probability rows P[b, heads[i], rows[b, r], :] (memory proportional to the rows asked for). */
+  taps?: { heads: readonly number[]; rows: Tensor };
+  /**
+   * Accumulate, during backward, the sum over (query, key) of (dL/dP)^2 per (batch, head): "all" over every
+   * Tq x Tk entry (the reference code's dense eager map), "visible" over causal, unmasked entries only.
+   */
+  sensitivity?: "all" | "visible";
+}
+
+export interface AttentionResult {
+  /** [B, Tq, H, D] */
+  out: Tensor;
+  /** float32 [B, heads.length, R, Tk] (not differentiable), or null. */
+  taps: Tensor | null;
+  /** float32 [B, H] of summed (dL/dP)^2, filled in by backward() (zeros until then), or null. */
+  sensitivity: Tensor | null;
+  /** Entries summed per (batch, head) for the sensitivity: float32 [B] (divide to get the mean), or null. */
+  sensitivityCount: Tensor | null;
+}
+
+interface AttnDims { B: number; Tq: number; Tk: number; H: number; Hkv: number; D: number }
+
+function checkAttention(op: string, q: Tensor, k: Tensor, v: Tensor | null): AttnDims {
+  for (const [t, n] of [[q, "q"], [k, "k"], ...(v ? [[v, "v"]] : [])] as Array<[Tensor, string]>) {
     checkTensor(t, op, n);
     checkFloat(t, op, n);
     if (t.rank !== 4) throw new Error(`${op}: '${n}' must be [batch, time, heads, headDim], got ${shapeStr(t.shape)}`);
   }
-  checkSameDevice(op, q, k, v);
-  const [B, T, H, D] = q.shape as [number, number, number, number];
+  checkSameDevice(op, q, k, ...(v ? [v] : []));
+  const [B, Tq, H, D] = q.shape as [number, number, number, number];
+  const Tk = k.shape[1]!;
   const Hkv = k.shape[2]!;
-  if (!sameShape(k.shape, [B, T, Hkv, D]) || !sameShape(v.shape, k.shape))
-    throw new Error(`${op}: k ${shapeStr(k.shape)} and v ${shapeStr(v.shape)} must be [${B}, ${T}, kvHeads, ${D}] for q ${shapeStr(q.shape)}`);
+  if (!sameShape(k.shape, [B, Tk, Hkv, D]) || (v && !sameShape(v.shape, k.shape)))
+    throw new Error(`${op}: k ${shapeStr(k.shape)}${v ? ` and v ${shapeStr(v.shape)}` : ""} must be [${B}, keys, kvHeads, ${D}] for q ${shapeStr(q.shape)}`);
   if (Hkv === 0 || H % Hkv !== 0) throw new Error(`${op}: query heads (${H}) must be a multiple of kv heads (${Hkv})`);
-  return [B, T, H, Hkv, D];
+  return { B, Tq, Tk, H, Hkv, D };
+}
+
+/** The key mask as float32 [B, Tk] (converted from int32 when needed); `own` says whether the caller frees it. */
+function maskF32(op: string, m: Tensor | undefined, d: AttnDims, like: Tensor): { mask: Tensor | null; own: boolean } {
+  if (!m) return { mask: null, own: false };
+  checkTensor(m, op, "keyMask");
+  checkSameDevice(op, like, m);
+  if (m.size !== d.B * d.Tk) throw new Error(`${op}: keyMask ${shapeStr(m.shape)} must be [${d.B}, ${d.Tk}] (batch, keys)`);
+  if (m.dtype === "float32") return { mask: m, own: false };
+  if (m.dtype !== "int32") throw new Error(`${op}: keyMask must be float32 or int32, got ${m.dtype}`);
+  const f = empty(m.shape, "float32", m.device);
+  native.cast(f.handle, m.handle);
+  return { mask: f, own: true };
+}
+
+function indexTensor(op: string, name: string, values: readonly number[], hi: number, like: Tensor): Tensor {
+  if (!Array.isArray(values) || values.length === 0) throw new Error(`${op}: '${name}' must be a non-empty array of head indices`);
+  values.forEach((h, i) => {
+    if (!Number.isInteger(h) || h < 0 || h >= hi) throw new Error(`${op}: '${name}[${i}]' = ${h} is not a head index in [0, ${hi})`);
+  });
+  return tensor(Int32Array.from(values), { dtype: "int32", device: like.device });
+}
+
+function checkRows(op: string, rows: Tensor, d: AttnDims, like: Tensor): number {
+  checkTensor(rows, op, "rows");
+  checkInt(rows, op, "rows");
+  checkSameDevice(op, like, rows);
+  if (rows.rank !== 2 || rows.shape[0] !== d.B) throw new Error(`${op}: rows must be int32 [${d.B}, R] (query positions per batch entry), got ${shapeStr(rows.shape)}`);
+  return rows.shape[1]!;
 }
 
 /**
- * Fused multi-head / grouped-query attention: q [B, T, H, D], k and v [B, T, Hkv, D] -> [B, T, H, D].
- * Never materialises the T x T maps; keeps the log-sum-exp per row for backward.
+ * Fused multi-head / grouped-query attention: q [B, Tq, H, D], k and v [B, Tk, Hkv, D] -> [B, Tq, H, D].
+ * Never materialises the maps of all heads; keeps the log-sum-exp per row for backward.
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
-  const [B, T, H, Hkv, D] = checkAttention("attention", q, k, v);
+  return attentionTapped(q, k, v, opts).out;
+}
+
+/**
+ * attention() that can also capture probability rows of selected heads (taps) and accumulate the per-head
+ * sensitivity statistic of dL/dP during backward, as SEEKR's head-importance and teacher signals need.
+ */
+export function attentionTapped(q: Tensor, k: Tensor, v: Tensor, opts: AttentionTapOptions = {}): AttentionResult {
+  const op = "attention";
+  const d = checkAttention(op, q, k, v);
   const causal = opts.causal ?? true;
-  const scale = opts.scale ?? 1 / Math.sqrt(D);
-  checkFinite(scale, "attention", "scale");
-  const out = empty(q.shape, "float32", q.device);
-  const lse = empty([B, H, T], "float32", q.device);
-  native.attention(q.handle, k.handle, v.handle, out.handle, lse.handle, B, T, H, Hkv, D, causal, scale);
+  const scale = opts.scale ?? 1 / Math.sqrt(d.D);
+  checkFinite(scale, op, "scale");
+  const variant = opts.kernel === "reference" ? 1 : 0;
+  if (opts.kernel !== undefined && opts.kernel !== "fast" && opts.kernel !== "reference")
+    throw new Error(`${op}: kernel must be "fast" or "reference", got ${JSON.stringify(opts.kernel)}`);
+  const { mask, own } = maskF32(op, opts.keyMask, d, q);
+  let tapHeads: Tensor | null = null;
+  let taps: Tensor | null = null;
+  if (opts.taps) {
+    tapHeads = indexTensor(op, "taps.heads", opts.taps.heads, d.H, q);
+    const R = checkRows(op, opts.taps.rows, d, q);
+    taps = empty([d.B, opts.taps.heads.length, R, d.Tk], "float32", q.device);
+  }
+  const out = empty([d.B, d.Tq, d.H, d.D], "float32", q.device);
+  const lse = empty([d.B, d.H, d.Tq], "float32", q.device);
+  native.attention(q.handle, k.handle, v.handle, out.handle, lse.handle, d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale,
+    mask?.handle ?? null, tapHeads?.handle ?? null, opts.taps ? opts.taps.rows.handle : null, taps?.handle ?? null, variant);
+  tapHeads?.dispose();
+  let sens: Tensor | null = null;
+  let sensCount: Tensor | null = null;
+  if (opts.sensitivity) {
+    if (opts.sensitivity !== "all" && opts.sensitivity !== "visible") throw new Error(`${op}: sensitivity must be "all" or "visible"`);
+    sens = full([d.B, d.H], 0, { device: q.device });
+    sensCount = sensitivityCounts(d, causal, opts.sensitivity, mask);
+  }
+  const sensAll = opts.sensitivity !== "visible";
   record(
-    "attention",
+    op,
     out,
     [q, k, v],
-    (g, [sq, sk, sv, so, sl]) => {
+    (g, saved) => {
+      const [sq, sk, sv, so, sl, sm, ss] = saved;
       const dq = empty(q.shape, "float32", g.device);
       const dk = empty(k.shape, "float32", g.device);
       const dv = empty(v.shape, "float32", g.device);
-      native.attentionBackward(sq!.handle, sk!.handle, sv!.handle, so!.handle, sl!.handle, g.handle, dq.handle, dk.handle, dv.handle, B, T, H, Hkv, D, causal, scale);
+      native.attentionBackward(sq!.handle, sk!.handle, sv!.handle, so!.handle, sl!.handle, g.handle, dq.handle, dk.handle, dv.handle,
+        d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale, sm && mask ? sm.handle : null, ss && sens ? ss.handle : null, sensAll, variant);
       return [dq, dk, dv];
     },
-    { save: [q, k, v, out, lse] },
+    { save: [q, k, v, out, lse, ...(mask ? [mask] : [out]), ...(sens ? [sens] : [])] },
   );
   lse.dispose();
-  return out;
+  if (own) mask!.dispose();
+  return { out, taps, sensitivity: sens, sensitivityCount: sensCount };
+}
+
+function sensitivityCounts(d: AttnDims, causal: boolean, mode: "all" | "visible", mask: Tensor | null): Tensor {
+  const counts = new Float32Array(d.B);
+  const m = mode === "visible" && mask ? (mask.dataSync() as Float32Array) : null;
+  for (let b = 0; b < d.B; b++) {
+    if (mode === "all") {
+      counts[b] = d.Tq * d.Tk;
+      continue;
+    }
+    let c = 0;
+    for (let t = 0; t < d.Tq; t++) {
+      const vis = causal ? Math.max(0, Math.min(d.Tk, t + (d.Tk - d.Tq) + 1)) : d.Tk;
+      for (let j = 0; j < vis; j++) if (!m || m[b * d.Tk + j] !== 0) c++;
+    }
+    counts[b] = c;
+  }
+  return tensor(counts, { shape: [d.B] });
+}
+
+export interface AttentionDistillOptions {
+  /** Selected query heads (the budget's heads of this layer). */
+  heads: readonly number[];
+  /** int32 [B, R]: query rows distilled per batch entry. */
+  rows: Tensor;
+  /** float32 [B, heads.length, R, Tk]: the teacher's probability rows (stored with the replay memory). */
+  teacher: Tensor;
+  keyMask?: Tensor;
+  causal?: boolean;
+  scale?: number;
+  /**
+   * "mean" (default, the reference code's normalisation): sum of KL over (batch, head, row) / (B * heads * R);
+   * "batchmean": sum / B; "sum".
+   */
+  reduction?: "mean" | "batchmean" | "sum";
 }
 
 /**
- * The plain reference: eager attention from composite ops (explicit T x T scores, mask, softmax).
+ * SEEKR's attention distillation loss for one layer: KL(teacher || student) on the selected (head, query row)
+ * pairs, the student's rows recomputed inside the kernel from q [B, Tq, H, D] and k [B, Tk, Hkv, D]; backward gives
+ * gradients into q and k ((p_student - p_teacher) through the scores). Teacher mass on keys the student cannot see
+ * (future or padded) is ignored.
+ */
+export function attentionDistill(q: Tensor, k: Tensor, opts: AttentionDistillOptions): Tensor {
+  const op = "attentionDistill";
+  const d = checkAttention(op, q, k, null);
+  if (!opts || typeof opts !== "object") throw new Error(`${op}: options { heads, rows, teacher } are required`);
+  const causal = opts.causal ?? true;
+  const scale = opts.scale ?? 1 / Math.sqrt(d.D);
+  checkFinite(scale, op, "scale");
+  const R = checkRows(op, opts.rows, d, q);
+  const heads = indexTensor(op, "heads", opts.heads, d.H, q);
+  checkTensor(opts.teacher, op, "teacher");
+  checkFloat(opts.teacher, op, "teacher");
+  checkSameDevice(op, q, opts.teacher);
+  const want = [d.B, opts.heads.length, R, d.Tk];
+  if (!sameShape(opts.teacher.shape, want)) throw new Error(`${op}: teacher ${shapeStr(opts.teacher.shape)} must be ${shapeStr(want)} (batch, heads, rows, keys)`);
+  const reduction = opts.reduction ?? "mean";
+  const denom = reduction === "mean" ? d.B * opts.heads.length * R : reduction === "batchmean" ? d.B : reduction === "sum" ? 1 : NaN;
+  if (Number.isNaN(denom)) throw new Error(`${op}: reduction must be "mean", "batchmean" or "sum", got ${JSON.stringify(reduction)}`);
+  const factor = denom === 0 ? 0 : 1 / denom;
+  const { mask, own } = maskF32(op, opts.keyMask, d, q);
+  const total = native.attentionDistill(q.handle, k.handle, mask?.handle ?? null, heads.handle, opts.rows.handle, opts.teacher.handle,
+    d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale);
+  const loss = full([], total * factor, { device: q.device });
+  record(
+    op,
+    loss,
+    [q, k],
+    (g, [sq, sk, sh, sr, st, sm]) => {
+      const dq = empty(q.shape, "float32", g.device);
+      const dk = empty(k.shape, "float32", g.device);
+      native.attentionDistillBackward(sq!.handle, sk!.handle, mask ? sm!.handle : null, sh!.handle, sr!.handle, st!.handle, g.handle, factor,
+        dq.handle, dk.handle, d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale);
+      return [dq, dk];
+    },
+    { save: [q, k, heads, opts.rows, opts.teacher, ...(mask ? [mask] : [])] },
+  );
+  heads.dispose();
+  if (own) mask!.dispose();
+  return loss;
+}
+
+/**
+ * The plain reference: eager attention from composite ops (explicit Tq x Tk scores, masks, softmax).
  * Same arguments and result as attention(); gradients come from the primitives.
  */
 export function attentionEager(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
-  const [B, T, H, Hkv, D] = checkAttention("attentionEager", q, k, v);
+  return attentionEagerProbs(q, k, v, opts).out;
+}
+
+/** Eager attention that also returns the full probability maps [B, H, Tq, Tk] (for tests and references). */
+export function attentionEagerProbs(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): { out: Tensor; probs: Tensor } {
+  const d = checkAttention("attentionEager", q, k, v);
+  const { B, Tq, Tk, H, Hkv, D } = d;
   const causal = opts.causal ?? true;
   const scale = opts.scale ?? 1 / Math.sqrt(D);
   const group = H / Hkv;
-  const qh = permute(q, [0, 2, 1, 3]); // [B,H,T,D]
+  const qh = permute(q, [0, 2, 1, 3]); // [B,H,Tq,D]
   const expandKv = (x: Tensor) => {
-    const xh = permute(x, [0, 2, 1, 3]); // [B,Hkv,T,D]
+    const xh = permute(x, [0, 2, 1, 3]); // [B,Hkv,Tk,D]
     if (group === 1) return xh;
-    const e = broadcastTo(reshape(xh, [B, Hkv, 1, T, D]), [B, Hkv, group, T, D]);
-    return reshape(e, [B, H, T, D]);
+    const e = broadcastTo(reshape(xh, [B, Hkv, 1, Tk, D]), [B, Hkv, group, Tk, D]);
+    return reshape(e, [B, H, Tk, D]);
   };
   const kh = expandKv(k);
   const vh = expandKv(v);
-  let scores = mulScalar(matmul(qh, kh, { transB: true }), scale); // [B,H,T,T]
-  if (causal) {
-    const m = new Float32Array(T * T);
-    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = 1;
-    const mask = tensor(m, { shape: [T, T], device: q.device });
-    scores = where(mask, -Infinity, scores);
-  }
-  const p = softmax(scores, -1);
-  const o = matmul(p, vh); // [B,H,T,D]
-  return permute(o, [0, 2, 1, 3]);
+  let scores = mulScalar(matmul(qh, kh, { transB: true }), scale); // [B,H,Tq,Tk]
+  const blocked = new Float32Array(B * Tq * Tk);
+  const m = opts.keyMask ? opts.keyMask.toFloatArray() : null;
+  for (let b = 0; b < B; b++)
+    for (let i = 0; i < Tq; i++)
+      for (let j = 0; j < Tk; j++)
+        if ((causal && j > i + (Tk - Tq)) || (m && m[b * Tk + j] === 0)) blocked[(b * Tq + i) * Tk + j] = 1;
+  const mask = tensor(blocked, { shape: [B, 1, Tq, Tk], device: q.device });
+  scores = where(mask, -Infinity, scores);
+  let p = softmax(scores, -1);
+  // Rows with no visible key give NaN in softmax; they attend to nothing.
+  p = where(ne(p, p), 0, p);
+  const o = matmul(p, vh); // [B,H,Tq,D]
+  return { out: permute(o, [0, 2, 1, 3]), probs: p };
 }
 
 /** A float32 tensor of `value` with x's shape (helper for masks). */

@@ -1072,7 +1072,7 @@ describe("attention", () => {
       const q = normal(1, [1, 2, 3, 4]);
       const kv = normal(2, [1, 2, 2, 4]);
       expect(() => attention(q, kv, kv)).toThrow(/multiple of kv heads/);
-      expect(() => attention(q, normal(3, [1, 2, 3, 2]), normal(3, [1, 2, 3, 2]))).toThrow(/must be \[1, 2, kvHeads, 4\]/);
+      expect(() => attention(q, normal(3, [1, 2, 3, 2]), normal(3, [1, 2, 3, 2]))).toThrow(/must be \[1, keys, kvHeads, 4\]/);
       expect(() => attention(normal(4, [2, 3, 4]), kv, kv)).toThrow(/\[batch, time, heads, headDim\]/);
     });
   });
