@@ -68,10 +68,10 @@ export interface NativeAddon {
     B: number, Tq: number, Tk: number, H: number, Hkv: number, D: number, causal: boolean, scale: number,
     keyMask: Handle | null, sensitivity: Handle | null, sensitivityAll: boolean, variant: number): void;
   attentionDistill(q: Handle, k: Handle, keyMask: Handle | null, heads: Handle, rows: Handle, teacher: Handle, B: number,
-    Tq: number, Tk: number, H: number, Hkv: number, D: number, causal: boolean, scale: number): number;
+    Tq: number, Tk: number, H: number, Hkv: number, D: number, causal: boolean, scale: number, variant: number): number;
   attentionDistillBackward(q: Handle, k: Handle, keyMask: Handle | null, heads: Handle, rows: Handle, teacher: Handle,
     gy: Handle, factor: number, dq: Handle, dk: Handle, B: number, Tq: number, Tk: number, H: number, Hkv: number,
-    D: number, causal: boolean, scale: number): void;
+    D: number, causal: boolean, scale: number, variant: number): void;
 
   adamw(p: Handle, g: Handle, m: Handle, v: Handle, lr: number, beta1: number, beta2: number, eps: number, wd: number, step: number): void;
   sgd(p: Handle, g: Handle, buf: Handle, lr: number, momentum: number, dampening: number, wd: number, nesterov: boolean, firstStep: boolean): void;

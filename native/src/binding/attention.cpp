@@ -2,8 +2,9 @@
 //   attention(q, k, v, out, lse, B, Tq, Tk, H, Hkv, D, causal, scale, keyMask?, tapHeads?, tapRows?, taps?, variant)
 //   attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, Tq, Tk, H, Hkv, D, causal, scale, keyMask?, sens?,
 //                     sensAll, variant)
-//   attentionDistill(q, k, keyMask?, heads, rows, teacher, B, Tq, Tk, H, Hkv, D, causal, scale) -> sum of KL
-//   attentionDistillBackward(q, k, keyMask?, heads, rows, teacher, gy, factor, dq, dk, B, Tq, Tk, H, Hkv, D, causal, scale)
+//   attentionDistill(q, k, keyMask?, heads, rows, teacher, B, Tq, Tk, H, Hkv, D, causal, scale, variant) -> sum of KL
+//   attentionDistillBackward(q, k, keyMask?, heads, rows, teacher, gy, factor, dq, dk, B, Tq, Tk, H, Hkv, D, causal,
+//                            scale, variant)
 // variant: 0 = fast (threaded, GEMM panels), 1 = plain reference.
 #include "binding/args.h"
 #include "cpu/attention.h"
@@ -174,7 +175,8 @@ void register_attention(Napi::Env env, Napi::Object exports) {
   define(env, exports, "attentionDistill", [read_distill](const Napi::CallbackInfo& info) -> Napi::Value {
     Args a(info, "attentionDistill");
     Distill d = read_distill(a, 0, 6);
-    double total = cpu::attention_distill_forward(d.s, d.q->as<float>(), d.k->as<float>(), d.mask ? d.mask->as<float>() : nullptr,
+    auto fn = read_variant(a, 14) == 1 ? cpu::attention_distill_forward_reference : cpu::attention_distill_forward;
+    double total = fn(d.s, d.q->as<float>(), d.k->as<float>(), d.mask ? d.mask->as<float>() : nullptr,
                                                   d.heads->as<int32_t>(), d.n_heads, d.rows->as<int32_t>(), d.n_rows,
                                                   d.teacher->as<float>());
     return Napi::Number::New(info.Env(), total);
@@ -194,7 +196,8 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     require_numel(a, dk, "dk", d.k->numel);
     for (Storage* st : {gy, dq, dk}) require_same_device(a, {d.q, st});
     const float scale = (float)(gy->as<float>()[0] * factor);
-    cpu::attention_distill_backward(d.s, d.q->as<float>(), d.k->as<float>(), d.mask ? d.mask->as<float>() : nullptr,
+    auto fn = read_variant(a, 18) == 1 ? cpu::attention_distill_backward_reference : cpu::attention_distill_backward;
+    fn(d.s, d.q->as<float>(), d.k->as<float>(), d.mask ? d.mask->as<float>() : nullptr,
                                     d.heads->as<int32_t>(), d.n_heads, d.rows->as<int32_t>(), d.n_rows,
                                     d.teacher->as<float>(), scale, dq->as<float>(), dk->as<float>());
     return info.Env().Undefined();

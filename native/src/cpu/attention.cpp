@@ -279,7 +279,7 @@ bool student_row(const AttnShape& s, const float* q, const float* k, const float
 }
 }  // namespace
 
-double attention_distill_forward(const AttnShape& s, const float* q, const float* k, const float* key_mask,
+double attention_distill_forward_reference(const AttnShape& s, const float* q, const float* k, const float* key_mask,
                                  const int32_t* heads, int64_t n_heads, const int32_t* rows, int64_t n_rows,
                                  const float* teacher) {
   const int64_t tasks = s.B * n_heads;
@@ -302,7 +302,7 @@ double attention_distill_forward(const AttnShape& s, const float* q, const float
   return total;
 }
 
-void attention_distill_backward(const AttnShape& s, const float* q, const float* k, const float* key_mask,
+void attention_distill_backward_reference(const AttnShape& s, const float* q, const float* k, const float* key_mask,
                                 const int32_t* heads, int64_t n_heads, const int32_t* rows, int64_t n_rows,
                                 const float* teacher, float grad_scale, float* dq, float* dk) {
   const int64_t group = s.H / s.Hkv, D = s.D, Tk = s.Tk, Tq = s.Tq;
@@ -337,6 +337,114 @@ void attention_distill_backward(const AttnShape& s, const float* q, const float*
         }
       }
     }
+  });
+}
+
+// Fast distillation: per (batch, head) the selected query rows are gathered into an R x D panel and scored against
+// the K panel with one GEMM; backward forms dS (R x Tk) and applies it with two GEMMs (dQ rows, dK).
+namespace {
+// Fills S [R x Tk] with the student's probabilities for rows rows[b, :] of head h and returns, per row, the teacher
+// mass on visible keys in `mass` (or -1 when the row has no visible key). Adds the KL of the rows to *kl if given.
+void distill_rows(const AttnShape& s, const float* q, const float* Kp, const float* key_mask, int64_t b, int64_t h,
+                  const int32_t* rows, int64_t n_rows, const float* pt_base, float* Qs, float* S, float* mass, double* kl) {
+  const int64_t D = s.D, Tk = s.Tk;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const float* src = q + ((b * s.Tq + rows[b * n_rows + r]) * s.H + h) * D;
+    for (int64_t i = 0; i < D; ++i) Qs[r * D + i] = src[i] * s.scale;
+  }
+  gemm_own(false, true, n_rows, Tk, D, 1.f, Qs, Kp, 0.f, S, false);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    float* row = S + r * Tk;
+    const float* pt = pt_base + r * Tk;
+    const int64_t vis = visible_end(s, rows[b * n_rows + r]);
+    float mx = -kInf;
+    for (int64_t j = 0; j < vis; ++j) {
+      if (!key_on(key_mask, b, Tk, j)) row[j] = -kInf;
+      mx = std::max(mx, row[j]);
+    }
+    if (mx == -kInf) {
+      std::fill(row, row + Tk, 0.f);
+      mass[r] = -1.f;
+      continue;
+    }
+    float sum = 0.f;
+    for (int64_t j = 0; j < vis; ++j) sum += std::exp(row[j] - mx);
+    const float lse = mx + std::log(sum);
+    double m = 0, acc = 0;
+    for (int64_t j = 0; j < vis; ++j) {
+      if (row[j] == -kInf) { row[j] = 0.f; continue; }
+      const float logp = row[j] - lse;
+      m += pt[j];
+      if (kl && pt[j] > 0.f) acc += (double)pt[j] * ((double)std::log(pt[j]) - (double)logp);
+      row[j] = std::exp(logp);
+    }
+    for (int64_t j = vis; j < Tk; ++j) row[j] = 0.f;
+    mass[r] = (float)m;
+    if (kl) *kl += acc;
+  }
+}
+}  // namespace
+
+double attention_distill_forward(const AttnShape& s, const float* q, const float* k, const float* key_mask,
+                                 const int32_t* heads, int64_t n_heads, const int32_t* rows, int64_t n_rows,
+                                 const float* teacher) {
+  const int64_t tasks = s.B * n_heads, D = s.D, Tk = s.Tk, group = s.H / s.Hkv;
+  std::vector<double> part((size_t)std::max<int64_t>(1, tasks), 0.0);
+  if (n_rows == 0 || Tk == 0) return 0.0;
+  parallel_chunks(tasks, [&](int64_t task) {
+    const int64_t b = task / n_heads, hi = task % n_heads, h = heads[hi];
+    std::vector<float> Kp((size_t)(Tk * D)), Qs((size_t)(n_rows * D)), S((size_t)(n_rows * Tk)), mass((size_t)n_rows);
+    gather_head(k, b, h / group, Tk, s.Hkv, D, 1.f, Kp.data());
+    double kl = 0;
+    distill_rows(s, q, Kp.data(), key_mask, b, h, rows, n_rows, teacher + (b * n_heads + hi) * n_rows * Tk, Qs.data(),
+                 S.data(), mass.data(), &kl);
+    part[(size_t)task] = kl;
+  });
+  double total = 0;
+  for (double p : part) total += p;
+  return total;
+}
+
+void attention_distill_backward(const AttnShape& s, const float* q, const float* k, const float* key_mask,
+                                const int32_t* heads, int64_t n_heads, const int32_t* rows, int64_t n_rows,
+                                const float* teacher, float grad_scale, float* dq, float* dk) {
+  const int64_t group = s.H / s.Hkv, D = s.D, Tk = s.Tk, Tq = s.Tq;
+  std::fill(dq, dq + s.B * Tq * s.H * D, 0.f);
+  std::fill(dk, dk + s.B * Tk * s.Hkv * D, 0.f);
+  if (n_rows == 0 || Tk == 0) return;
+  parallel_chunks(s.B * s.Hkv, [&](int64_t task) {
+    const int64_t b = task / s.Hkv, kh = task % s.Hkv;
+    bool any = false;
+    for (int64_t hi = 0; hi < n_heads; ++hi) any = any || heads[hi] / group == kh;
+    if (!any) return;
+    std::vector<float> Kp((size_t)(Tk * D)), dK((size_t)(Tk * D), 0.f), Qs((size_t)(n_rows * D)), S((size_t)(n_rows * Tk));
+    std::vector<float> mass((size_t)n_rows), dQs((size_t)(n_rows * D));
+    gather_head(k, b, kh, Tk, s.Hkv, D, 1.f, Kp.data());
+    for (int64_t hi = 0; hi < n_heads; ++hi) {
+      const int64_t h = heads[hi];
+      if (h / group != kh) continue;
+      const float* pt_base = teacher + (b * n_heads + hi) * n_rows * Tk;
+      distill_rows(s, q, Kp.data(), key_mask, b, h, rows, n_rows, pt_base, Qs.data(), S.data(), mass.data(), nullptr);
+      // dS = (p * mass - pt) * grad_scale * scale  (0 at keys the student cannot see)
+      for (int64_t r = 0; r < n_rows; ++r) {
+        float* row = S.data() + r * Tk;
+        const float* pt = pt_base + r * Tk;
+        if (mass[(size_t)r] < 0.f) { std::fill(row, row + Tk, 0.f); continue; }
+        const int64_t t = rows[b * n_rows + r], vis = visible_end(s, t);
+        const float m = mass[(size_t)r], c = grad_scale * s.scale;
+        for (int64_t j = 0; j < vis; ++j) row[j] = key_on(key_mask, b, Tk, j) ? (row[j] * m - pt[j]) * c : 0.f;
+        for (int64_t j = vis; j < Tk; ++j) row[j] = 0.f;
+      }
+      gemm_own(false, false, n_rows, D, Tk, 1.f, S.data(), Kp.data(), 0.f, dQs.data(), false);  // dQ rows = dS K
+      for (int64_t r = 0; r < n_rows; ++r) {
+        float* dst = dq + ((b * Tq + rows[b * n_rows + r]) * s.H + h) * D;
+        for (int64_t i = 0; i < D; ++i) dst[i] += dQs[(size_t)(r * D + i)];
+        const float* src = q + ((b * Tq + rows[b * n_rows + r]) * s.H + h) * D;  // unscaled q rows for dK
+        std::memcpy(Qs.data() + r * D, src, sizeof(float) * (size_t)D);
+      }
+      gemm_own(true, false, Tk, D, n_rows, 1.f, S.data(), Qs.data(), 1.f, dK.data(), false);  // dK += dS^T Q
+    }
+    scatter_head(dK.data(), b, kh, Tk, s.Hkv, D, dk);
   });
 }
 

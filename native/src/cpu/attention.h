@@ -52,5 +52,13 @@ void attention_distill_backward(const AttnShape& s, const float* q, const float*
                                 const int32_t* heads, int64_t n_heads, const int32_t* rows, int64_t n_rows,
                                 const float* teacher, float grad_scale, float* dq, float* dk);
 
+// Plain references of the two above (same arguments): one row at a time in double precision.
+double attention_distill_forward_reference(const AttnShape& s, const float* q, const float* k, const float* key_mask,
+                                           const int32_t* heads, int64_t n_heads, const int32_t* rows, int64_t n_rows,
+                                           const float* teacher);
+void attention_distill_backward_reference(const AttnShape& s, const float* q, const float* k, const float* key_mask,
+                                          const int32_t* heads, int64_t n_heads, const int32_t* rows, int64_t n_rows,
+                                          const float* teacher, float grad_scale, float* dq, float* dk);
+
 }  // namespace cpu
 }  // namespace seekr

@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { native } from "@seekr/native";
 import { AdamW, Generator, clipGradNorm, devices, empty, setGemmBackend, setThreads, tidy, type Tensor } from "@seekr/tensor";
 import { REFERENCE_CONFIG, initParams, loss, type LlamaConfig } from "./llama.js";
+import { benchAttention, benchSeekrOverhead } from "./attention.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkgRoot = resolve(here, "..", "..");
@@ -24,6 +25,7 @@ const { values: args } = parseArgs({
     seq: { type: "string", default: "128" },
     "skip-torch": { type: "boolean", default: false },
     "skip-gemm": { type: "boolean", default: false },
+    only: { type: "string", default: "step,gemm,attention,seekr" },
     out: { type: "string", default: join(repoRoot, "bench-out", "tensor-cpu.json") },
     help: { type: "boolean", default: false },
   },
@@ -34,7 +36,8 @@ if (args.help) {
   --steps N           timed training steps (default 10)   --warmup N (default 3)
   --threads N         kernel threads (default: all cores)
   --batch N --seq N   reference batch 16 x 128
-  --skip-torch        do not run the PyTorch anchor       --skip-gemm   skip GEMM sizes
+  --skip-torch        do not run the PyTorch anchors      --skip-gemm   skip GEMM sizes
+  --only LIST         any of step,gemm,attention,seekr (default: all)
   --out FILE          JSON results (default bench-out/tensor-cpu.json)`);
   process.exit(0);
 }
@@ -116,11 +119,18 @@ function torchStep(cfg: LlamaConfig, nThreads: number): TorchResult | string {
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as TorchResult;
 }
 
+const only = new Set(args.only!.split(",").map((x) => x.trim()));
+for (const o of only) if (!["step", "gemm", "attention", "seekr"].includes(o)) {
+  console.error(`bench: --only accepts step, gemm, attention, seekr; got "${o}"`);
+  process.exit(2);
+}
 const cfg = REFERENCE_CONFIG;
-console.log(`\ntraining step: LLaMA-style d_model ${cfg.hiddenSize}, ${cfg.numLayers} layers, ${cfg.numHeads} heads, SwiGLU ${cfg.intermediateSize}, vocab ${cfg.vocabSize}, batch ${batch} x seq ${seq}, AdamW + clip 1.0`);
-const ours = seekrStep(cfg);
-console.log(`  seekr          ${fmt(ours.medianMs)} ms/step (min ${fmt(ours.minMs)})  ${fmt(ours.tokensPerS, 0)} tokens/s  [${threads} threads, ${(ours.params / 1e6).toFixed(2)}M params]`);
+let ours: ReturnType<typeof seekrStep> | null = null;
 const torchRuns: Array<{ threads: number; result: TorchResult | string }> = [];
+if (only.has("step")) {
+console.log(`\ntraining step: LLaMA-style d_model ${cfg.hiddenSize}, ${cfg.numLayers} layers, ${cfg.numHeads} heads, SwiGLU ${cfg.intermediateSize}, vocab ${cfg.vocabSize}, batch ${batch} x seq ${seq}, AdamW + clip 1.0`);
+ours = seekrStep(cfg);
+console.log(`  seekr          ${fmt(ours.medianMs)} ms/step (min ${fmt(ours.minMs)})  ${fmt(ours.tokensPerS, 0)} tokens/s  [${threads} threads, ${(ours.params / 1e6).toFixed(2)}M params]`);
 if (!args["skip-torch"]) {
   const counts = [...new Set([threads, 1])];
   for (const t of counts) {
@@ -131,6 +141,7 @@ if (!args["skip-torch"]) {
   }
   const best = torchRuns.map((r) => r.result).filter((r): r is TorchResult => typeof r !== "string").sort((a, b) => b.tokens_per_s - a.tokens_per_s)[0];
   if (best) console.log(`  => tokens/s ratio against PyTorch's best thread setting: ${fmt(ours.tokensPerS / best.tokens_per_s, 2)}x (target >= 1.0)`);
+}
 }
 
 // ---- GEMM ----------------------------------------------------------------------------------------------------
@@ -157,7 +168,7 @@ function timeGemm(n: number, backend: "own" | "blas", nThreads: number): number 
   setThreads(threads);
   return (2 * n * n * n * iters) / dt / 1e9;
 }
-if (!args["skip-gemm"]) {
+if (!args["skip-gemm"] && only.has("gemm")) {
   console.log(`\nGEMM (square, fp32) against the single-core FMA peak of ${fmt(peak)} GFLOP/s:`);
   const backends: Array<"own" | "blas"> = native.gemmInfo().blas ? ["own", "blas"] : ["own"];
   for (const n of [256, 512, 1024, 2048]) {
@@ -181,6 +192,11 @@ if (!args["skip-gemm"]) {
   }
 }
 
+const attentionRows = only.has("attention")
+  ? benchAttention({ B: 4, H: 8, D: 64, Ts: [128, 512, 1024], threads, torch: !args["skip-torch"], pkgRoot })
+  : [];
+const seekrOverhead = only.has("seekr") ? benchSeekrOverhead({ batch, seq, steps: Math.max(3, Math.min(steps, 6)) }) : null;
+
 const result = {
   date: new Date().toISOString(),
   machine: { cpu: cpus()[0]?.model, cores: cpus().length, fmaPeakGflopsPerCore: peak, gemm: report.cpu.gemm, simd: report.cpu.simd },
@@ -189,6 +205,8 @@ const result = {
   seekr: ours,
   pytorch: torchRuns,
   gemm: gemmRows,
+  attention: attentionRows,
+  seekrOverhead,
 };
 mkdirSync(dirname(args.out!), { recursive: true });
 writeFileSync(args.out!, JSON.stringify(result, null, 2));

@@ -309,6 +309,8 @@ export interface AttentionDistillOptions {
    * "batchmean": sum / B; "sum".
    */
   reduction?: "mean" | "batchmean" | "sum";
+  /** "fast" (default): GEMM over the gathered rows; "reference": one row at a time in double precision. */
+  kernel?: "fast" | "reference";
 }
 
 /**
@@ -335,9 +337,12 @@ export function attentionDistill(q: Tensor, k: Tensor, opts: AttentionDistillOpt
   const denom = reduction === "mean" ? d.B * opts.heads.length * R : reduction === "batchmean" ? d.B : reduction === "sum" ? 1 : NaN;
   if (Number.isNaN(denom)) throw new Error(`${op}: reduction must be "mean", "batchmean" or "sum", got ${JSON.stringify(reduction)}`);
   const factor = denom === 0 ? 0 : 1 / denom;
+  if (opts.kernel !== undefined && opts.kernel !== "fast" && opts.kernel !== "reference")
+    throw new Error(`${op}: kernel must be "fast" or "reference", got ${JSON.stringify(opts.kernel)}`);
+  const variant = opts.kernel === "reference" ? 1 : 0;
   const { mask, own } = maskF32(op, opts.keyMask, d, q);
   const total = native.attentionDistill(q.handle, k.handle, mask?.handle ?? null, heads.handle, opts.rows.handle, opts.teacher.handle,
-    d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale);
+    d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale, variant);
   const loss = full([], total * factor, { device: q.device });
   record(
     op,
@@ -347,7 +352,7 @@ export function attentionDistill(q: Tensor, k: Tensor, opts: AttentionDistillOpt
       const dq = empty(q.shape, "float32", g.device);
       const dk = empty(k.shape, "float32", g.device);
       native.attentionDistillBackward(sq!.handle, sk!.handle, mask ? sm!.handle : null, sh!.handle, sr!.handle, st!.handle, g.handle, factor,
-        dq.handle, dk.handle, d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale);
+        dq.handle, dk.handle, d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale, variant);
       return [dq, dk];
     },
     { save: [q, k, heads, opts.rows, opts.teacher, ...(mask ? [mask] : [])] },
