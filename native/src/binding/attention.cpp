@@ -8,6 +8,10 @@
 // variant: 0 = fast (threaded, GEMM panels), 1 = plain reference.
 #include "binding/args.h"
 #include "cpu/attention.h"
+#include "cuda/attention.h"
+#include "cuda/backend.h"
+
+#include <vector>
 
 namespace seekr {
 
@@ -47,9 +51,19 @@ static const float* read_mask(const Args& a, Storage* m, const cpu::AttnShape& s
   return m->as<float>();
 }
 
+// The values of a small int32 buffer on the host (copied from the device when needed).
+static std::vector<int32_t> host_ints(Storage* t) {
+  std::vector<int32_t> v(t->numel);
+  if (t->numel == 0) return v;
+  if (t->device.type == DeviceType::CPU) std::copy(t->as<int32_t>(), t->as<int32_t>() + t->numel, v.begin());
+  else cuda::copy_d2h(t->device.index, v.data(), t->ptr, t->numel * sizeof(int32_t));
+  return v;
+}
+
 static void check_index_list(const Args& a, Storage* t, const char* name, int64_t hi_excl) {
   require_dtype(a, t, name, DType::I32);
-  const int32_t* p = t->as<int32_t>();
+  const std::vector<int32_t> host = host_ints(t);
+  const int32_t* p = host.data();
   for (size_t i = 0; i < t->numel; ++i)
     if (p[i] < 0 || p[i] >= hi_excl)
       a.fail(std::string("'") + name + "' entry " + std::to_string(p[i]) + " at position " + std::to_string(i) +
@@ -98,7 +112,11 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     }
     for (Storage* st : {k, v, out, lse}) require_same_device(a, {q, st});
     for (Storage* st : {mask, tap_heads, tap_rows, taps}) if (st) require_same_device(a, {q, st});
-    require_cpu(a, q);
+    if (q->device.type == DeviceType::CUDA) {
+      if (variant == 1) a.fail("the reference variant runs on the cpu only");
+      cuda::attention_forward(q->device.index, s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), x);
+      return info.Env().Undefined();
+    }
     if (variant == 1) cpu::attention_forward_reference(s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), x);
     else cpu::attention_forward(s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), x);
     return info.Env().Undefined();
@@ -136,7 +154,12 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     }
     for (Storage* st : {k, v, out, lse, dout, dq, dk, dv}) require_same_device(a, {q, st});
     for (Storage* st : {mask, sens}) if (st) require_same_device(a, {q, st});
-    require_cpu(a, q);
+    if (q->device.type == DeviceType::CUDA) {
+      if (variant == 1) a.fail("the reference variant runs on the cpu only");
+      cuda::attention_backward(q->device.index, s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(),
+                               dout->as<float>(), dq->as<float>(), dk->as<float>(), dv->as<float>(), x);
+      return info.Env().Undefined();
+    }
     auto fn = variant == 1 ? cpu::attention_backward_reference : cpu::attention_backward;
     fn(s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), dout->as<float>(),
        dq->as<float>(), dk->as<float>(), dv->as<float>(), x);
@@ -169,13 +192,20 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     require_numel(a, d.teacher, "teacher", (size_t)(d.s.B * d.n_heads * d.n_rows * d.s.Tk));
     for (Storage* st : {d.k, d.heads, d.rows, d.teacher}) require_same_device(a, {d.q, st});
     if (d.mask) require_same_device(a, {d.q, d.mask});
-    require_cpu(a, d.q);
     return d;
   };
   define(env, exports, "attentionDistill", [read_distill](const Napi::CallbackInfo& info) -> Napi::Value {
     Args a(info, "attentionDistill");
     Distill d = read_distill(a, 0, 6);
-    auto fn = read_variant(a, 14) == 1 ? cpu::attention_distill_forward_reference : cpu::attention_distill_forward;
+    const int64_t variant = read_variant(a, 14);
+    if (d.q->device.type == DeviceType::CUDA) {
+      if (variant == 1) a.fail("the reference variant runs on the cpu only");
+      double total = cuda::attention_distill_forward(d.q->device.index, d.s, d.q->as<float>(), d.k->as<float>(),
+                                                     d.mask ? d.mask->as<float>() : nullptr, d.heads->as<int32_t>(), d.n_heads,
+                                                     d.rows->as<int32_t>(), d.n_rows, d.teacher->as<float>());
+      return Napi::Number::New(info.Env(), total);
+    }
+    auto fn = variant == 1 ? cpu::attention_distill_forward_reference : cpu::attention_distill_forward;
     double total = fn(d.s, d.q->as<float>(), d.k->as<float>(), d.mask ? d.mask->as<float>() : nullptr,
                                                   d.heads->as<int32_t>(), d.n_heads, d.rows->as<int32_t>(), d.n_rows,
                                                   d.teacher->as<float>());
@@ -195,8 +225,16 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     require_numel(a, dq, "dq", d.q->numel);
     require_numel(a, dk, "dk", d.k->numel);
     for (Storage* st : {gy, dq, dk}) require_same_device(a, {d.q, st});
+    const int64_t variant = read_variant(a, 18);
+    if (d.q->device.type == DeviceType::CUDA) {
+      if (variant == 1) a.fail("the reference variant runs on the cpu only");
+      cuda::attention_distill_backward(d.q->device.index, d.s, d.q->as<float>(), d.k->as<float>(), d.mask ? d.mask->as<float>() : nullptr,
+                                       d.heads->as<int32_t>(), d.n_heads, d.rows->as<int32_t>(), d.n_rows, d.teacher->as<float>(),
+                                       gy->as<float>(), (float)factor, dq->as<float>(), dk->as<float>());
+      return info.Env().Undefined();
+    }
     const float scale = (float)(gy->as<float>()[0] * factor);
-    auto fn = read_variant(a, 18) == 1 ? cpu::attention_distill_backward_reference : cpu::attention_distill_backward;
+    auto fn = variant == 1 ? cpu::attention_distill_backward_reference : cpu::attention_distill_backward;
     fn(d.s, d.q->as<float>(), d.k->as<float>(), d.mask ? d.mask->as<float>() : nullptr,
                                     d.heads->as<int32_t>(), d.n_heads, d.rows->as<int32_t>(), d.n_rows,
                                     d.teacher->as<float>(), scale, dq->as<float>(), dk->as<float>());

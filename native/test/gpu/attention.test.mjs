@@ -1,0 +1,111 @@
+// GPU check of the CUDA attention kernels against the CPU reference kernels (same arguments), on random shapes:
+// forward, log-sum-exp, taps, backward, sensitivity, distillation. Skips where no CUDA device is usable.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { native } from "../../index.js";
+
+const gpu = native.backendInfo().cudaAvailable;
+
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const randn = (r, n) => Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()));
+
+function buf(dev, data) {
+  const f = data instanceof Int32Array;
+  const h = native.alloc(dev, 0, f ? 1 : 0, data.length);
+  if (data.length) native.upload(h, data);
+  return h;
+}
+function zeros(dev, n) {
+  return buf(dev, new Float32Array(n));
+}
+function close(a, b, tol, what) {
+  let worst = 0, at = -1;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i], y = b[i];
+    if (!Number.isFinite(x) || !Number.isFinite(y)) {
+      assert.equal(x, y, `${what}[${i}]: ${x} vs ${y}`);
+      continue;
+    }
+    const e = Math.abs(x - y) / (1 + Math.abs(y));
+    if (e > worst) { worst = e; at = i; }
+  }
+  assert.ok(worst <= tol, `${what}: max rel error ${worst} at ${at} (${a[at]} vs ${b[at]})`);
+  return worst;
+}
+
+const cases = [];
+{
+  const r = rng(7);
+  const pick = (xs) => xs[Math.floor(r() * xs.length)];
+  for (let i = 0; i < 24; i++) {
+    const Hkv = pick([1, 2, 4]);
+    const H = Hkv * pick([1, 2, 4]);
+    const causal = r() < 0.75;
+    const Tq = pick([1, 3, 17, 64, 65, 130]);
+    const Tk = causal ? Tq + pick([0, 0, 3, 40]) : pick([1, 5, 70, 129]);
+    cases.push({ B: pick([1, 2, 3]), Tq, Tk, H, Hkv, D: pick([8, 16, 32, 64, 80, 128]), causal, masked: r() < 0.5, seed: i + 1 });
+  }
+}
+
+for (const c of cases) {
+  test(`CUDA attention matches the CPU reference: ${JSON.stringify(c)}`, { skip: !gpu }, () => {
+    const { B, Tq, Tk, H, Hkv, D, causal } = c;
+    const r = rng(c.seed);
+    const scale = 1 / Math.sqrt(D);
+    const q = randn(r, B * Tq * H * D), k = randn(r, B * Tk * Hkv * D), v = randn(r, B * Tk * Hkv * D), g = randn(r, B * Tq * H * D);
+    const mask = c.masked ? Float32Array.from({ length: B * Tk }, (_, i) => (i % Tk < 2 && i % 3 === 0) || r() < 0.2 ? 0 : 1) : null;
+    const nth = Math.min(2, H), R = 5;
+    const tapHeads = Int32Array.from({ length: nth }, (_, i) => (i * 3) % H);
+    const tapRows = Int32Array.from({ length: B * R }, () => Math.floor(r() * Tq));
+    const teacher = new Float32Array(B * nth * R * Tk).map(() => r());
+    for (let row = 0; row < B * nth * R; row++) {
+      let s = 0;
+      for (let j = 0; j < Tk; j++) s += teacher[row * Tk + j];
+      for (let j = 0; j < Tk; j++) teacher[row * Tk + j] /= s;
+    }
+    const results = {};
+    for (const dev of [0, 1]) {
+      const hq = buf(dev, q), hk = buf(dev, k), hv = buf(dev, v), hg = buf(dev, g);
+      const hm = mask ? buf(dev, mask) : null;
+      const out = zeros(dev, q.length), lse = zeros(dev, B * H * Tq);
+      const th = buf(dev, tapHeads), tr = buf(dev, tapRows), taps = zeros(dev, B * nth * R * Tk);
+      native.attention(hq, hk, hv, out, lse, B, Tq, Tk, H, Hkv, D, causal, scale, hm, th, tr, taps, dev === 0 ? 1 : 0);
+      const dq = zeros(dev, q.length), dk = zeros(dev, k.length), dv = zeros(dev, v.length);
+      const sensAll = zeros(dev, B * H), sensVis = zeros(dev, B * H);
+      native.attentionBackward(hq, hk, hv, out, lse, hg, dq, dk, dv, B, Tq, Tk, H, Hkv, D, causal, scale, hm, sensAll, true, dev === 0 ? 1 : 0);
+      native.attentionBackward(hq, hk, hv, out, lse, hg, dq, dk, dv, B, Tq, Tk, H, Hkv, D, causal, scale, hm, sensVis, false, dev === 0 ? 1 : 0);
+      const ht = buf(dev, teacher);
+      const kl = native.attentionDistill(hq, hk, hm, th, tr, ht, B, Tq, Tk, H, Hkv, D, causal, scale, dev === 0 ? 1 : 0);
+      const gy = buf(dev, new Float32Array([1.5]));
+      const ddq = zeros(dev, q.length), ddk = zeros(dev, k.length);
+      native.attentionDistillBackward(hq, hk, hm, th, tr, ht, gy, 0.25, ddq, ddk, B, Tq, Tk, H, Hkv, D, causal, scale, dev === 0 ? 1 : 0);
+      results[dev] = {
+        out: native.download(out), lse: native.download(lse), taps: native.download(taps), dq: native.download(dq),
+        dk: native.download(dk), dv: native.download(dv), sensAll: native.download(sensAll), sensVis: native.download(sensVis),
+        kl, ddq: native.download(ddq), ddk: native.download(ddk),
+      };
+      for (const h of [hq, hk, hv, hg, out, lse, th, tr, taps, dq, dk, dv, sensAll, sensVis, ht, gy, ddq, ddk, hm]) if (h) native.dispose(h);
+    }
+    const [ref, cu] = [results[0], results[1]];
+    for (const key of ["out", "lse", "taps", "dq", "dk", "dv", "ddq", "ddk"]) close(cu[key], ref[key], 2e-4, key);
+    close(cu.sensAll, ref.sensAll, 1e-3, "sensitivity(all)");
+    close(cu.sensVis, ref.sensVis, 1e-3, "sensitivity(visible)");
+    close([cu.kl], [ref.kl], 1e-4, "distill KL");
+  });
+}
+
+test("CUDA attention errors are JS Errors naming the op", { skip: !gpu }, () => {
+  const q = native.alloc(1, 0, 0, 4);
+  assert.throws(() => native.attention(q, q, q, q, q, 1, 1, 1, 1, 1, 4, true, 1, null, null, null, null, 0), /seekr\.attention: 'lse' has 4 elements, expected 1/);
+  assert.throws(() => native.attention(q, q, q, q, native.alloc(1, 0, 0, 1), 1, 1, 1, 1, 1, 4, true, 1, null, null, null, null, 1), /reference variant runs on the cpu only/);
+  native.dispose(q);
+});

@@ -1,0 +1,34 @@
+// GPU benchmark of the CUDA attention kernels (forward + backward) at T = 512, 1024, 2048 and the distillation
+// loss, printed as JSON lines; the PyTorch anchor runs in bench_torch.py on the same card in the same command.
+import { native } from "../../index.js";
+
+function time(fn, reps = 10) {
+  fn();
+  native.synchronize(1, 0);
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) fn();
+  native.synchronize(1, 0);
+  return (performance.now() - t0) / reps;
+}
+const B = 4, H = 16, D = 64;
+for (const T of [512, 1024, 2048]) {
+  const n = B * T * H * D;
+  const a = () => { const h = native.alloc(1, 0, 0, n); native.upload(h, new Float32Array(n).map(() => Math.random() - 0.5)); return h; };
+  const q = a(), k = a(), v = a(), g = a();
+  const out = native.alloc(1, 0, 0, n), lse = native.alloc(1, 0, 0, B * H * T);
+  const dq = native.alloc(1, 0, 0, n), dk = native.alloc(1, 0, 0, n), dv = native.alloc(1, 0, 0, n);
+  const fwd = () => native.attention(q, k, v, out, lse, B, T, T, H, H, D, true, 0.125, null, null, null, null, 0);
+  const bwd = () => native.attentionBackward(q, k, v, out, lse, g, dq, dk, dv, B, T, T, H, H, D, true, 0.125, null, null, true, 0);
+  const f = time(fwd), b = time(bwd);
+  const flopsF = 4 * B * H * T * T * D / 2, flopsB = 2.5 * flopsF;
+  console.log(JSON.stringify({ impl: "seekr-cuda-f32", B, H, D, T, fwd_ms: f, bwd_ms: b, fwd_tflops: flopsF / f / 1e9, bwd_tflops: flopsB / b / 1e9 }));
+  // distillation on 1/8 of the heads, 100 rows
+  const heads = native.alloc(1, 0, 1, H / 8); native.upload(heads, Int32Array.from({ length: H / 8 }, (_, i) => i));
+  const R = 100;
+  const rows = native.alloc(1, 0, 1, B * R); native.upload(rows, Int32Array.from({ length: B * R }, () => Math.floor(Math.random() * T)));
+  const teacher = native.alloc(1, 0, 0, B * (H / 8) * R * T); native.upload(teacher, new Float32Array(B * (H / 8) * R * T).fill(1 / T));
+  const gy = native.alloc(1, 0, 0, 1); native.upload(gy, new Float32Array([1]));
+  const dd = () => { native.attentionDistill(q, k, null, heads, rows, teacher, B, T, T, H, H, D, true, 0.125, 0); native.attentionDistillBackward(q, k, null, heads, rows, teacher, gy, 1, dq, dk, B, T, T, H, H, D, true, 0.125, 0); };
+  console.log(JSON.stringify({ impl: "seekr-cuda-f32", what: "distill fwd+bwd (1/8 heads, 100 rows)", T, ms: time(dd) }));
+  for (const h of [q, k, v, g, out, lse, dq, dk, dv, heads, rows, teacher, gy]) native.dispose(h);
+}
