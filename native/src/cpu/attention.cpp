@@ -40,18 +40,22 @@ void gather_head(const float* src, int64_t b, int64_t h, int64_t T, int64_t head
 void scatter_head(const float* src, int64_t b, int64_t h, int64_t T, int64_t heads, int64_t D, float* dst) {
   for (int64_t t = 0; t < T; ++t) std::memcpy(dst + ((b * T + t) * heads + h) * D, src + t * D, sizeof(float) * (size_t)D);
 }
-int64_t tap_index(const AttnExtras& x, int64_t h) {
+bool is_tapped(const AttnExtras& x, int64_t h) {
   for (int64_t i = 0; i < x.n_tap_heads; ++i)
-    if (x.tap_heads[i] == h) return i;
-  return -1;
+    if (x.tap_heads[i] == h) return true;
+  return false;
 }
-// Copies probability row `row` (length n, zero beyond) of query t into every tap slot that asks for (b, h, t).
-void write_taps(const AttnShape& s, const AttnExtras& x, int64_t b, int64_t hi, int64_t t, const float* row, int64_t n) {
-  for (int64_t r = 0; r < x.n_rows; ++r) {
-    if (x.tap_rows[b * x.n_rows + r] != t) continue;
-    float* dst = x.taps + ((b * x.n_tap_heads + hi) * x.n_rows + r) * s.Tk;
-    std::memcpy(dst, row, sizeof(float) * (size_t)n);
-    std::fill(dst + n, dst + s.Tk, 0.f);
+// Copies probability row `row` (length n, zero beyond) of query t of head h into every tap slot that asks for it
+// (a head or a row may be requested more than once).
+void write_taps(const AttnShape& s, const AttnExtras& x, int64_t b, int64_t h, int64_t t, const float* row, int64_t n) {
+  for (int64_t i = 0; i < x.n_tap_heads; ++i) {
+    if (x.tap_heads[i] != h) continue;
+    for (int64_t r = 0; r < x.n_rows; ++r) {
+      if (x.tap_rows[b * x.n_rows + r] != t) continue;
+      float* dst = x.taps + ((b * x.n_tap_heads + i) * x.n_rows + r) * s.Tk;
+      std::memcpy(dst, row, sizeof(float) * (size_t)n);
+      std::fill(dst + n, dst + s.Tk, 0.f);
+    }
   }
 }
 }  // namespace
@@ -64,7 +68,7 @@ void attention_forward(const AttnShape& s, const float* q, const float* k, const
   if (B * Tq * H == 0) return;
   parallel_chunks(B * H, [&](int64_t task) {
     const int64_t b = task / H, h = task % H, kh = h / group;
-    const int64_t hi = x.taps ? tap_index(x, h) : -1;
+    const bool tapped = x.taps && is_tapped(x, h);
     std::vector<float> Q((size_t)(Tq * D)), K((size_t)(Tk * D)), V((size_t)(Tk * D)), O((size_t)(QBLOCK * D));
     std::vector<float> S((size_t)(QBLOCK * std::max<int64_t>(1, Tk)));
     gather_head(q, b, h, Tq, H, D, s.scale, Q.data());
@@ -97,7 +101,7 @@ void attention_forward(const AttnShape& s, const float* q, const float* k, const
           for (int64_t j = vis; j < nk; ++j) row[j] = 0.f;
           lse[(b * H + h) * Tq + t] = mx + std::log(sum);
         }
-        if (hi >= 0) write_taps(s, x, b, hi, t, row, nk);
+        if (tapped) write_taps(s, x, b, h, t, row, nk);
       }
       if (nk > 0) gemm_own(false, false, mb, D, nk, 1.f, S.data(), V.data(), 0.f, O.data(), false);
       else std::fill(O.begin(), O.end(), 0.f);
@@ -205,10 +209,7 @@ void attention_forward_reference(const AttnShape& s, const float* q, const float
           for (int64_t j = 0; j < Tk; ++j) acc += (double)p[(size_t)j] * v[((b * Tk + j) * Hkv + h / group) * D + i];
           o[i] = (float)acc;
         }
-        if (x.taps) {
-          int64_t hi = tap_index(x, h);
-          if (hi >= 0) write_taps(s, x, b, hi, t, p.data(), Tk);
-        }
+        if (x.taps && is_tapped(x, h)) write_taps(s, x, b, h, t, p.data(), Tk);
       }
 }
 

@@ -190,7 +190,7 @@ function maskF32(op: string, m: Tensor | undefined, d: AttnDims, like: Tensor): 
   if (!m) return { mask: null, own: false };
   checkTensor(m, op, "keyMask");
   checkSameDevice(op, like, m);
-  if (m.size !== d.B * d.Tk) throw new Error(`${op}: keyMask ${shapeStr(m.shape)} must be [${d.B}, ${d.Tk}] (batch, keys)`);
+  if (!sameShape(m.shape, [d.B, d.Tk])) throw new Error(`${op}: keyMask ${shapeStr(m.shape)} must be [${d.B}, ${d.Tk}] (batch, keys)`);
   if (m.dtype === "float32") return { mask: m, own: false };
   if (m.dtype !== "int32") throw new Error(`${op}: keyMask must be float32 or int32, got ${m.dtype}`);
   const f = empty(m.shape, "float32", m.device);
@@ -235,6 +235,8 @@ export function attentionTapped(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   const variant = opts.kernel === "reference" ? 1 : 0;
   if (opts.kernel !== undefined && opts.kernel !== "fast" && opts.kernel !== "reference")
     throw new Error(`${op}: kernel must be "fast" or "reference", got ${JSON.stringify(opts.kernel)}`);
+  if (opts.sensitivity !== undefined && opts.sensitivity !== "all" && opts.sensitivity !== "visible")
+    throw new Error(`${op}: sensitivity must be "all" or "visible", got ${JSON.stringify(opts.sensitivity)}`);
   const { mask, own } = maskF32(op, opts.keyMask, d, q);
   let tapHeads: Tensor | null = null;
   let taps: Tensor | null = null;
@@ -251,7 +253,6 @@ export function attentionTapped(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   let sens: Tensor | null = null;
   let sensCount: Tensor | null = null;
   if (opts.sensitivity) {
-    if (opts.sensitivity !== "all" && opts.sensitivity !== "visible") throw new Error(`${op}: sensitivity must be "all" or "visible"`);
     sens = full([d.B, d.H], 0, { device: q.device });
     sensCount = sensitivityCounts(d, causal, opts.sensitivity, mask);
   }
