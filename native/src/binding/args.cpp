@@ -119,20 +119,32 @@ void require_cpu(const Args& a, const Storage* s) {
     a.fail(std::string("no kernel for ") + s->device.str() + " yet (this op runs on the cpu only)");
 }
 size_t checked_product(const Args& a, const std::vector<int64_t>& dims, const char* name) {
-  size_t p = 1;
+  // Every dimension and the product of the non-zero ones stay below 2^48, so that no loop can run for long over
+  // sizes that no buffer backs (a zero dimension would otherwise hide a huge one).
+  const unsigned __int128 limit = (unsigned __int128)1 << 48;
+  unsigned __int128 nonzero = 1, p = 1;
   for (size_t k = 0; k < dims.size(); ++k) {
     int64_t d = dims[k];
     if (d < 0) a.fail(std::string("'") + name + "' has a negative dimension at index " + std::to_string(k));
-    if (d != 0 && p > (size_t(1) << 48) / (size_t)d) a.fail(std::string("'") + name + "' is too large");
-    p *= (size_t)d;
+    if ((unsigned __int128)d > limit) a.fail(std::string("'") + name + "' dimension " + std::to_string(k) + " is too large (" + std::to_string(d) + ")");
+    if (d != 0) nonzero *= (unsigned __int128)d;
+    p *= (unsigned __int128)d;
+    if (nonzero > limit) a.fail(std::string("'") + name + "' is too large");
   }
-  return p;
+  return (size_t)p;
 }
+
+static thread_local int g_call_depth = 0;
+int native_call_depth() { return g_call_depth; }
 
 void define(Napi::Env env, Napi::Object exports, const char* name,
             std::function<Napi::Value(const Napi::CallbackInfo&)> fn) {
   std::string op(name);
   auto wrapped = [fn, op](const Napi::CallbackInfo& info) -> Napi::Value {
+    struct Depth {
+      Depth() { ++g_call_depth; }
+      ~Depth() { --g_call_depth; }
+    } depth;
     try {
       return fn(info);
     } catch (const Napi::Error&) {

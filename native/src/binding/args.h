@@ -41,6 +41,9 @@ void require_same_device(const Args& a, std::initializer_list<const Storage*> li
 void require_cpu(const Args& a, const Storage* s);
 size_t checked_product(const Args& a, const std::vector<int64_t>& dims, const char* name);
 
+// How many Seekr native calls are running on this thread (> 1 inside a call re-entered from a JS getter).
+int native_call_depth();
+
 // Registers fn under `name` on exports, converting C++ exceptions into JS Errors prefixed by the op.
 void define(Napi::Env env, Napi::Object exports, const char* name,
             std::function<Napi::Value(const Napi::CallbackInfo&)> fn);

@@ -25,8 +25,9 @@ static cpu::AttnShape read_shape(const Args& a, size_t i) {
   s.D = a.i64(i + 5, "D");
   s.causal = a.flag(i + 6, "causal");
   s.scale = (float)a.f64(i + 7, "scale");
-  if (s.B < 0 || s.Tq < 0 || s.Tk < 0 || s.D < 0) a.fail("B, Tq, Tk, D must be non-negative");
-  if (s.H <= 0 || s.Hkv <= 0) a.fail("head counts must be positive");
+  if (s.B < 0 || s.Tq < 0 || s.Tk < 0) a.fail("B, Tq, Tk must be non-negative");
+  if (s.D <= 0 || s.D > 65536) a.fail("head dim must be in [1, 65536], got " + std::to_string(s.D));
+  if (s.H <= 0 || s.Hkv <= 0 || s.H > (1 << 20)) a.fail("head counts must be in [1, 2^20]");
   if (s.H % s.Hkv) a.fail("query heads (" + std::to_string(s.H) + ") must be a multiple of kv heads (" + std::to_string(s.Hkv) + ")");
   checked_product(a, {s.B, s.Tq, s.H, s.D}, "B*Tq*H*D");
   checked_product(a, {s.B, s.Tk, s.H, s.D}, "B*Tk*H*D");

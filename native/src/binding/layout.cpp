@@ -16,7 +16,9 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     int64_t d0 = a.i64(4, "dstOffset");
     auto ds = a.ints(5, "dstStrides");
     auto shape = a.ints(6, "shape");
-    checked_product(a, shape, "shape");
+    const size_t count = checked_product(a, shape, "shape");
+    if (count > dst->numel)
+      a.fail("the view has " + std::to_string(count) + " elements, more than the destination's " + std::to_string(dst->numel));
     if (ss.size() != shape.size() || ds.size() != shape.size())
       a.fail("strides and shape ranks differ (" + std::to_string(ss.size()) + ", " + std::to_string(ds.size()) + ", " +
              std::to_string(shape.size()) + ")");

@@ -30,11 +30,14 @@ void register_matmul(Napi::Env env, Napi::Object exports) {
     for (auto [s, nm] : {std::pair{A, "a"}, {B, "b"}, {C, "out"}}) require_dtype(a, s, nm, DType::F32);
     size_t mk = checked_product(a, {g.M, g.K}, "M*K"), kn = checked_product(a, {g.K, g.N}, "K*N");
     size_t mn = checked_product(a, {g.batch, g.M, g.N}, "batch*M*N");
-    if (g.batch > 0) {
-      require_at_least(a, A, "a", (size_t)g.stride_a * (size_t)(g.batch - 1) + mk);
-      require_at_least(a, B, "b", (size_t)g.stride_b * (size_t)(g.batch - 1) + kn);
-    }
+    checked_product(a, {g.batch, g.M, g.N, g.K}, "batch*M*N*K");
     require_numel(a, C, "out", mn);
+    if (mn == 0) return info.Env().Undefined();  // nothing to write
+    auto extent = [](int64_t stride, int64_t batch, size_t one) { return (unsigned __int128)stride * (unsigned __int128)(batch - 1) + one; };
+    if (extent(g.stride_a, g.batch, mk) > (unsigned __int128)A->numel)
+      a.fail("'a' has " + std::to_string(A->numel) + " elements, too few for batch " + std::to_string(g.batch) + " with stride " + std::to_string(g.stride_a));
+    if (extent(g.stride_b, g.batch, kn) > (unsigned __int128)B->numel)
+      a.fail("'b' has " + std::to_string(B->numel) + " elements, too few for batch " + std::to_string(g.batch) + " with stride " + std::to_string(g.stride_b));
     require_same_device(a, {A, B, C});
     require_cpu(a, C);
     cpu::gemm_batched(g, alpha, A->as<float>(), B->as<float>(), beta, C->as<float>(), (int)backend);

@@ -59,6 +59,8 @@ void register_memory(Napi::Env env, Napi::Object exports) {
     auto ext = info[0].As<Napi::External<Storage>>();
     if (!ext.CheckTypeTag(&kStorageTag)) a.fail("argument 'buffer' is not a Seekr buffer handle");
     Storage* s = ext.Data();
+    if (native_call_depth() > 1)
+      a.fail("a buffer cannot be disposed while another Seekr call is reading its arguments (from a getter or proxy)");
     if (s->alive) {
       if (s->device.type == DeviceType::CPU) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -(int64_t)s->bytes());
       storage_release(s);

@@ -17,6 +17,8 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     if (cols <= 0) a.fail("the class axis must not be empty");
     require_dtype(a, x, "logits", DType::F32);
     require_dtype(a, t, "targets", DType::I32);
+    require_dtype(a, loss, "loss", DType::F32);
+    require_dtype(a, lse, "lse", DType::F32);
     require_numel(a, x, "logits", checked_product(a, {rows, cols}, "rows*cols"));
     require_numel(a, t, "targets", (size_t)rows);
     require_numel(a, loss, "loss", 1);
@@ -124,6 +126,7 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     require_numel(a, pos, "positions", (size_t)rows);
     require_same_device(a, {x, pos, out});
     require_cpu(a, x);
+    if (n == 0) return info.Env().Undefined();
     cpu::rope(x->as<float>(), pos->as<int32_t>(), out->as<float>(), rows, heads, dim, theta, sign);
     return info.Env().Undefined();
   });

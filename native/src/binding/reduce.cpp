@@ -83,6 +83,7 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
     require_numel(a, y, "y", n);
     require_same_device(a, {x, y});
     require_cpu(a, x);
+    if (n == 0) return info.Env().Undefined();
     cpu::softmax(x->as<float>(), y->as<float>(), rows, cols, log);
     return info.Env().Undefined();
   });
@@ -101,6 +102,7 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
     }
     require_same_device(a, {y, gy, gx});
     require_cpu(a, y);
+    if (n == 0) return info.Env().Undefined();
     cpu::softmax_backward(y->as<float>(), gy->as<float>(), gx->as<float>(), rows, cols, log);
     return info.Env().Undefined();
   });

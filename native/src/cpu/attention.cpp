@@ -65,7 +65,7 @@ void write_taps(const AttnShape& s, const AttnExtras& x, int64_t b, int64_t h, i
 void attention_forward(const AttnShape& s, const float* q, const float* k, const float* v, float* out, float* lse,
                        const AttnExtras& x) {
   const int64_t B = s.B, Tq = s.Tq, Tk = s.Tk, H = s.H, Hkv = s.Hkv, D = s.D, group = H / Hkv;
-  if (B * Tq * H == 0) return;
+  if (B == 0 || Tq == 0) return;
   parallel_chunks(B * H, [&](int64_t task) {
     const int64_t b = task / H, h = task % H, kh = h / group;
     const bool tapped = x.taps && is_tapped(x, h);
@@ -114,7 +114,13 @@ void attention_forward(const AttnShape& s, const float* q, const float* k, const
 void attention_backward(const AttnShape& s, const float* q, const float* k, const float* v, const float* out,
                         const float* lse, const float* dout, float* dq, float* dk, float* dv, const AttnExtras& x) {
   const int64_t B = s.B, Tq = s.Tq, Tk = s.Tk, H = s.H, Hkv = s.Hkv, D = s.D, group = H / Hkv;
-  if (B * H == 0) return;
+  if (B == 0) return;
+  if (Tq == 0 || Tk == 0) {  // nothing flows: every gradient is zero
+    std::fill(dq, dq + B * Tq * H * D, 0.f);
+    std::fill(dk, dk + B * Tk * Hkv * D, 0.f);
+    std::fill(dv, dv + B * Tk * Hkv * D, 0.f);
+    return;
+  }
   const bool dense_sens = x.sens && x.sens_all;
   parallel_chunks(B * Hkv, [&](int64_t task) {
     const int64_t b = task / Hkv, kh = task % Hkv;
@@ -182,6 +188,7 @@ void attention_backward(const AttnShape& s, const float* q, const float* k, cons
 void attention_forward_reference(const AttnShape& s, const float* q, const float* k, const float* v, float* out,
                                  float* lse, const AttnExtras& x) {
   const int64_t Tq = s.Tq, Tk = s.Tk, H = s.H, Hkv = s.Hkv, D = s.D, group = H / Hkv;
+  if (s.B == 0 || Tq == 0) return;
   std::vector<double> sc((size_t)std::max<int64_t>(1, Tk));
   std::vector<float> p((size_t)std::max<int64_t>(1, Tk));
   for (int64_t b = 0; b < s.B; ++b)
@@ -220,6 +227,7 @@ void attention_backward_reference(const AttnShape& s, const float* q, const floa
   std::fill(dq, dq + B * Tq * H * D, 0.f);
   std::fill(dk, dk + B * Tk * Hkv * D, 0.f);
   std::fill(dv, dv + B * Tk * Hkv * D, 0.f);
+  if (Tq == 0 || Tk == 0) return;
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h) {
       double sens = 0;

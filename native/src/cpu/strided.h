@@ -11,13 +11,13 @@ namespace cpu {
 // Largest element offset reachable from `offset` with `shape` and `strides` (strides may be 0 or negative).
 inline bool strided_in_bounds(const std::vector<int64_t>& shape, const std::vector<int64_t>& strides, int64_t offset,
                               int64_t numel) {
-  int64_t lo = offset, hi = offset;
+  __int128 lo = offset, hi = offset;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == 0) return true;  // nothing is read
-    int64_t span = strides[i] * (shape[i] - 1);
+    const __int128 span = (__int128)strides[i] * (__int128)(shape[i] - 1);
     if (span > 0) hi += span; else lo += span;
   }
-  return lo >= 0 && hi < numel;
+  return lo >= 0 && hi < (__int128)numel;
 }
 
 // Calls fn(out_index_of_row_start, [offsets of each operand at row start]) for every innermost row.

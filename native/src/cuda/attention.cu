@@ -401,7 +401,7 @@ void check_smem(size_t bytes, const char* op) {
 void attention_forward(int device, const AttnShape& s, const float* q, const float* k, const float* v, float* out,
                        float* lse, const cpu::AttnExtras& x) {
   select(device);
-  if (s.B * s.Tq * s.H == 0) return;
+  if (s.B == 0 || s.Tq == 0) return;
   const dim3 grid((unsigned)((s.Tq + BQ - 1) / BQ), (unsigned)(s.B * s.H));
   const size_t smem = 2 * BK * s.D * sizeof(float);
   check_smem(smem, "attention");
@@ -423,7 +423,14 @@ void attention_backward(int device, const AttnShape& s, const float* q, const fl
                         const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv,
                         const cpu::AttnExtras& x) {
   select(device);
-  if (s.B * s.H == 0) return;
+  if (s.B == 0) return;
+  if (s.Tq == 0 || s.Tk == 0) {
+    cudaMemset(dq, 0, (size_t)(s.B * s.Tq * s.H * s.D) * sizeof(float));
+    cudaMemset(dk, 0, (size_t)(s.B * s.Tk * s.Hkv * s.D) * sizeof(float));
+    cudaMemset(dv, 0, (size_t)(s.B * s.Tk * s.Hkv * s.D) * sizeof(float));
+    check_launch("attentionBackward (zero)");
+    return;
+  }
   float* di = nullptr;
   const size_t n = (size_t)(s.B * s.H * std::max<long long>(1, s.Tq));
   if (cudaMalloc(&di, n * sizeof(float)) != cudaSuccess) {

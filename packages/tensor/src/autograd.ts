@@ -5,6 +5,8 @@ import * as scope from "./scope.js";
 import { native } from "@seekr/native";
 
 let gradEnabled = true;
+/** > 0 while backward() runs: nodes are then released by backward itself, in order. */
+let backwardDepth = 0;
 
 export function isGradEnabled(): boolean {
   return gradEnabled;
@@ -12,6 +14,7 @@ export function isGradEnabled(): boolean {
 
 /** Runs fn with gradient recording off (no graph is built). */
 export function noGrad<T>(fn: () => T): T {
+  if (typeof fn !== "function") throw new Error(`noGrad: expected a function, got ${fn === null ? "null" : typeof fn}`);
   const prev = gradEnabled;
   gradEnabled = false;
   try {
@@ -22,6 +25,7 @@ export function noGrad<T>(fn: () => T): T {
 }
 /** Runs fn with gradient recording on (inside a noGrad, say). */
 export function enableGrad<T>(fn: () => T): T {
+  if (typeof fn !== "function") throw new Error(`enableGrad: expected a function, got ${fn === null ? "null" : typeof fn}`);
   const prev = gradEnabled;
   gradEnabled = true;
   try {
@@ -55,12 +59,20 @@ export function record(
   backward: (grad: Tensor, saved: readonly Tensor[]) => Array<Tensor | null>,
   opts: RecordOptions = {},
 ): Tensor {
+  if (typeof op !== "string") throw new Error("record: op must be a string");
+  if (!scope.isTensorLike(out)) throw new Error(`record(${op}): out must be a Tensor`);
+  if (!Array.isArray(inputs) || !inputs.every((t) => scope.isTensorLike(t))) throw new Error(`record(${op}): inputs must be an array of Tensors`);
+  if (typeof backward !== "function") throw new Error(`record(${op}): backward must be a function`);
+  if (opts === null || typeof opts !== "object" || (opts.save !== undefined && !(Array.isArray(opts.save) && opts.save.every((t) => scope.isTensorLike(t)))))
+    throw new Error(`record(${op}): options.save must be an array of Tensors`);
   if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;
   const saved = (opts.save ?? []).map(saveForBackward);
   let released = false;
+  const ins = [...inputs];
+  for (const t of ins) t._consumers++;
   const node: GradNode = {
     op,
-    inputs: [...inputs],
+    inputs: ins,
     backward(grad: Tensor) {
       if (released)
         throw new Error(
@@ -72,6 +84,12 @@ export function record(
       if (released) return;
       released = true;
       for (const s of saved) s.dispose();
+      // An input that was disposed and that no other node reads can let go of its own graph (outside backward,
+      // which releases every node it passes itself).
+      for (const t of ins) {
+        t._consumers--;
+        if (t._consumers === 0 && t.isDisposed && t.node && backwardDepth === 0) t.node.release();
+      }
     },
   };
   out.node = node;
@@ -126,12 +144,25 @@ function accumulateInto(target: Tensor, g: Tensor): void {
 
 /** Computes gradients of `root` w.r.t. every leaf that requires grad, accumulating into leaf.grad. */
 export function backward(root: Tensor, opts: BackwardOptions = {}): void {
+  if (!scope.isTensorLike(root)) throw new Error(`backward: expected a Tensor, got ${root === null ? "null" : typeof root}`);
+  if (root.isDisposed) throw new Error(`backward: the tensor ${shapeStr(root.shape)} was disposed`);
+  if (opts === null || typeof opts !== "object") throw new Error("backward: options must be an object");
+  if (opts.grad !== undefined && !scope.isTensorLike(opts.grad)) throw new Error("backward: { grad } must be a Tensor");
   if (!root.requiresGrad) throw new Error(`backward(): the tensor ${shapeStr(root.shape)} does not require grad (no input requires grad, or it was computed under noGrad)`);
   if (!opts.grad && root.size !== 1)
     throw new Error(`backward(): the tensor has shape ${shapeStr(root.shape)}; pass { grad } for a non-scalar output`);
   if (opts.grad && !sameShape(opts.grad.shape, root.shape))
     throw new Error(`backward(): grad shape ${shapeStr(opts.grad.shape)} does not match output shape ${shapeStr(root.shape)}`);
-  noGrad(() => {
+  backwardDepth++;
+  try {
+    noGrad(() => backwardImpl(root, opts));
+  } finally {
+    backwardDepth--;
+  }
+}
+
+function backwardImpl(root: Tensor, opts: BackwardOptions): void {
+  {
     const order = topoOrder(root);
     const grads = new Map<Tensor, Tensor>();
     const seed = opts.grad ? opts.grad._viewAs(root.shape) : ones(root.shape, { device: root.device });
@@ -186,7 +217,11 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
       }
     }
     for (const g of grads.values()) g.dispose();
-  });
+    if (!opts.retainGraph) {
+      // Intermediates that were disposed before backward and fed only released nodes can now let go of their graphs.
+      for (const t of order) if (t.isDisposed && t._consumers === 0 && t.node) t.node.release();
+    }
+  }
 }
 
 /**
@@ -194,15 +229,38 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
  * fn must return a one-element tensor.
  */
 export function valueAndGrad(fn: (...xs: Tensor[]) => Tensor): (...xs: Tensor[]) => { value: Tensor; grads: Tensor[] } {
+  if (typeof fn !== "function") throw new Error(`valueAndGrad: expected a function, got ${fn === null ? "null" : typeof fn}`);
   return (...xs: Tensor[]) => {
+    xs.forEach((x, i) => {
+      if (!scope.isTensorLike(x)) throw new Error(`valueAndGrad: argument ${i} must be a Tensor, got ${x === null ? "null" : typeof x}`);
+      if (x.isDisposed) throw new Error(`valueAndGrad: argument ${i} ${shapeStr(x.shape)} was disposed`);
+    });
     const leaves = xs.map((x) => {
       if (x.dtype !== "float32") throw new Error(`valueAndGrad: inputs must be float32, got ${x.dtype}`);
       const l = x._viewAs(x.shape);
       l.requiresGrad = true;
       return l;
     });
-    const value = enableGrad(() => fn(...leaves));
-    backward(value);
+    let value: Tensor;
+    try {
+      value = enableGrad(() => fn(...leaves));
+      if (!scope.isTensorLike(value)) throw new Error(`valueAndGrad: the function must return a Tensor, got ${value === null ? "null" : typeof value}`);
+      if (value.size !== 1) throw new Error(`valueAndGrad: the function returned a non-scalar tensor of shape ${shapeStr(value.shape)}; it must return a one-element tensor`);
+      if (!value.requiresGrad) {
+        // The value does not depend on the inputs: every gradient is zero.
+        const grads = leaves.map((l) => zerosLikeNoGrad(l));
+        for (const l of leaves) l.dispose();
+        return { value, grads };
+      }
+      backward(value);
+    } catch (err) {
+      for (const l of leaves) {
+        l.grad?.dispose();
+        l.grad = null;
+        l.dispose();
+      }
+      throw err;
+    }
     const grads = leaves.map((l) => {
       const g = l.grad ?? zerosLikeNoGrad(l);
       l.grad = null;
@@ -218,6 +276,7 @@ export function valueAndGrad(fn: (...xs: Tensor[]) => Tensor): (...xs: Tensor[])
 }
 /** grad(fn)(...xs): the gradients of fn's (one-element) value w.r.t. each x. */
 export function grad(fn: (...xs: Tensor[]) => Tensor): (...xs: Tensor[]) => Tensor[] {
+  if (typeof fn !== "function") throw new Error(`grad: expected a function, got ${fn === null ? "null" : typeof fn}`);
   const vg = valueAndGrad(fn);
   return (...xs: Tensor[]) => {
     const { value, grads } = vg(...xs);

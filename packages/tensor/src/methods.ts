@@ -8,6 +8,7 @@ import * as lay from "./ops/layout.js";
 import * as mm from "./ops/matmul.js";
 import { native } from "@seekr/native";
 import { empty } from "./tensor.js";
+import { named } from "./named.js";
 
 type TN = Tensor | number;
 
@@ -99,3 +100,11 @@ P.cast = function (dtype) {
   return out;
 };
 P.backward = function (opts) { backward(this, opts); };
+
+// Every method's errors name it, like the functions of index.ts.
+for (const key of Object.getOwnPropertyNames(P) as Array<keyof Tensor>) {
+  if ((key as string) === "constructor") continue;
+  const desc = Object.getOwnPropertyDescriptor(P, key);
+  if (!desc || typeof desc.value !== "function") continue;
+  Object.defineProperty(P, key, { ...desc, value: named(String(key), desc.value as (...a: unknown[]) => unknown) });
+}

@@ -7,7 +7,8 @@ import { checkShape } from "./shape.js";
 export class Generator {
   private offset = 0;
   constructor(readonly seed: number) {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`Generator: seed must be a non-negative safe integer, got ${seed}`);
+    if (typeof seed !== "number" || !Number.isSafeInteger(seed) || seed < 0)
+      throw new Error(`Generator: seed must be a non-negative safe integer, got ${typeof seed === "number" ? seed : typeof seed}`);
   }
   /** The stream position (save it with a checkpoint to resume the same draws). */
   get state(): { seed: number; offset: number } {

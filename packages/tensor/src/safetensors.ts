@@ -53,11 +53,16 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
     } catch (e) {
       throw new Error(`${path}: header is not valid JSON (${(e as Error).message})`);
     }
-    const metadata = (json.__metadata__ ?? {}) as Record<string, string>;
+    if (json === null || typeof json !== "object" || Array.isArray(json)) throw new Error(`${path}: header is not a JSON object`);
+    const rawMeta = json.__metadata__ ?? {};
+    if (rawMeta === null || typeof rawMeta !== "object" || Array.isArray(rawMeta)) throw new Error(`${path}: __metadata__ must be an object of strings`);
+    for (const [k, v] of Object.entries(rawMeta)) if (typeof v !== "string") throw new Error(`${path}: __metadata__ value '${k}' must be a string, got ${typeof v}`);
+    const metadata = rawMeta as Record<string, string>;
     const entries: SafetensorsEntry[] = [];
     const dataSize = size - 8 - n;
     for (const [name, v] of Object.entries(json)) {
       if (name === "__metadata__") continue;
+      if (v === null || typeof v !== "object" || Array.isArray(v)) throw new Error(`${path}: header entry for tensor '${name}' must be an object, got ${v === null ? "null" : typeof v}`);
       const e = v as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
       const dtype = e.dtype ? FROM_ST[e.dtype] : undefined;
       if (!dtype) throw new Error(`${path}: tensor '${name}' has unsupported dtype ${JSON.stringify(e.dtype)} (supported: F32, I32, BF16, F16)`);

@@ -78,6 +78,7 @@ export function isTensorLike(v: unknown): v is Tensor {
  * tensor needs any more are released too.
  */
 export function tidy<T>(fn: () => T): T {
+  if (typeof fn !== "function") throw new Error(`tidy: expected a function, got ${fn === null ? "null" : typeof fn}`);
   const mine = new Set<Tensor>();
   scopes.push(mine);
   let result: T;

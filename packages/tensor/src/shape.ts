@@ -5,13 +5,22 @@ export function shapeSize(shape: readonly number[]): number {
   return n;
 }
 
+/** A short, side-effect-free description of any value for error messages (never calls user toString/valueOf). */
+export function describeValue(x: unknown): string {
+  if (x === null) return "null";
+  if (typeof x === "number" || typeof x === "boolean" || typeof x === "undefined") return String(x);
+  if (typeof x === "string") return JSON.stringify(x.length > 40 ? x.slice(0, 40) + "…" : x);
+  if (Array.isArray(x)) return `an array of length ${x.length}`;
+  return typeof x === "object" ? "an object" : typeof x;
+}
+
 export function checkShape(shape: readonly number[], op: string): void {
-  if (!Array.isArray(shape)) throw new Error(`${op}: shape must be an array of non-negative integers, got ${String(shape)}`);
+  if (!Array.isArray(shape)) throw new Error(`${op}: shape must be an array of non-negative integers, got ${describeValue(shape)}`);
   if (shape.length > 16) throw new Error(`${op}: rank ${shape.length} exceeds the maximum of 16`);
   for (let i = 0; i < shape.length; i++) {
     const d = shape[i];
     if (typeof d !== "number" || !Number.isInteger(d) || d < 0)
-      throw new Error(`${op}: shape [${shape.join(", ")}] has an invalid dimension ${String(d)} at index ${i}`);
+      throw new Error(`${op}: shape has an invalid dimension ${describeValue(d)} at index ${i}`);
   }
   if (shapeSize(shape) > 2 ** 40) throw new Error(`${op}: shape [${shape.join(", ")}] is too large`);
 }

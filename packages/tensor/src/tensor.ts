@@ -65,6 +65,8 @@ export class Tensor {
   /** The op that produced this tensor (null for leaves and under noGrad). */
   node: GradNode | null = null;
   requiresGrad: boolean;
+  /** @internal Number of live graph nodes that read this tensor (a disposed tensor keeps its graph while > 0). */
+  _consumers = 0;
   /** Set for parameters and other tensors that scopes must not free. */
   kept = false;
   private _storage: Storage | null;
@@ -109,8 +111,9 @@ export class Tensor {
     if (!this._storage) return;
     this._storage.release();
     this._storage = null;
-    // The graph node stays: a later backward() through a tensor computed from this one still needs it (its saved
-    // tensors hold their own references). tidy() and backward() release nodes nothing needs any more.
+    // The graph node stays while a node of another tensor reads this one (a later backward() through that tensor
+    // needs it); otherwise nothing can reach it any more and it is released now, with what it saved.
+    if (this.node && this._consumers === 0) this.node.release();
     if (this.grad) {
       this.grad.dispose();
       this.grad = null;
@@ -287,7 +290,9 @@ export function full(shape: readonly number[], value: number, opts: TensorOption
   if (typeof value !== "number") throw new Error(`full(): value must be a number, got ${typeof value}`);
   if (opts.dtype === "int32" && !Number.isInteger(value)) throw new Error(`full(): int32 value must be an integer, got ${value}`);
   const t = empty(shape, opts.dtype ?? "float32", opts.device);
-  if (t.device.type === "cpu") native.fill(t.handle, value);
+  if (t.dtype === "bfloat16" || t.dtype === "float16") {
+    native.upload(t.handle, new Uint16Array(t.size).fill(t.dtype === "bfloat16" ? encodeBf16(value) : encodeF16(value)));
+  } else if (t.device.type === "cpu") native.fill(t.handle, value);
   else {
     const host = t.dtype === "int32" ? new Int32Array(t.size).fill(value) : new Float32Array(t.size).fill(value);
     native.upload(t.handle, host);
