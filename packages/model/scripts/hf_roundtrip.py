@@ -93,7 +93,11 @@ def transformers_tokenizers():
 
     expected = json.load(open(os.path.join(FIX, "tokenizers", "expected.json")))
     for name, cases in expected.items():
-        tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(FIX, "tokenizers", name, "tokenizer.json"))
+        try:
+            tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(FIX, "tokenizers", name, "tokenizer.json"))
+        except Exception as e:  # a fixture the Rust library refuses is a failure, and the other checks still run
+            check(False, "tokenizer %s: the tokenizers library cannot load it (%s)" % (name, e))
+            continue
         for case in cases:
             ids = tok.encode(case["text"], add_special_tokens=False)
             check(ids == case["ids"], "tokenizer %s: %r -> %s" % (name, case["text"], ids if ids != case["ids"] else "ok"))

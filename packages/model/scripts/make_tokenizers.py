@@ -215,7 +215,9 @@ SP = "\u2581"
 def make_llama():
     normalized = SP + CORPUS.replace(" ", SP)
     # Words start at each U+2581 (SentencePiece splits by whitespace: pieces never cross a word start).
-    words = [w for w in re.findall(SP + "?[^" + SP + "]+|" + SP, normalized)]
+    # Newlines are not in the vocabulary (they fall back to <0x0A>), so no merge may involve them: train on the
+    # pieces between newlines.
+    words = [w for w in re.findall(SP + "?[^" + SP + "\n]+|" + SP, normalized)]
     chars = sorted(set(normalized) - {"\n"} | {SP})
     specials = ["<unk>", "<s>", "</s>"]
     byte_tokens = ["<0x%02X>" % b for b in range(256)]
