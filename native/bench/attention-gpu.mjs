@@ -1,6 +1,6 @@
 // GPU benchmark of the CUDA attention kernels (forward + backward) at T = 512, 1024, 2048 and the distillation
-// loss, printed as JSON lines; the PyTorch anchor runs in bench_torch.py on the same card in the same command.
-import { native } from "../../index.js";
+// loss, printed as JSON lines; the PyTorch anchor runs in attention-gpu-torch.py on the same card in the same command.
+import { native } from "../index.js";
 
 function time(fn, reps = 10) {
   fn();

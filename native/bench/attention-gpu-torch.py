@@ -1,5 +1,5 @@
 """PyTorch anchor on the GPU machine: causal attention fwd+bwd (SDPA flash, bf16 and f32) and the reference
-SEEKR distillation (eager attention with all maps, KL on 1/8 heads x 100 rows), same shapes as bench.mjs."""
+SEEKR distillation (eager attention with all maps, KL on 1/8 heads x 100 rows), same shapes as attention-gpu.mjs."""
 import json, time
 import torch
 import torch.nn.functional as F
