@@ -19,9 +19,11 @@ for (const T of [512, 1024, 2048]) {
   const dq = native.alloc(1, 0, 0, n), dk = native.alloc(1, 0, 0, n), dv = native.alloc(1, 0, 0, n);
   const fwd = () => native.attention(q, k, v, out, lse, B, T, T, H, H, D, true, 0.125, null, null, null, null, 0);
   const bwd = () => native.attentionBackward(q, k, v, out, lse, g, dq, dk, dv, B, T, T, H, H, D, true, 0.125, null, null, true, 0);
-  const f = time(fwd), b = time(bwd);
+  const fwdTc = () => native.attention(q, k, v, out, lse, B, T, T, H, H, D, true, 0.125, null, null, null, null, 2);
+  const f = time(fwd), b = time(bwd), ftc = time(fwdTc);
   const flopsF = 4 * B * H * T * T * D / 2, flopsB = 2.5 * flopsF;
   console.log(JSON.stringify({ impl: "seekr-cuda-f32", B, H, D, T, fwd_ms: f, bwd_ms: b, fwd_tflops: flopsF / f / 1e9, bwd_tflops: flopsB / b / 1e9 }));
+  console.log(JSON.stringify({ impl: "seekr-cuda-bf16-wmma", B, H, D, T, fwd_ms: ftc, fwd_tflops: flopsF / ftc / 1e9, of_h200_dense_bf16_peak: flopsF / ftc / 1e9 / 989 }));
   // distillation on 1/8 of the heads, 100 rows
   const heads = native.alloc(1, 0, 1, H / 8); native.upload(heads, Int32Array.from({ length: H / 8 }, (_, i) => i));
   const R = 100;

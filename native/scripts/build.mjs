@@ -23,7 +23,7 @@ const args = [cmakeJs, "compile", "--out", "build"];
 const cuda = process.env.SEEKR_CUDA ?? "auto";
 const blas = process.env.SEEKR_BLAS ?? "auto";
 args.push(`--CDSEEKR_CUDA=${cuda}`, `--CDSEEKR_BLAS=${blas}`);
-if (process.env.SEEKR_CUDA_ARCHS) args.push(`--CDCMAKE_CUDA_ARCHITECTURES=${process.env.SEEKR_CUDA_ARCHS}`);
+if (process.env.SEEKR_CUDA_ARCHS) args.push(`--CDSEEKR_CUDA_ARCHS=${process.env.SEEKR_CUDA_ARCHS}`);
 if (!process.env.CMAKE_BUILD_PARALLEL_LEVEL) process.env.CMAKE_BUILD_PARALLEL_LEVEL = "2";
 const res = spawnSync(process.execPath, args, { cwd: here, stdio: "inherit", env: process.env });
 if (res.status !== 0) {

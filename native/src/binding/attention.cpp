@@ -71,9 +71,10 @@ static void check_index_list(const Args& a, Storage* t, const char* name, int64_
              " is out of range [0, " + std::to_string(hi_excl) + ")");
 }
 
-static int64_t read_variant(const Args& a, size_t i) {
+static int64_t read_variant(const Args& a, size_t i, bool allow_tensor_cores = false) {
   int64_t v = a.i64(i, "variant");
-  if (v != 0 && v != 1) a.fail("variant must be 0 (fast) or 1 (reference)");
+  if (v != 0 && v != 1 && !(allow_tensor_cores && v == 2))
+    a.fail(std::string("variant must be 0 (fast) or 1 (reference)") + (allow_tensor_cores ? " or 2 (tensor cores, CUDA)" : ""));
   return v;
 }
 
@@ -90,7 +91,7 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     Storage* tap_heads = a.opt_tensor(14, "tapHeads");
     Storage* tap_rows = a.opt_tensor(15, "tapRows");
     Storage* taps = a.opt_tensor(16, "taps");
-    int64_t variant = read_variant(a, 17);
+    int64_t variant = read_variant(a, 17, true);
     check_qkv(a, s, q, k, v);
     require_dtype(a, out, "out", DType::F32);
     require_dtype(a, lse, "lse", DType::F32);
@@ -115,9 +116,11 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     for (Storage* st : {mask, tap_heads, tap_rows, taps}) if (st) require_same_device(a, {q, st});
     if (q->device.type == DeviceType::CUDA) {
       if (variant == 1) a.fail("the reference variant runs on the cpu only");
-      cuda::attention_forward(q->device.index, s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), x);
+      cuda::attention_forward(q->device.index, s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), x,
+                              variant == 2);
       return info.Env().Undefined();
     }
+    if (variant == 2) a.fail("the tensor-core variant runs on CUDA devices only");
     if (variant == 1) cpu::attention_forward_reference(s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), x);
     else cpu::attention_forward(s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), x);
     return info.Env().Undefined();

@@ -5,8 +5,9 @@
 namespace seekr {
 namespace cuda {
 
+// tensor_cores: bf16 operands on WMMA with f32 accumulation (head dims 16, 32, 64, 128); else the f32 kernel.
 void attention_forward(int device, const cpu::AttnShape& s, const float* q, const float* k, const float* v, float* out,
-                       float* lse, const cpu::AttnExtras& x);
+                       float* lse, const cpu::AttnExtras& x, bool tensor_cores);
 void attention_backward(int device, const cpu::AttnShape& s, const float* q, const float* k, const float* v,
                         const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv,
                         const cpu::AttnExtras& x);

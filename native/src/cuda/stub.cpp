@@ -37,7 +37,7 @@ namespace seekr {
 namespace cuda {
 
 void attention_forward(int, const cpu::AttnShape&, const float*, const float*, const float*, float*, float*,
-                       const cpu::AttnExtras&) { throw not_built(); }
+                       const cpu::AttnExtras&, bool) { throw not_built(); }
 void attention_backward(int, const cpu::AttnShape&, const float*, const float*, const float*, const float*,
                         const float*, const float*, float*, float*, float*, const cpu::AttnExtras&) { throw not_built(); }
 double attention_distill_forward(int, const cpu::AttnShape&, const float*, const float*, const float*, const int32_t*,

@@ -223,7 +223,8 @@ def llama_forward(p, c, ids, attention_mask, keep_probs=False):
     nh, nkv, D = c["num_attention_heads"], c["num_key_value_heads"], c["head_dim"]
     eps = c["rms_norm_eps"]
     position_ids = positions_from_mask(attention_mask)
-    cos, sin = rope_cos_sin(position_ids, D, c["rope_theta"])
+    theta = c["rope_theta"] if "rope_theta" in c else c["rope_parameters"]["rope_theta"]  # transformers >= 5 layout
+    cos, sin = rope_cos_sin(position_ids, D, theta)
     cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
     mask = causal_mask(attention_mask, T, torch.float32)
     x = p["model.embed_tokens.weight"][ids.long()]

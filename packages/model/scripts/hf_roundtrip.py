@@ -136,7 +136,10 @@ def transformers_write():
         if shard:
             kw["max_shard_size"] = shard
         m.save_pretrained(d, **kw)
-        m32 = m.float()
+        # Expected logits from a fresh float32 load of what was saved: m.float() would keep RoPE's inv_freq buffer
+        # rounded to the save dtype.
+        m32 = LlamaForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation="eager")
+        m32.eval()
         with torch.no_grad():
             logits = m32(input_ids=ids, attention_mask=mask, position_ids=positions_from_mask(mask)).logits.float()
         gm.write_and_verify(

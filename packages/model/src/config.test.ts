@@ -109,3 +109,12 @@ describe("Hugging Face config.json", () => {
     );
   });
 });
+
+describe("transformers >= 5 config layout", () => {
+  test("reads rope_theta from rope_parameters and refuses scaled RoPE there", () => {
+    const base = { vocab_size: 80, hidden_size: 32, intermediate_size: 44, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 };
+    expect(fromHfConfig({ ...base, rope_parameters: { rope_theta: 500000, rope_type: "default" } }).ropeTheta).toBe(500000);
+    expect(() => fromHfConfig({ ...base, rope_parameters: { rope_theta: 500000, rope_type: "llama3", factor: 8 } })).toThrow(/rope_parameters .* is not supported/);
+    expect(() => fromHfConfig({ ...base, rope_theta: 10000, rope_parameters: { rope_theta: 500000 } })).toThrow(/disagree/);
+  });
+});

@@ -191,6 +191,16 @@ export function fromHfConfig(json: Record<string, unknown>): LlamaConfig {
     const type = (rs as Record<string, unknown>).rope_type ?? (rs as Record<string, unknown>).type;
     if (type !== "default") throw new Error(`fromHfConfig: rope_scaling ${JSON.stringify(rs)} is not supported (plain RoPE only)`);
   }
+  // transformers >= 5 writes the RoPE settings as rope_parameters: { rope_theta, rope_type, ... }.
+  const rp = get("rope_parameters");
+  let ropeThetaFromParams: number | undefined;
+  if (rp !== undefined && rp !== null) {
+    if (typeof rp !== "object" || Array.isArray(rp)) throw new Error(`fromHfConfig: rope_parameters must be an object, got ${JSON.stringify(rp)}`);
+    const r = rp as Record<string, unknown>;
+    const type = r.rope_type ?? r.type ?? "default";
+    if (type !== "default") throw new Error(`fromHfConfig: rope_parameters ${JSON.stringify(rp)} is not supported (plain RoPE only)`);
+    if (r.rope_theta !== undefined) ropeThetaFromParams = r.rope_theta as number;
+  }
   const sw = get("sliding_window");
   const maxPos = (get("max_position_embeddings") ?? 2048) as number;
   if (sw !== undefined && sw !== null && typeof sw === "number" && sw < maxPos)
@@ -203,6 +213,9 @@ export function fromHfConfig(json: Record<string, unknown>): LlamaConfig {
     const v = opt<unknown>(hf);
     if (v !== undefined) input[ours] = v;
   }
+  if (input.ropeTheta === undefined && ropeThetaFromParams !== undefined) input.ropeTheta = ropeThetaFromParams;
+  else if (input.ropeTheta !== undefined && ropeThetaFromParams !== undefined && input.ropeTheta !== ropeThetaFromParams)
+    throw new Error(`fromHfConfig: rope_theta ${String(input.ropeTheta)} and rope_parameters.rope_theta ${String(ropeThetaFromParams)} disagree`);
   // transformers writes head_dim: null in some versions; treat it as absent.
   if (input.headDim === null) delete input.headDim;
   // eos_token_id may be a one-element list.

@@ -142,8 +142,12 @@ export interface AttentionOptions {
   scale?: number;
   /** [B, Tk] float32 or int32: nonzero = attend, 0 = padding (never attended). */
   keyMask?: Tensor;
-  /** "fast" (default): threaded blocked kernel; "reference": the plain one-row-at-a-time kernel. */
-  kernel?: "fast" | "reference";
+  /**
+   * "fast" (default): the blocked CPU kernel / the f32 CUDA kernel; "reference": the plain one-row-at-a-time CPU
+   * kernel; "tensorcore" (CUDA, compute capability >= 8.0): forward with bf16 operands on tensor cores and f32
+   * accumulation (the backward recomputes in f32).
+   */
+  kernel?: "fast" | "reference" | "tensorcore";
 }
 
 export interface AttentionTapOptions extends AttentionOptions {
@@ -232,9 +236,9 @@ export function attentionTapped(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   const causal = opts.causal ?? true;
   const scale = opts.scale ?? 1 / Math.sqrt(d.D);
   checkFinite(scale, op, "scale");
-  const variant = opts.kernel === "reference" ? 1 : 0;
-  if (opts.kernel !== undefined && opts.kernel !== "fast" && opts.kernel !== "reference")
-    throw new Error(`${op}: kernel must be "fast" or "reference", got ${JSON.stringify(opts.kernel)}`);
+  if (opts.kernel !== undefined && opts.kernel !== "fast" && opts.kernel !== "reference" && opts.kernel !== "tensorcore")
+    throw new Error(`${op}: kernel must be "fast", "reference" or "tensorcore", got ${JSON.stringify(opts.kernel)}`);
+  const variant = opts.kernel === "reference" ? 1 : opts.kernel === "tensorcore" ? 2 : 0;
   if (opts.sensitivity !== undefined && opts.sensitivity !== "all" && opts.sensitivity !== "visible")
     throw new Error(`${op}: sensitivity must be "all" or "visible", got ${JSON.stringify(opts.sensitivity)}`);
   const { mask, own } = maskF32(op, opts.keyMask, d, q);
@@ -267,7 +271,7 @@ export function attentionTapped(q: Tensor, k: Tensor, v: Tensor, opts: Attention
       const dk = empty(k.shape, "float32", g.device);
       const dv = empty(v.shape, "float32", g.device);
       native.attentionBackward(sq!.handle, sk!.handle, sv!.handle, so!.handle, sl!.handle, g.handle, dq.handle, dk.handle, dv.handle,
-        d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale, sm && mask ? sm.handle : null, ss && sens ? ss.handle : null, sensAll, variant);
+        d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale, sm && mask ? sm.handle : null, ss && sens ? ss.handle : null, sensAll, variant === 2 ? 0 : variant);
       return [dq, dk, dv];
     },
     { save: [q, k, v, out, lse, ...(mask ? [mask] : [out]), ...(sens ? [sens] : [])] },
