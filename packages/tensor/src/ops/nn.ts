@@ -284,15 +284,17 @@ export function attentionTapped(q: Tensor, k: Tensor, v: Tensor, opts: Attention
 function sensitivityCounts(d: AttnDims, causal: boolean, mode: "all" | "visible", mask: Tensor | null): Tensor {
   const counts = new Float32Array(d.B);
   const m = mode === "visible" && mask ? (mask.dataSync() as Float32Array) : null;
+  const off = d.Tk - d.Tq;
   for (let b = 0; b < d.B; b++) {
     if (mode === "all") {
       counts[b] = d.Tq * d.Tk;
       continue;
     }
+    // Key j is visible to the queries t >= j - off (causal), i.e. to Tq - max(0, j - off) of them.
     let c = 0;
-    for (let t = 0; t < d.Tq; t++) {
-      const vis = causal ? Math.max(0, Math.min(d.Tk, t + (d.Tk - d.Tq) + 1)) : d.Tk;
-      for (let j = 0; j < vis; j++) if (!m || m[b * d.Tk + j] !== 0) c++;
+    for (let j = 0; j < d.Tk; j++) {
+      if (m && m[b * d.Tk + j] === 0) continue;
+      c += causal ? Math.max(0, d.Tq - Math.max(0, j - off)) : d.Tq;
     }
     counts[b] = c;
   }
