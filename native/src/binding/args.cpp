@@ -2,7 +2,10 @@
 #include "binding/args.h"
 
 #include <cmath>
+#include <cstring>
 #include <sstream>
+
+#include "cuda/backend.h"
 
 namespace seekr {
 
@@ -132,6 +135,14 @@ size_t checked_product(const Args& a, const std::vector<int64_t>& dims, const ch
     if (nonzero > limit) a.fail(std::string("'") + name + "' is too large");
   }
   return (size_t)p;
+}
+
+std::vector<int32_t> int32_values_on_host(const Storage* s) {
+  std::vector<int32_t> v(s->numel);
+  if (s->numel == 0) return v;
+  if (s->device.type == DeviceType::CPU) std::memcpy(v.data(), s->ptr, s->numel * sizeof(int32_t));
+  else cuda::copy_d2h(s->device.index, v.data(), s->ptr, s->numel * sizeof(int32_t));
+  return v;
 }
 
 static thread_local int g_call_depth = 0;

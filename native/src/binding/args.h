@@ -40,6 +40,8 @@ void require_same_device(const Args& a, std::initializer_list<const Storage*> li
 // Throws a clear error when an op has no kernel for the device of its inputs yet.
 void require_cpu(const Args& a, const Storage* s);
 size_t checked_product(const Args& a, const std::vector<int64_t>& dims, const char* name);
+// The values of an int32 buffer on the host (a copy from the device for CUDA buffers), for index validation.
+std::vector<int32_t> int32_values_on_host(const Storage* s);
 
 // How many Seekr native calls are running on this thread (> 1 inside a call re-entered from a JS getter).
 int native_call_depth();

@@ -2,6 +2,7 @@
 #include "binding/args.h"
 #include "cpu/elementwise.h"
 #include "cpu/strided.h"
+#include "cuda/kernels.h"
 
 namespace seekr {
 
@@ -34,7 +35,10 @@ void register_elementwise(Napi::Env env, Napi::Object exports) {
     check_operand(b, x, "a", xs, shape);
     check_operand(b, y, "b", ys, shape);
     require_same_device(b, {x, y, out});
-    require_cpu(b, out);
+    if (out->device.type == DeviceType::CUDA) {
+      cuda::binary(out->device.index, (int)op, x->as<float>(), xs, y->as<float>(), ys, out->as<float>(), shape);
+      return info.Env().Undefined();
+    }
     cpu::binary((int)op, x->as<float>(), xs, y->as<float>(), ys, out->as<float>(), shape);
     return info.Env().Undefined();
   });
@@ -51,7 +55,10 @@ void register_elementwise(Napi::Env env, Napi::Object exports) {
     require_dtype(b, out, "out", DType::F32);
     require_numel(b, out, "out", x->numel);
     require_same_device(b, {x, out});
-    require_cpu(b, out);
+    if (out->device.type == DeviceType::CUDA) {
+      cuda::unary(out->device.index, (int)op, x->as<float>(), out->as<float>(), (int64_t)x->numel, p);
+      return info.Env().Undefined();
+    }
     cpu::unary((int)op, x->as<float>(), out->as<float>(), (int64_t)x->numel, p);
     return info.Env().Undefined();
   });
@@ -70,7 +77,10 @@ void register_elementwise(Napi::Env env, Napi::Object exports) {
       require_numel(b, s, n, x->numel);
     }
     require_same_device(b, {x, gy, gx});
-    require_cpu(b, gx);
+    if (gx->device.type == DeviceType::CUDA) {
+      cuda::unary_grad(gx->device.index, (int)op, x->as<float>(), gy->as<float>(), gx->as<float>(), (int64_t)x->numel, p);
+      return info.Env().Undefined();
+    }
     cpu::unary_grad((int)op, x->as<float>(), gy->as<float>(), gx->as<float>(), (int64_t)x->numel, p);
     return info.Env().Undefined();
   });
@@ -91,7 +101,10 @@ void register_elementwise(Napi::Env env, Napi::Object exports) {
     check_operand(a, x, "a", xs, shape);
     check_operand(a, y, "b", ys, shape);
     require_same_device(a, {c, x, y, out});
-    require_cpu(a, out);
+    if (out->device.type == DeviceType::CUDA) {
+      cuda::where(out->device.index, c->as<float>(), cs, x->as<float>(), xs, y->as<float>(), ys, out->as<float>(), shape);
+      return info.Env().Undefined();
+    }
     cpu::where(c->as<float>(), cs, x->as<float>(), xs, y->as<float>(), ys, out->as<float>(), shape);
     return info.Env().Undefined();
   });

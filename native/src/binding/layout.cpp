@@ -2,6 +2,7 @@
 #include "binding/args.h"
 #include "cpu/layout.h"
 #include "cpu/strided.h"
+#include "cuda/kernels.h"
 
 namespace seekr {
 
@@ -26,7 +27,10 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     if (!cpu::strided_in_bounds(shape, ss, so, (int64_t)src->numel)) a.fail("source view reaches outside its buffer");
     if (!cpu::strided_in_bounds(shape, ds, d0, (int64_t)dst->numel)) a.fail("destination view reaches outside its buffer");
     require_same_device(a, {src, dst});
-    require_cpu(a, dst);
+    if (dst->device.type == DeviceType::CUDA) {
+      cuda::strided_copy(dst->device.index, src->ptr, so, ss, dst->ptr, d0, ds, shape, dtype_size(dst->dtype));
+      return info.Env().Undefined();
+    }
     cpu::strided_copy(src->ptr, so, ss, dst->ptr, d0, ds, shape, dtype_size(dst->dtype));
     return info.Env().Undefined();
   });
@@ -45,12 +49,18 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     int64_t rows = (int64_t)(table->numel / (size_t)cols);
     require_numel(a, out, "out", ids->numel * (size_t)cols);
     require_same_device(a, {table, ids, out});
-    require_cpu(a, out);
-    const int32_t* ip = ids->as<int32_t>();
+    const bool on_cuda = out->device.type == DeviceType::CUDA;
+    std::vector<int32_t> host_ids;
+    if (on_cuda) host_ids = int32_values_on_host(ids);  // validated on a host copy, used on the device
+    const int32_t* ip = on_cuda ? host_ids.data() : ids->as<int32_t>();
     for (size_t i = 0; i < ids->numel; ++i)
       if (ip[i] < 0 || ip[i] >= rows)
         a.fail("index " + std::to_string(ip[i]) + " at position " + std::to_string(i) + " is out of range [0, " +
                std::to_string(rows) + ")");
+    if (on_cuda) {
+      cuda::gather_rows(out->device.index, table->ptr, ids->as<int32_t>(), out->ptr, (int64_t)ids->numel, cols);
+      return info.Env().Undefined();
+    }
     cpu::gather_rows(table->as<float>(), ip, out->as<float>(), (int64_t)ids->numel, cols);
     return info.Env().Undefined();
   });
@@ -69,12 +79,18 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     int64_t rows = (int64_t)(out->numel / (size_t)cols);
     require_numel(a, src, "src", ids->numel * (size_t)cols);
     require_same_device(a, {src, ids, out});
-    require_cpu(a, out);
-    const int32_t* ip = ids->as<int32_t>();
+    const bool on_cuda = out->device.type == DeviceType::CUDA;
+    std::vector<int32_t> host_ids;
+    if (on_cuda) host_ids = int32_values_on_host(ids);  // validated on a host copy, used on the device
+    const int32_t* ip = on_cuda ? host_ids.data() : ids->as<int32_t>();
     for (size_t i = 0; i < ids->numel; ++i)
       if (ip[i] < 0 || ip[i] >= rows)
         a.fail("index " + std::to_string(ip[i]) + " at position " + std::to_string(i) + " is out of range [0, " +
                std::to_string(rows) + ")");
+    if (on_cuda) {
+      cuda::scatter_add_rows(out->device.index, src->as<float>(), ids->as<int32_t>(), out->as<float>(), (int64_t)ids->numel, cols);
+      return info.Env().Undefined();
+    }
     cpu::scatter_add_rows(src->as<float>(), ip, out->as<float>(), (int64_t)ids->numel, cols);
     return info.Env().Undefined();
   });

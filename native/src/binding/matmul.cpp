@@ -1,6 +1,7 @@
 // Glue for GEMM: matmul(a, b, out, batch, M, N, K, transA, transB, strideA, strideB, alpha, beta, backend).
 #include "binding/args.h"
 #include "cpu/gemm.h"
+#include "cuda/kernels.h"
 
 namespace seekr {
 
@@ -39,7 +40,10 @@ void register_matmul(Napi::Env env, Napi::Object exports) {
     if (extent(g.stride_b, g.batch, kn) > (unsigned __int128)B->numel)
       a.fail("'b' has " + std::to_string(B->numel) + " elements, too few for batch " + std::to_string(g.batch) + " with stride " + std::to_string(g.stride_b));
     require_same_device(a, {A, B, C});
-    require_cpu(a, C);
+    if (C->device.type == DeviceType::CUDA) {  // one kernel on CUDA devices: `backend` selects among the cpu's GEMMs
+      cuda::gemm_batched(C->device.index, g, alpha, A->as<float>(), B->as<float>(), beta, C->as<float>());
+      return info.Env().Undefined();
+    }
     cpu::gemm_batched(g, alpha, A->as<float>(), B->as<float>(), beta, C->as<float>(), (int)backend);
     return info.Env().Undefined();
   });

@@ -6,6 +6,7 @@
 #include "cpu/gemm.h"
 #include "cpu/random.h"
 #include "cuda/backend.h"
+#include "cuda/kernels.h"
 
 #ifndef SEEKR_BLAS_REASON
 #define SEEKR_BLAS_REASON "unknown"
@@ -121,7 +122,12 @@ void register_memory(Napi::Env env, Napi::Object exports) {
     Args a(info, "fill");
     Storage* s = a.tensor(0, "buffer");
     double v = a.f64(1, "value");
-    require_cpu(a, s);
+    if (s->device.type == DeviceType::CUDA) {
+      if (s->dtype == DType::F32) cuda::fill_f32(s->device.index, s->as<float>(), (int64_t)s->numel, (float)v);
+      else if (s->dtype == DType::I32) cuda::fill_i32(s->device.index, s->as<int32_t>(), (int64_t)s->numel, (int32_t)v);
+      else a.fail("fill supports float32 and int32");
+      return info.Env().Undefined();
+    }
     if (s->dtype == DType::F32) {
       float* p = s->as<float>();
       float fv = (float)v;
@@ -139,9 +145,17 @@ void register_memory(Napi::Env env, Napi::Object exports) {
     Storage* dst = a.tensor(0, "dst");
     Storage* src = a.tensor(1, "src");
     require_numel(a, src, "src", dst->numel);
-    require_cpu(a, dst);
     require_same_device(a, {dst, src});
     size_t n = dst->numel;
+    if (dst->device.type == DeviceType::CUDA) {
+      const int dev = dst->device.index;
+      if (dst->dtype == src->dtype) {
+        if (dst->bytes()) cuda::copy_d2d(dev, dst->ptr, dev, src->ptr, dst->bytes());
+      } else if (dst->dtype == DType::F32 && src->dtype == DType::I32) cuda::cast_i32_to_f32(dev, src->as<int32_t>(), dst->as<float>(), (int64_t)n);
+      else if (dst->dtype == DType::I32 && src->dtype == DType::F32) cuda::cast_f32_to_i32(dev, src->as<float>(), dst->as<int32_t>(), (int64_t)n);
+      else a.fail(std::string("cannot cast ") + dtype_name(src->dtype) + " to " + dtype_name(dst->dtype) + " on " + dst->device.str() + " yet");
+      return info.Env().Undefined();
+    }
     if (dst->dtype == src->dtype) std::memcpy(dst->ptr, src->ptr, dst->bytes());
     else if (dst->dtype == DType::F32 && src->dtype == DType::I32)
       for (size_t i = 0; i < n; ++i) dst->as<float>()[i] = (float)src->as<int32_t>()[i];
@@ -158,7 +172,11 @@ void register_memory(Napi::Env env, Napi::Object exports) {
     Args a(info, "randomUniform");
     Storage* s = a.tensor(0, "buffer");
     require_dtype(a, s, "buffer", DType::F32);
-    require_cpu(a, s);
+    if (s->device.type == DeviceType::CUDA) {
+      cuda::fill_uniform(s->device.index, s->as<float>(), (int64_t)s->numel, (uint64_t)a.i64(1, "seed"), (uint64_t)a.i64(2, "offset"),
+                         (float)a.f64(3, "low"), (float)a.f64(4, "high"));
+      return info.Env().Undefined();
+    }
     cpu::fill_uniform(s->as<float>(), (int64_t)s->numel, (uint64_t)a.i64(1, "seed"), (uint64_t)a.i64(2, "offset"),
                       (float)a.f64(3, "low"), (float)a.f64(4, "high"));
     return info.Env().Undefined();
@@ -167,7 +185,11 @@ void register_memory(Napi::Env env, Napi::Object exports) {
     Args a(info, "randomNormal");
     Storage* s = a.tensor(0, "buffer");
     require_dtype(a, s, "buffer", DType::F32);
-    require_cpu(a, s);
+    if (s->device.type == DeviceType::CUDA) {
+      cuda::fill_normal(s->device.index, s->as<float>(), (int64_t)s->numel, (uint64_t)a.i64(1, "seed"), (uint64_t)a.i64(2, "offset"),
+                        (float)a.f64(3, "mean"), (float)a.f64(4, "std"));
+      return info.Env().Undefined();
+    }
     cpu::fill_normal(s->as<float>(), (int64_t)s->numel, (uint64_t)a.i64(1, "seed"), (uint64_t)a.i64(2, "offset"),
                      (float)a.f64(3, "mean"), (float)a.f64(4, "std"));
     return info.Env().Undefined();
@@ -194,6 +216,7 @@ void register_memory(Napi::Env env, Napi::Object exports) {
   });
   define(env, exports, "releaseCache", [](const Napi::CallbackInfo& info) -> Napi::Value {
     release_host_cache();
+    cuda::release_cache();  // the CUDA allocator's free blocks too (a no-op without CUDA)
     return info.Env().Undefined();
   });
   define(env, exports, "cacheBytes", [](const Napi::CallbackInfo& info) -> Napi::Value {

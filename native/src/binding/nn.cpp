@@ -1,6 +1,9 @@
 // Glue for fused nn kernels: crossEntropy(+Backward), rmsNorm(+Backward), rope.
 #include "binding/args.h"
 #include "cpu/nn.h"
+#include "cuda/kernels.h"
+
+#include <vector>
 
 namespace seekr {
 
@@ -24,12 +27,21 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     require_numel(a, loss, "loss", 1);
     require_numel(a, lse, "lse", (size_t)rows);
     require_same_device(a, {x, t, loss, lse});
-    require_cpu(a, x);
-    const int32_t* tp = t->as<int32_t>();
+    const bool on_cuda = x->device.type == DeviceType::CUDA;
+    std::vector<int32_t> host_t;
+    if (on_cuda) host_t = int32_values_on_host(t);  // validated (and counted) on a host copy, used on the device
+    const int32_t* tp = on_cuda ? host_t.data() : t->as<int32_t>();
     for (int64_t r = 0; r < rows; ++r)
       if (tp[r] != ignore && (tp[r] < 0 || tp[r] >= cols))
         a.fail("target " + std::to_string(tp[r]) + " at row " + std::to_string(r) + " is out of range [0, " +
                std::to_string(cols) + ") and is not the ignore index " + std::to_string(ignore));
+    if (on_cuda) {
+      int64_t kept = 0;
+      for (int64_t r = 0; r < rows; ++r) kept += tp[r] != (int32_t)ignore;
+      cuda::cross_entropy(x->device.index, x->as<float>(), t->as<int32_t>(), loss->as<float>(), lse->as<float>(), rows, cols,
+                          (int32_t)ignore, kept);
+      return Napi::Number::New(info.Env(), (double)kept);
+    }
     int64_t n = cpu::cross_entropy(x->as<float>(), tp, loss->as<float>(), lse->as<float>(), rows, cols, (int32_t)ignore);
     return Napi::Number::New(info.Env(), (double)n);
   });
@@ -53,10 +65,17 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     require_dtype(a, t, "targets", DType::I32);
     for (auto [s, nm] : {std::pair{x, "logits"}, {lse, "lse"}, {gy, "gy"}, {gx, "gx"}}) require_dtype(a, s, nm, DType::F32);
     require_same_device(a, {x, t, lse, gy, gx});
-    require_cpu(a, x);
-    const int32_t* tp = t->as<int32_t>();
+    const bool on_cuda = x->device.type == DeviceType::CUDA;
+    std::vector<int32_t> host_t;
+    if (on_cuda) host_t = int32_values_on_host(t);  // validated on a host copy, used on the device
+    const int32_t* tp = on_cuda ? host_t.data() : t->as<int32_t>();
     for (int64_t r = 0; r < rows; ++r)
       if (tp[r] != ignore && (tp[r] < 0 || tp[r] >= cols)) a.fail("target out of range at row " + std::to_string(r));
+    if (on_cuda) {  // gy stays on the device: the kernel reads it (scale = gy / count as below)
+      cuda::cross_entropy_backward(x->device.index, x->as<float>(), t->as<int32_t>(), lse->as<float>(), gy->as<float>(), count,
+                                   gx->as<float>(), rows, cols, (int32_t)ignore);
+      return info.Env().Undefined();
+    }
     float scale = count > 0 ? gy->as<float>()[0] / (float)count : 0.f;
     cpu::cross_entropy_backward(x->as<float>(), tp, lse->as<float>(), scale, gx->as<float>(), rows, cols, (int32_t)ignore);
     return info.Env().Undefined();
@@ -77,7 +96,10 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     require_numel(a, w, "weight", (size_t)cols);
     require_numel(a, rstd, "rstd", (size_t)rows);
     require_same_device(a, {x, w, y, rstd});
-    require_cpu(a, x);
+    if (x->device.type == DeviceType::CUDA) {
+      cuda::rms_norm(x->device.index, x->as<float>(), w->as<float>(), y->as<float>(), rstd->as<float>(), rows, cols, eps);
+      return info.Env().Undefined();
+    }
     cpu::rms_norm(x->as<float>(), w->as<float>(), y->as<float>(), rstd->as<float>(), rows, cols, eps);
     return info.Env().Undefined();
   });
@@ -101,7 +123,11 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     require_numel(a, gw, "gw", (size_t)cols);
     require_numel(a, rstd, "rstd", (size_t)rows);
     require_same_device(a, {x, w, rstd, gy, gx, gw});
-    require_cpu(a, x);
+    if (x->device.type == DeviceType::CUDA) {
+      cuda::rms_norm_backward(x->device.index, x->as<float>(), w->as<float>(), rstd->as<float>(), gy->as<float>(), gx->as<float>(),
+                              gw->as<float>(), rows, cols);
+      return info.Env().Undefined();
+    }
     cpu::rms_norm_backward(x->as<float>(), w->as<float>(), rstd->as<float>(), gy->as<float>(), gx->as<float>(),
                            gw->as<float>(), rows, cols);
     return info.Env().Undefined();
@@ -125,8 +151,11 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     require_numel(a, out, "out", n);
     require_numel(a, pos, "positions", (size_t)rows);
     require_same_device(a, {x, pos, out});
-    require_cpu(a, x);
     if (n == 0) return info.Env().Undefined();
+    if (x->device.type == DeviceType::CUDA) {
+      cuda::rope(x->device.index, x->as<float>(), pos->as<int32_t>(), out->as<float>(), rows, heads, dim, theta, sign);
+      return info.Env().Undefined();
+    }
     cpu::rope(x->as<float>(), pos->as<int32_t>(), out->as<float>(), rows, heads, dim, theta, sign);
     return info.Env().Undefined();
   });

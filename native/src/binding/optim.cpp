@@ -1,6 +1,7 @@
 // Glue for in-place updates: adamw, sgd, scaleInPlace, axpyInPlace.
 #include "binding/args.h"
 #include "cpu/optim.h"
+#include "cuda/kernels.h"
 
 namespace seekr {
 
@@ -21,7 +22,10 @@ void register_optim(Napi::Env env, Napi::Object exports) {
       require_numel(a, s, nm, p->numel);
     }
     require_same_device(a, {p, g, m, v});
-    require_cpu(a, p);
+    if (p->device.type == DeviceType::CUDA) {
+      cuda::adamw(p->device.index, p->as<float>(), g->as<float>(), m->as<float>(), v->as<float>(), (int64_t)p->numel, lr, b1, b2, eps, wd, step);
+      return info.Env().Undefined();
+    }
     cpu::adamw(p->as<float>(), g->as<float>(), m->as<float>(), v->as<float>(), (int64_t)p->numel, lr, b1, b2, eps, wd, step);
     return info.Env().Undefined();
   });
@@ -39,7 +43,10 @@ void register_optim(Napi::Env env, Napi::Object exports) {
       require_numel(a, s, nm, p->numel);
     }
     require_same_device(a, {p, g, buf});
-    require_cpu(a, p);
+    if (p->device.type == DeviceType::CUDA) {
+      cuda::sgd(p->device.index, p->as<float>(), g->as<float>(), buf->as<float>(), (int64_t)p->numel, lr, mom, damp, wd, nesterov, first);
+      return info.Env().Undefined();
+    }
     cpu::sgd(p->as<float>(), g->as<float>(), buf->as<float>(), (int64_t)p->numel, lr, mom, damp, wd, nesterov, first);
     return info.Env().Undefined();
   });
@@ -48,7 +55,10 @@ void register_optim(Napi::Env env, Napi::Object exports) {
     Storage* x = a.tensor(0, "x");
     float s = (float)a.f64(1, "scale");
     require_dtype(a, x, "x", DType::F32);
-    require_cpu(a, x);
+    if (x->device.type == DeviceType::CUDA) {
+      cuda::scale_inplace(x->device.index, x->as<float>(), (int64_t)x->numel, s);
+      return info.Env().Undefined();
+    }
     cpu::scale_inplace(x->as<float>(), (int64_t)x->numel, s);
     return info.Env().Undefined();
   });
@@ -62,7 +72,10 @@ void register_optim(Napi::Env env, Napi::Object exports) {
     require_dtype(a, x, "x", DType::F32);
     require_numel(a, x, "x", y->numel);
     require_same_device(a, {x, y});
-    require_cpu(a, y);
+    if (y->device.type == DeviceType::CUDA) {
+      cuda::axpy_inplace(y->device.index, y->as<float>(), x->as<float>(), (int64_t)y->numel, alpha);
+      return info.Env().Undefined();
+    }
     cpu::axpy_inplace(y->as<float>(), x->as<float>(), (int64_t)y->numel, alpha);
     return info.Env().Undefined();
   });

@@ -1,6 +1,7 @@
 // Glue for reductions and softmax.
 #include "binding/args.h"
 #include "cpu/reduce.h"
+#include "cuda/kernels.h"
 
 namespace seekr {
 
@@ -25,7 +26,10 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
     require_numel(a, x, "x", (size_t)(d.outer * d.mid * d.inner));
     require_numel(a, out, "out", (size_t)(d.outer * d.inner));
     require_same_device(a, {x, out});
-    require_cpu(a, x);
+    if (x->device.type == DeviceType::CUDA) {
+      cuda::reduce_sum(x->device.index, x->as<float>(), out->as<float>(), d.outer, d.mid, d.inner, scale);
+      return info.Env().Undefined();
+    }
     cpu::reduce_sum(x->as<float>(), out->as<float>(), d.outer, d.mid, d.inner, scale);
     return info.Env().Undefined();
   });
@@ -44,7 +48,10 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
     require_numel(a, vals, "values", (size_t)(d.outer * d.inner));
     require_numel(a, idx, "indices", (size_t)(d.outer * d.inner));
     require_same_device(a, {x, vals, idx});
-    require_cpu(a, x);
+    if (x->device.type == DeviceType::CUDA) {
+      cuda::reduce_max(x->device.index, x->as<float>(), vals->as<float>(), idx->as<int32_t>(), d.outer, d.mid, d.inner);
+      return info.Env().Undefined();
+    }
     cpu::reduce_max(x->as<float>(), vals->as<float>(), idx->as<int32_t>(), d.outer, d.mid, d.inner);
     return info.Env().Undefined();
   });
@@ -62,10 +69,16 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
     require_numel(a, idx, "indices", (size_t)(d.outer * d.inner));
     require_numel(a, gx, "gx", (size_t)(d.outer * d.mid * d.inner));
     require_same_device(a, {gy, idx, gx});
-    require_cpu(a, gx);
-    const int32_t* ip = idx->as<int32_t>();
+    const bool on_cuda = gx->device.type == DeviceType::CUDA;
+    std::vector<int32_t> host_idx;
+    if (on_cuda) host_idx = int32_values_on_host(idx);  // validated on a host copy, used on the device
+    const int32_t* ip = on_cuda ? host_idx.data() : idx->as<int32_t>();
     for (size_t i = 0; i < idx->numel; ++i)
       if (ip[i] < 0 || ip[i] >= d.mid) a.fail("index " + std::to_string(ip[i]) + " out of range [0, " + std::to_string(d.mid) + ")");
+    if (on_cuda) {
+      cuda::max_backward(gx->device.index, gy->as<float>(), idx->as<int32_t>(), gx->as<float>(), d.outer, d.mid, d.inner);
+      return info.Env().Undefined();
+    }
     cpu::max_backward(gy->as<float>(), ip, gx->as<float>(), d.outer, d.mid, d.inner);
     return info.Env().Undefined();
   });
@@ -82,8 +95,11 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
     require_numel(a, x, "x", n);
     require_numel(a, y, "y", n);
     require_same_device(a, {x, y});
-    require_cpu(a, x);
     if (n == 0) return info.Env().Undefined();
+    if (x->device.type == DeviceType::CUDA) {
+      cuda::softmax(x->device.index, x->as<float>(), y->as<float>(), rows, cols, log);
+      return info.Env().Undefined();
+    }
     cpu::softmax(x->as<float>(), y->as<float>(), rows, cols, log);
     return info.Env().Undefined();
   });
@@ -101,8 +117,11 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
       require_numel(a, s, nm, n);
     }
     require_same_device(a, {y, gy, gx});
-    require_cpu(a, y);
     if (n == 0) return info.Env().Undefined();
+    if (y->device.type == DeviceType::CUDA) {
+      cuda::softmax_backward(y->device.index, y->as<float>(), gy->as<float>(), gx->as<float>(), rows, cols, log);
+      return info.Env().Undefined();
+    }
     cpu::softmax_backward(y->as<float>(), gy->as<float>(), gx->as<float>(), rows, cols, log);
     return info.Env().Undefined();
   });
@@ -111,7 +130,8 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
     Args a(info, "sumSquares");
     Storage* x = a.tensor(0, "x");
     require_dtype(a, x, "x", DType::F32);
-    require_cpu(a, x);
+    if (x->device.type == DeviceType::CUDA)
+      return Napi::Number::New(info.Env(), cuda::sum_squares(x->device.index, x->as<float>(), (int64_t)x->numel));
     return Napi::Number::New(info.Env(), cpu::sum_squares(x->as<float>(), (int64_t)x->numel));
   });
 }

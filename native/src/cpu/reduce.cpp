@@ -77,13 +77,13 @@ void softmax(const float* x, float* y, int64_t rows, int64_t cols, bool log) {
       float mx = -std::numeric_limits<float>::infinity();
       for (int64_t c = 0; c < cols; ++c) mx = std::max(mx, px[c]);
       if (mx == -std::numeric_limits<float>::infinity()) mx = 0.f;  // fully masked row
-      float sum = 0.f;
+      double sum = 0.0;  // double: long rows (a vocabulary) would lose digits in float
       for (int64_t c = 0; c < cols; ++c) sum += std::exp(px[c] - mx);
       if (log) {
-        float lse = mx + std::log(sum);
+        float lse = mx + (float)std::log(sum);
         for (int64_t c = 0; c < cols; ++c) py[c] = px[c] - lse;
       } else {
-        float inv = 1.f / sum;
+        float inv = (float)(1.0 / sum);
         for (int64_t c = 0; c < cols; ++c) py[c] = std::exp(px[c] - mx) * inv;
       }
     }
@@ -96,12 +96,14 @@ void softmax_backward(const float* y, const float* gy, float* gx, int64_t rows, 
       const float* py = y + r * cols;
       const float* pg = gy + r * cols;
       float* po = gx + r * cols;
-      float dot = 0.f;
+      double acc = 0.0;  // double, as in the forward
       if (log) {
-        for (int64_t c = 0; c < cols; ++c) dot += pg[c];
+        for (int64_t c = 0; c < cols; ++c) acc += pg[c];
+        const float dot = (float)acc;
         for (int64_t c = 0; c < cols; ++c) po[c] = pg[c] - std::exp(py[c]) * dot;
       } else {
-        for (int64_t c = 0; c < cols; ++c) dot += pg[c] * py[c];
+        for (int64_t c = 0; c < cols; ++c) acc += (double)pg[c] * py[c];
+        const float dot = (float)acc;
         for (int64_t c = 0; c < cols; ++c) po[c] = py[c] * (pg[c] - dot);
       }
     }

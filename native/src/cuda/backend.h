@@ -26,8 +26,15 @@ int runtime_version();
 int driver_version();
 
 // All of the following throw seekr::Error with a clear message on failure.
+// device_alloc / device_free go through a per-device caching allocator: freed blocks are kept by rounded size and
+// handed out again, so a steady-state training loop does not call cudaMalloc. When cudaMalloc fails, the device's
+// cache is returned to the driver and the allocation retried once before the out-of-memory error is thrown.
 void* device_alloc(int device, size_t bytes);
 void device_free(int device, void* ptr);
+// Returns every cached (free) block of every device to the driver. Never throws.
+void release_cache();
+// Bytes held in the cache of free blocks (all devices), not counted as live by memory().
+size_t cache_bytes();
 void copy_h2d(int device, void* dst, const void* src, size_t bytes);
 void copy_d2h(int device, void* dst, const void* src, size_t bytes);
 void copy_d2d(int dst_device, void* dst, int src_device, const void* src, size_t bytes);

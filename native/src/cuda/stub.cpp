@@ -22,6 +22,8 @@ int runtime_version() { return 0; }
 int driver_version() { return 0; }
 void* device_alloc(int, size_t) { throw not_built(); }
 void device_free(int, void*) {}
+void release_cache() {}
+size_t cache_bytes() { return 0; }
 void copy_h2d(int, void*, const void*, size_t) { throw not_built(); }
 void copy_d2h(int, void*, const void*, size_t) { throw not_built(); }
 void copy_d2d(int, void*, int, const void*, size_t) { throw not_built(); }
@@ -46,6 +48,54 @@ void attention_distill_backward(int, const cpu::AttnShape&, const float*, const 
                                 int64_t, const int32_t*, int64_t, const float*, const float*, float, float*, float*) {
   throw not_built();
 }
+
+}  // namespace cuda
+}  // namespace seekr
+
+#include "cuda/kernels.h"
+
+namespace seekr {
+namespace cuda {
+
+void binary(int, int, const float*, const std::vector<int64_t>&, const float*, const std::vector<int64_t>&, float*,
+            const std::vector<int64_t>&) { throw not_built(); }
+void unary(int, int, const float*, float*, int64_t, float) { throw not_built(); }
+void unary_grad(int, int, const float*, const float*, float*, int64_t, float) { throw not_built(); }
+void where(int, const float*, const std::vector<int64_t>&, const float*, const std::vector<int64_t>&, const float*,
+           const std::vector<int64_t>&, float*, const std::vector<int64_t>&) { throw not_built(); }
+void fill_f32(int, float*, int64_t, float) { throw not_built(); }
+void fill_i32(int, int32_t*, int64_t, int32_t) { throw not_built(); }
+void cast_i32_to_f32(int, const int32_t*, float*, int64_t) { throw not_built(); }
+void cast_f32_to_i32(int, const float*, int32_t*, int64_t) { throw not_built(); }
+void fill_uniform(int, float*, int64_t, uint64_t, uint64_t, float, float) { throw not_built(); }
+void fill_normal(int, float*, int64_t, uint64_t, uint64_t, float, float) { throw not_built(); }
+void reduce_sum(int, const float*, float*, int64_t, int64_t, int64_t, float) { throw not_built(); }
+void reduce_max(int, const float*, float*, int32_t*, int64_t, int64_t, int64_t) { throw not_built(); }
+void max_backward(int, const float*, const int32_t*, float*, int64_t, int64_t, int64_t) { throw not_built(); }
+void softmax(int, const float*, float*, int64_t, int64_t, bool) { throw not_built(); }
+void softmax_backward(int, const float*, const float*, float*, int64_t, int64_t, bool) { throw not_built(); }
+double sum_squares(int, const float*, int64_t) { throw not_built(); }
+void strided_copy(int, const void*, int64_t, const std::vector<int64_t>&, void*, int64_t, const std::vector<int64_t>&,
+                  const std::vector<int64_t>&, size_t) { throw not_built(); }
+void gather_rows(int, const void*, const int32_t*, void*, int64_t, int64_t) { throw not_built(); }
+void scatter_add_rows(int, const float*, const int32_t*, float*, int64_t, int64_t) { throw not_built(); }
+void gemm_batched(int, const cpu::GemmBatch&, float, const float*, const float*, float, float*) { throw not_built(); }
+void cross_entropy(int, const float*, const int32_t*, float*, float*, int64_t, int64_t, int32_t, int64_t) {
+  throw not_built();
+}
+void cross_entropy_backward(int, const float*, const int32_t*, const float*, const float*, int64_t, float*, int64_t,
+                            int64_t, int32_t) { throw not_built(); }
+void rms_norm(int, const float*, const float*, float*, float*, int64_t, int64_t, float) { throw not_built(); }
+void rms_norm_backward(int, const float*, const float*, const float*, const float*, float*, float*, int64_t, int64_t) {
+  throw not_built();
+}
+void rope(int, const float*, const int32_t*, float*, int64_t, int64_t, int64_t, float, float) { throw not_built(); }
+void adamw(int, float*, const float*, float*, float*, int64_t, float, float, float, float, float, int64_t) {
+  throw not_built();
+}
+void sgd(int, float*, const float*, float*, int64_t, float, float, float, float, bool, bool) { throw not_built(); }
+void scale_inplace(int, float*, int64_t, float) { throw not_built(); }
+void axpy_inplace(int, float*, const float*, int64_t, float) { throw not_built(); }
 
 }  // namespace cuda
 }  // namespace seekr

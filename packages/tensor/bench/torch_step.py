@@ -184,6 +184,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--config", type=str, default=None, help="JSON object overriding fields of the default config")
+    ap.add_argument("--device", type=str, default="cpu", help="cpu (default) or cuda (the GPU machine's anchor)")
     a = ap.parse_args(argv)
 
     c = dict(DEFAULT_CONFIG)
@@ -198,12 +199,12 @@ def main(argv=None):
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(c["seed"])
-    model = Llama(c)
+    model = Llama(c).to(a.device)
     params = [p for p in model.parameters()]
     n_params = sum(p.numel() for p in params)
     opt = torch.optim.AdamW(params, lr=c["lr"], betas=tuple(c["betas"]), eps=c["eps"], weight_decay=c["weight_decay"])
     B, T, V = c["batch_size"], c["seq_len"], c["vocab_size"]
-    tokens = torch.randint(0, V, (B, T + 1))
+    tokens = torch.randint(0, V, (B, T + 1)).to(a.device)
     ids, targets = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
 
     def step():
@@ -229,6 +230,7 @@ def main(argv=None):
         "threads": torch.get_num_threads(),
         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
         "attention": "sdpa" if HAS_SDPA else "eager",
+        "device": a.device,
         "step_ms_median": round(med, 3),
         "step_ms_min": round(min(times), 3),
         "tokens_per_s": round(B * T / (med / 1e3), 1),

@@ -1,0 +1,166 @@
+// Internal helpers shared by the CUDA kernel files: device selection, launch checks, scratch buffers, launch sizing,
+// N-d strided indexing (dims coalesced on the host, at most kMaxDims left), warp / block reductions, and IEEE
+// round-to-nearest float helpers.
+//
+// The addon's CUDA code is compiled with --use_fast_math (CMakeLists.txt), which turns expf/logf/sinf/... into
+// approximate intrinsics, '/' and sqrtf into approximate instructions, and lets the compiler fuse a*b+c into FMAs.
+// The f32 kernels must match the CPU kernels (plain IEEE float ops, glibc's correctly rounded math), so they use:
+// fadd/fsub/fmul/fdiv/fsqrt below (explicit round-to-nearest intrinsics, never contracted) and transcendental
+// functions evaluated in double and rounded once to float (fast math does not touch double precision).
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/core.h"
+#include "cuda/backend.h"
+
+namespace seekr {
+namespace cuda {
+namespace detail {
+
+// Implemented in backend.cu.
+void use_device(int device);                                   // cudaSetDevice with a clear error
+void check_launch(const char* op);                             // cudaGetLastError -> seekr::Error naming the op
+void check_call(cudaError_t e, const char* op, const char* what);
+
+// A temporary device buffer from the caching allocator (not counted by memory()). Kernels and copies all run on the
+// legacy default stream, so a block handed back here can be reused by the next op without a synchronisation.
+struct Scratch {
+  int device;
+  void* ptr = nullptr;
+  Scratch(int dev, size_t bytes) : device(dev) { ptr = device_alloc(dev, bytes == 0 ? 1 : bytes); }
+  ~Scratch() { device_free(device, ptr); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  template <typename T> T* as() const { return static_cast<T*>(ptr); }
+};
+
+constexpr int kThreads = 256;
+// Blocks for a grid-stride loop over n items (n > 0).
+inline unsigned grid_for(int64_t n, int threads = kThreads) {
+  int64_t b = (n + threads - 1) / threads;
+  if (b > (int64_t(1) << 20)) b = int64_t(1) << 20;
+  return (unsigned)(b < 1 ? 1 : b);
+}
+
+// ---- N-d strided indexing -----------------------------------------------------------------------------------------
+constexpr int kMaxDims = 16;
+
+template <int N>
+struct Strided {
+  int nd = 0;
+  int64_t shape[kMaxDims];
+  int64_t strides[N][kMaxDims];
+  int64_t base[N];
+  bool contiguous[N];  // stride pattern equals the linear index (offset = base + i)
+};
+
+// Builds the index for `shape` and N operand stride vectors: drops size-1 dims and merges neighbouring dims that are
+// contiguous for every operand (the linear order of the elements is unchanged). Throws when more than kMaxDims remain.
+template <int N>
+Strided<N> make_strided(const char* op, const std::vector<int64_t>& shape, const std::vector<int64_t>* const (&strides)[N],
+                        const int64_t (&base)[N]) {
+  std::vector<int64_t> sh;
+  std::vector<int64_t> st[N];
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    sh.push_back(shape[d]);
+    for (int k = 0; k < N; ++k) st[k].push_back((*strides[k])[d]);
+  }
+  // Merge d into d+1 when stride[d] == stride[d+1] * shape[d+1] for every operand (from the inside out).
+  for (int d = (int)sh.size() - 2; d >= 0; --d) {
+    bool ok = true;
+    for (int k = 0; k < N; ++k) ok = ok && st[k][d] == st[k][d + 1] * sh[d + 1];
+    if (!ok) continue;
+    sh[d + 1] *= sh[d];
+    sh.erase(sh.begin() + d);
+    for (int k = 0; k < N; ++k) st[k].erase(st[k].begin() + d);
+  }
+  if ((int)sh.size() > kMaxDims) {  // the binding prefixes the op's name: "seekr.<op>: ..."
+    (void)op;
+    throw Error("the CUDA kernels take at most " + std::to_string(kMaxDims) +
+                " dimensions after merging contiguous ones; this view has " + std::to_string(sh.size()) + " of " +
+                std::to_string(shape.size()));
+  }
+  Strided<N> s;
+  s.nd = (int)sh.size();
+  for (int d = 0; d < s.nd; ++d) s.shape[d] = sh[d];
+  for (int k = 0; k < N; ++k) {
+    s.base[k] = base[k];
+    for (int d = 0; d < s.nd; ++d) s.strides[k][d] = st[k][d];
+    s.contiguous[k] = s.nd == 0 || (s.nd == 1 && st[k][0] == 1);
+  }
+  return s;
+}
+
+// Offsets of element i (linear index over the shape, row-major) for every operand.
+template <int N>
+__device__ __forceinline__ void strided_offsets(const Strided<N>& s, int64_t i, int64_t (&off)[N]) {
+#pragma unroll
+  for (int k = 0; k < N; ++k) off[k] = s.base[k];
+  for (int d = s.nd - 1; d >= 0; --d) {
+    const int64_t n = s.shape[d];
+    const int64_t q = i / n;
+    const int64_t r = i - q * n;
+    i = q;
+#pragma unroll
+    for (int k = 0; k < N; ++k) off[k] += r * s.strides[k][d];
+  }
+}
+
+// ---- IEEE float arithmetic (never fused, never approximate) ----------------------------------------------------
+__device__ __forceinline__ float fadd(float a, float b) { return __fadd_rn(a, b); }
+__device__ __forceinline__ float fsub(float a, float b) { return __fsub_rn(a, b); }
+__device__ __forceinline__ float fmul(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ float fdiv(float a, float b) { return __fdiv_rn(a, b); }
+__device__ __forceinline__ float fsqrt(float a) { return __fsqrt_rn(a); }
+// Transcendentals: double precision, rounded once (matches glibc's correctly rounded float functions).
+__device__ __forceinline__ float fexp(float x) { return (float)::exp((double)x); }
+__device__ __forceinline__ float flog(float x) { return (float)::log((double)x); }
+__device__ __forceinline__ float ftanh(float x) { return (float)::tanh((double)x); }
+__device__ __forceinline__ float ferf(float x) { return (float)::erf((double)x); }
+__device__ __forceinline__ float fsin(float x) { return (float)::sin((double)x); }
+__device__ __forceinline__ float fcos(float x) { return (float)::cos((double)x); }
+__device__ __forceinline__ float fpow(float x, float y) { return (float)::pow((double)x, (double)y); }
+
+// ---- reductions -------------------------------------------------------------------------------------------------
+template <typename T>
+__device__ __forceinline__ T warp_sum(T v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+// Block-wide sum / max (blockDim.x a multiple of 32, at most 1024); red holds 32 entries. Every thread gets the result.
+template <typename T>
+__device__ T block_sum(T v, T* red) {
+  v = warp_sum(v);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  __syncthreads();
+  if (lane == 0) red[warp] = v;
+  __syncthreads();
+  T r = 0;
+  for (int i = 0; i < nw; ++i) r += red[i];  // fixed order
+  return r;
+}
+__device__ inline float block_max(float v, float* red) {
+  v = warp_max(v);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  __syncthreads();
+  if (lane == 0) red[warp] = v;
+  __syncthreads();
+  float r = -INFINITY;
+  for (int i = 0; i < nw; ++i) r = fmaxf(r, red[i]);
+  return r;
+}
+
+}  // namespace detail
+}  // namespace cuda
+}  // namespace seekr

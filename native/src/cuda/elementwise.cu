@@ -1,0 +1,258 @@
+// CUDA elementwise kernels: broadcasting binary ops (strides, up to 16 merged dims), unary math and its gradients,
+// where. The formulas are cpu/elementwise.cpp's, operation for operation (see common.cuh for the float rules).
+#include <cuda_runtime.h>
+
+#include "cpu/elementwise.h"
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
+
+namespace seekr {
+namespace cuda {
+
+using namespace detail;
+
+namespace {
+
+template <int OP>
+__device__ __forceinline__ float bin(float x, float y) {
+  using namespace cpu;
+  if constexpr (OP == ADD) return fadd(x, y);
+  else if constexpr (OP == SUB) return fsub(x, y);
+  else if constexpr (OP == MUL) return fmul(x, y);
+  else if constexpr (OP == DIV) return fdiv(x, y);
+  else if constexpr (OP == POW) return fpow(x, y);
+  else if constexpr (OP == MAXIMUM) return (x != x || y != y) ? __int_as_float(0x7fc00000) : (x > y ? x : y);
+  else if constexpr (OP == MINIMUM) return (x != x || y != y) ? __int_as_float(0x7fc00000) : (x < y ? x : y);
+  else if constexpr (OP == EQ) return x == y ? 1.f : 0.f;
+  else if constexpr (OP == LT) return x < y ? 1.f : 0.f;
+  else if constexpr (OP == GT) return x > y ? 1.f : 0.f;
+  else if constexpr (OP == LE) return x <= y ? 1.f : 0.f;
+  else if constexpr (OP == GE) return x >= y ? 1.f : 0.f;
+  else return x != y ? 1.f : 0.f;
+}
+
+template <int OP>
+__global__ void binary_contig(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ out,
+                              int64_t n) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    out[i] = bin<OP>(a[i], b[i]);
+}
+// One operand a scalar (broadcast everywhere), the other contiguous.
+template <int OP, bool A_SCALAR>
+__global__ void binary_scalar(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ out,
+                              int64_t n) {
+  const float s = A_SCALAR ? a[0] : b[0];
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    out[i] = A_SCALAR ? bin<OP>(s, b[i]) : bin<OP>(a[i], s);
+}
+template <int OP>
+__global__ void binary_strided(Strided<2> s, const float* __restrict__ a, const float* __restrict__ b,
+                               float* __restrict__ out, int64_t n) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    int64_t off[2];
+    strided_offsets(s, i, off);
+    out[i] = bin<OP>(a[off[0]], b[off[1]]);
+  }
+}
+
+bool all_zero(const Strided<2>& s, int k) {
+  for (int d = 0; d < s.nd; ++d)
+    if (s.strides[k][d] != 0) return false;
+  return true;
+}
+
+template <int OP>
+void binary_t(const float* a, const std::vector<int64_t>& as, const float* b, const std::vector<int64_t>& bs,
+              float* out, const std::vector<int64_t>& shape, int64_t n) {
+  const std::vector<int64_t>* st[2] = {&as, &bs};
+  const int64_t base[2] = {0, 0};
+  Strided<2> s = make_strided<2>(cpu::binary_name(OP), shape, st, base);
+  const unsigned g = grid_for(n);
+  if (s.contiguous[0] && s.contiguous[1]) binary_contig<OP><<<g, kThreads>>>(a, b, out, n);
+  else if (all_zero(s, 0) && s.contiguous[1]) binary_scalar<OP, true><<<g, kThreads>>>(a, b, out, n);
+  else if (s.contiguous[0] && all_zero(s, 1)) binary_scalar<OP, false><<<g, kThreads>>>(a, b, out, n);
+  else binary_strided<OP><<<g, kThreads>>>(s, a, b, out, n);
+  check_launch(cpu::binary_name(OP));
+}
+
+// ---- unary ----------------------------------------------------------------------------------------------------------
+constexpr float kSqrt2OverPi = 0.7978845608028654f;
+constexpr float kInvSqrt2 = 0.7071067811865476f;
+
+__device__ __forceinline__ float sigmoid_(float x) { return fdiv(1.f, fadd(1.f, fexp(-x))); }
+
+template <int OP>
+__device__ __forceinline__ float un(float x, float p) {
+  using namespace cpu;
+  if constexpr (OP == NEG) return -x;
+  else if constexpr (OP == EXP) return fexp(x);
+  else if constexpr (OP == LOG) return flog(x);
+  else if constexpr (OP == SQRT) return fsqrt(x);
+  else if constexpr (OP == RSQRT) return fdiv(1.f, fsqrt(x));
+  else if constexpr (OP == TANH) return ftanh(x);
+  else if constexpr (OP == SIGMOID) return sigmoid_(x);
+  else if constexpr (OP == SILU) return fmul(x, sigmoid_(x));
+  else if constexpr (OP == GELU) return fmul(fmul(0.5f, x), fadd(1.f, ferf(fmul(x, kInvSqrt2))));
+  else if constexpr (OP == RELU) return x > 0.f ? x : 0.f;
+  else if constexpr (OP == ABS) return fabsf(x);
+  else if constexpr (OP == POW_SCALAR) return fpow(x, p);
+  else if constexpr (OP == ADD_SCALAR) return fadd(x, p);
+  else if constexpr (OP == MUL_SCALAR) return fmul(x, p);
+  else if constexpr (OP == SIN) return fsin(x);
+  else if constexpr (OP == COS) return fcos(x);
+  else if constexpr (OP == SQUARE) return fmul(x, x);
+  else if constexpr (OP == RECIPROCAL) return fdiv(1.f, x);
+  else {  // GELU_TANH
+    const float x3 = fmul(fmul(fmul(0.044715f, x), x), x);
+    const float u = fmul(kSqrt2OverPi, fadd(x, x3));
+    return fmul(fmul(0.5f, x), fadd(1.f, ftanh(u)));
+  }
+}
+
+template <int OP>
+__device__ __forceinline__ float ungrad(float x, float g, float p) {
+  using namespace cpu;
+  if constexpr (OP == NEG) return -g;
+  else if constexpr (OP == EXP) return fmul(g, fexp(x));
+  else if constexpr (OP == LOG) return fdiv(g, x);
+  else if constexpr (OP == SQRT) return fdiv(fmul(g, 0.5f), fsqrt(x));
+  else if constexpr (OP == RSQRT) return fdiv(fmul(g, -0.5f), fmul(x, fsqrt(x)));
+  else if constexpr (OP == TANH) {
+    const float t = ftanh(x);
+    return fmul(g, fsub(1.f, fmul(t, t)));
+  } else if constexpr (OP == SIGMOID) {
+    const float s = sigmoid_(x);
+    return fmul(fmul(g, s), fsub(1.f, s));
+  } else if constexpr (OP == SILU) {
+    const float s = sigmoid_(x);
+    return fmul(fmul(g, s), fadd(1.f, fmul(x, fsub(1.f, s))));
+  } else if constexpr (OP == GELU) {
+    const float cdf = fmul(0.5f, fadd(1.f, ferf(fmul(x, kInvSqrt2))));
+    const float pdf = fmul(0.3989422804014327f, fexp(fmul(fmul(-0.5f, x), x)));
+    return fmul(g, fadd(cdf, fmul(x, pdf)));
+  } else if constexpr (OP == RELU) return x > 0.f ? g : 0.f;
+  else if constexpr (OP == ABS) return x > 0.f ? g : (x < 0.f ? -g : 0.f);
+  else if constexpr (OP == POW_SCALAR) return p == 0.f ? 0.f : fmul(fmul(g, p), fpow(x, fsub(p, 1.f)));
+  else if constexpr (OP == ADD_SCALAR) return g;
+  else if constexpr (OP == MUL_SCALAR) return fmul(g, p);
+  else if constexpr (OP == SIN) return fmul(g, fcos(x));
+  else if constexpr (OP == COS) return fmul(-g, fsin(x));
+  else if constexpr (OP == SQUARE) return fmul(fmul(2.f, x), g);
+  else if constexpr (OP == RECIPROCAL) return fdiv(-g, fmul(x, x));
+  else {  // GELU_TANH
+    const float x3 = fmul(fmul(x, x), x);
+    const float u = fmul(kSqrt2OverPi, fadd(x, fmul(0.044715f, x3)));
+    const float t = ftanh(u);
+    const float du = fmul(kSqrt2OverPi, fadd(1.f, fmul(fmul(fmul(3.f, 0.044715f), x), x)));
+    const float left = fmul(0.5f, fadd(1.f, t));
+    const float right = fmul(fmul(fmul(0.5f, x), fsub(1.f, fmul(t, t))), du);
+    return fmul(g, fadd(left, right));
+  }
+}
+
+template <int OP>
+__global__ void unary_kernel(const float* __restrict__ x, float* __restrict__ out, int64_t n, float p) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    out[i] = un<OP>(x[i], p);
+}
+template <int OP>
+__global__ void unary_grad_kernel(const float* __restrict__ x, const float* __restrict__ gy, float* __restrict__ gx,
+                                  int64_t n, float p) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    gx[i] = ungrad<OP>(x[i], gy[i], p);
+}
+
+template <int OP>
+void unary_t(const float* x, float* out, int64_t n, float p) {
+  unary_kernel<OP><<<grid_for(n), kThreads>>>(x, out, n, p);
+  check_launch(cpu::unary_name(OP));
+}
+template <int OP>
+void unary_grad_t(const float* x, const float* gy, float* gx, int64_t n, float p) {
+  unary_grad_kernel<OP><<<grid_for(n), kThreads>>>(x, gy, gx, n, p);
+  check_launch(cpu::unary_name(OP));
+}
+
+__global__ void where_kernel(Strided<3> s, const float* __restrict__ c, const float* __restrict__ a,
+                             const float* __restrict__ b, float* __restrict__ out, int64_t n) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    int64_t off[3];
+    strided_offsets(s, i, off);
+    out[i] = c[off[0]] != 0.f ? a[off[1]] : b[off[2]];
+  }
+}
+
+int64_t count_of(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+}  // namespace
+
+void binary(int device, int op, const float* a, const std::vector<int64_t>& as, const float* b,
+            const std::vector<int64_t>& bs, float* out, const std::vector<int64_t>& shape) {
+  const int64_t n = count_of(shape);
+  if (n == 0) return;
+  use_device(device);
+  using namespace cpu;
+  switch (op) {
+    case ADD: return binary_t<ADD>(a, as, b, bs, out, shape, n);
+    case SUB: return binary_t<SUB>(a, as, b, bs, out, shape, n);
+    case MUL: return binary_t<MUL>(a, as, b, bs, out, shape, n);
+    case DIV: return binary_t<DIV>(a, as, b, bs, out, shape, n);
+    case POW: return binary_t<POW>(a, as, b, bs, out, shape, n);
+    case MAXIMUM: return binary_t<MAXIMUM>(a, as, b, bs, out, shape, n);
+    case MINIMUM: return binary_t<MINIMUM>(a, as, b, bs, out, shape, n);
+    case EQ: return binary_t<EQ>(a, as, b, bs, out, shape, n);
+    case LT: return binary_t<LT>(a, as, b, bs, out, shape, n);
+    case GT: return binary_t<GT>(a, as, b, bs, out, shape, n);
+    case LE: return binary_t<LE>(a, as, b, bs, out, shape, n);
+    case GE: return binary_t<GE>(a, as, b, bs, out, shape, n);
+    case NE: return binary_t<NE>(a, as, b, bs, out, shape, n);
+  }
+  throw Error("unknown binary op code " + std::to_string(op));
+}
+
+#define SEEKR_CUDA_UNARY_CASES(F, ...)                                                                 \
+  switch (op) {                                                                                        \
+    case NEG: return F<NEG>(__VA_ARGS__); case EXP: return F<EXP>(__VA_ARGS__);                        \
+    case LOG: return F<LOG>(__VA_ARGS__); case SQRT: return F<SQRT>(__VA_ARGS__);                      \
+    case RSQRT: return F<RSQRT>(__VA_ARGS__); case TANH: return F<TANH>(__VA_ARGS__);                  \
+    case SIGMOID: return F<SIGMOID>(__VA_ARGS__); case SILU: return F<SILU>(__VA_ARGS__);              \
+    case GELU: return F<GELU>(__VA_ARGS__); case RELU: return F<RELU>(__VA_ARGS__);                    \
+    case ABS: return F<ABS>(__VA_ARGS__); case POW_SCALAR: return F<POW_SCALAR>(__VA_ARGS__);          \
+    case ADD_SCALAR: return F<ADD_SCALAR>(__VA_ARGS__); case MUL_SCALAR: return F<MUL_SCALAR>(__VA_ARGS__); \
+    case SIN: return F<SIN>(__VA_ARGS__); case COS: return F<COS>(__VA_ARGS__);                        \
+    case SQUARE: return F<SQUARE>(__VA_ARGS__); case RECIPROCAL: return F<RECIPROCAL>(__VA_ARGS__);    \
+    case GELU_TANH: return F<GELU_TANH>(__VA_ARGS__);                                                  \
+  }                                                                                                    \
+  throw Error("unknown unary op code " + std::to_string(op));
+
+void unary(int device, int op, const float* x, float* out, int64_t n, float p) {
+  if (n == 0) return;
+  use_device(device);
+  using namespace cpu;
+  SEEKR_CUDA_UNARY_CASES(unary_t, x, out, n, p)
+}
+void unary_grad(int device, int op, const float* x, const float* gy, float* gx, int64_t n, float p) {
+  if (n == 0) return;
+  use_device(device);
+  using namespace cpu;
+  SEEKR_CUDA_UNARY_CASES(unary_grad_t, x, gy, gx, n, p)
+}
+
+void where(int device, const float* c, const std::vector<int64_t>& cs, const float* a, const std::vector<int64_t>& as,
+           const float* b, const std::vector<int64_t>& bs, float* out, const std::vector<int64_t>& shape) {
+  const int64_t n = count_of(shape);
+  if (n == 0) return;
+  use_device(device);
+  const std::vector<int64_t>* st[3] = {&cs, &as, &bs};
+  const int64_t base[3] = {0, 0, 0};
+  Strided<3> s = make_strided<3>("where", shape, st, base);
+  where_kernel<<<grid_for(n), kThreads>>>(s, c, a, b, out, n);
+  check_launch("where");
+}
+
+}  // namespace cuda
+}  // namespace seekr

@@ -1,0 +1,77 @@
+// CUDA kernels of the tensor engine (float32; int32 where the op has int data): same semantics and arguments as the
+// cpu/*.h kernels, device pointers, the device index first. Real in src/cuda/*.cu, throwing stubs in stub.cpp.
+// Every function selects the device, launches on the legacy default stream (asynchronous unless it returns a host
+// value), and turns a failed launch into seekr::Error naming the op.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "cpu/gemm.h"
+
+namespace seekr {
+namespace cuda {
+
+// ---- elementwise (cpu/elementwise.h) ----------------------------------------------------------------------------
+void binary(int device, int op, const float* a, const std::vector<int64_t>& as, const float* b,
+            const std::vector<int64_t>& bs, float* out, const std::vector<int64_t>& shape);
+void unary(int device, int op, const float* x, float* out, int64_t n, float p);
+void unary_grad(int device, int op, const float* x, const float* gy, float* gx, int64_t n, float p);
+void where(int device, const float* c, const std::vector<int64_t>& cs, const float* a, const std::vector<int64_t>& as,
+           const float* b, const std::vector<int64_t>& bs, float* out, const std::vector<int64_t>& shape);
+
+// ---- fills, casts, random (binding/memory.cpp, cpu/random.h) -----------------------------------------------------
+void fill_f32(int device, float* p, int64_t n, float v);
+void fill_i32(int device, int32_t* p, int64_t n, int32_t v);
+// int32 -> float32 (round to nearest) / float32 -> int32 (truncation; NaN -> 0; saturating at the int32 range).
+void cast_i32_to_f32(int device, const int32_t* src, float* dst, int64_t n);
+void cast_f32_to_i32(int device, const float* src, int32_t* dst, int64_t n);
+void fill_uniform(int device, float* out, int64_t n, uint64_t seed, uint64_t offset, float low, float high);
+void fill_normal(int device, float* out, int64_t n, uint64_t seed, uint64_t offset, float mean, float std);
+
+// ---- reductions and softmax (cpu/reduce.h) -------------------------------------------------------------------------
+void reduce_sum(int device, const float* x, float* out, int64_t outer, int64_t mid, int64_t inner, float scale);
+void reduce_max(int device, const float* x, float* vals, int32_t* idx, int64_t outer, int64_t mid, int64_t inner);
+void max_backward(int device, const float* gy, const int32_t* idx, float* gx, int64_t outer, int64_t mid, int64_t inner);
+void softmax(int device, const float* x, float* y, int64_t rows, int64_t cols, bool log);
+void softmax_backward(int device, const float* y, const float* gy, float* gx, int64_t rows, int64_t cols, bool log);
+// Sum of squares in double; the summation order depends on n only (deterministic). Synchronises (returns to host).
+double sum_squares(int device, const float* x, int64_t n);
+
+// ---- data movement (cpu/layout.h) -------------------------------------------------------------------------------
+// elem: 4 (float32, int32) or 2 (bfloat16, float16) bytes.
+void strided_copy(int device, const void* src, int64_t src_off, const std::vector<int64_t>& src_strides, void* dst,
+                  int64_t dst_off, const std::vector<int64_t>& dst_strides, const std::vector<int64_t>& shape,
+                  size_t elem);
+// 4-byte rows (float32 or int32 tables); ids validated by the caller.
+void gather_rows(int device, const void* table, const int32_t* ids, void* out, int64_t n, int64_t cols);
+// out[ids[i], :] += src[i, :] with atomics (the order of additions into a repeated row is not fixed).
+void scatter_add_rows(int device, const float* src, const int32_t* ids, float* out, int64_t n, int64_t cols);
+
+// ---- GEMM (cpu/gemm.h): tiled shared-memory SGEMM, batched with strides, transposes, alpha / beta ------------------
+void gemm_batched(int device, const cpu::GemmBatch& g, float alpha, const float* A, const float* B, float beta, float* C);
+
+// ---- fused nn kernels (cpu/nn.h) --------------------------------------------------------------------------------
+// count: rows whose target != ignore (computed by the caller from a host copy of the targets). loss: device scalar.
+void cross_entropy(int device, const float* logits, const int32_t* targets, float* loss, float* lse, int64_t rows,
+                   int64_t cols, int32_t ignore, int64_t count);
+// gy: device scalar (upstream gradient); scale = count > 0 ? gy / count : 0, as on the cpu.
+void cross_entropy_backward(int device, const float* logits, const int32_t* targets, const float* lse, const float* gy,
+                            int64_t count, float* gx, int64_t rows, int64_t cols, int32_t ignore);
+void rms_norm(int device, const float* x, const float* w, float* y, float* rstd, int64_t rows, int64_t cols, float eps);
+// gw is reduced over 64-row blocks, then over the blocks in order (the cpu's order: deterministic, same bits).
+void rms_norm_backward(int device, const float* x, const float* w, const float* rstd, const float* gy, float* gx,
+                       float* gw, int64_t rows, int64_t cols);
+void rope(int device, const float* x, const int32_t* positions, float* out, int64_t rows, int64_t heads, int64_t dim,
+          float theta, float sign);
+
+// ---- optimizers (cpu/optim.h) -----------------------------------------------------------------------------------
+void adamw(int device, float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
+           float eps, float weight_decay, int64_t step);
+void sgd(int device, float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float dampening,
+         float weight_decay, bool nesterov, bool first_step);
+void scale_inplace(int device, float* x, int64_t n, float s);
+void axpy_inplace(int device, float* y, const float* x, int64_t n, float alpha);
+
+}  // namespace cuda
+}  // namespace seekr

@@ -1,0 +1,343 @@
+// CUDA reductions over the middle axis of [outer, mid, inner] (sum in double like the cpu, max with the cpu's
+// first-max and NaN rules), max backward, softmax / log-softmax and their backward, and the deterministic sum of
+// squares. Every launch configuration depends on the sizes only, so results are the same run to run.
+#include <cuda_runtime.h>
+
+#include <climits>
+
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
+
+namespace seekr {
+namespace cuda {
+
+using namespace detail;
+
+namespace {
+
+// ---- reduce_sum ---------------------------------------------------------------------------------------------------
+// inner == 1, short rows: one warp per row.
+__global__ void sum_rows_warp(const float* __restrict__ x, float* __restrict__ out, int64_t outer, int64_t mid,
+                              float scale) {
+  const int lane = threadIdx.x & 31;
+  const int64_t warps = (int64_t)gridDim.x * (blockDim.x >> 5);
+  for (int64_t o = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); o < outer; o += warps) {
+    const float* p = x + o * mid;
+    double acc = 0;
+    for (int64_t m = lane; m < mid; m += 32) acc += (double)p[m];
+    acc = warp_sum(acc);
+    if (lane == 0) out[o] = (float)(acc * (double)scale);
+  }
+}
+// inner == 1, long rows: block (o, chunk) sums its chunk of row o; nch == 1 writes the output directly.
+__global__ void sum_rows_chunk(const float* __restrict__ x, double* __restrict__ part, float* __restrict__ out,
+                               int64_t mid, int64_t chunk, int64_t nch, float scale) {
+  __shared__ double red[32];
+  const int64_t o = blockIdx.y, c = blockIdx.x;
+  const int64_t m0 = c * chunk, m1 = m0 + chunk < mid ? m0 + chunk : mid;
+  const float* p = x + o * mid;
+  double acc = 0;
+  for (int64_t m = m0 + threadIdx.x; m < m1; m += blockDim.x) acc += (double)p[m];
+  acc = block_sum(acc, red);
+  if (threadIdx.x == 0) {
+    if (nch == 1) out[o] = (float)(acc * (double)scale);
+    else part[o * nch + c] = acc;
+  }
+}
+// inner > 1: thread per (o, chunk, i) sums m over its chunk (coalesced over i).
+__global__ void sum_mid_chunk(const float* __restrict__ x, double* __restrict__ part, float* __restrict__ out,
+                              int64_t outer, int64_t mid, int64_t inner, int64_t chunk, int64_t nch, float scale) {
+  const int64_t total = outer * nch * inner;
+  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t i = t % inner, oc = t / inner, c = oc % nch, o = oc / nch;
+    const int64_t m0 = c * chunk, m1 = m0 + chunk < mid ? m0 + chunk : mid;
+    const float* p = x + o * mid * inner + i;
+    double acc = 0;
+    for (int64_t m = m0; m < m1; ++m) acc += (double)p[m * inner];
+    if (nch == 1) out[o * inner + i] = (float)(acc * (double)scale);
+    else part[t] = acc;  // layout [outer, nch, inner]
+  }
+}
+// Sums the nch partials of each output in order: part[(o * nch + c) * stride_c_inner ...].
+__global__ void sum_partials(const double* __restrict__ part, float* __restrict__ out, int64_t outer, int64_t nch,
+                             int64_t inner, float scale) {
+  const int64_t total = outer * inner;
+  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t o = t / inner, i = t % inner;
+    double acc = 0;
+    for (int64_t c = 0; c < nch; ++c) acc += part[(o * nch + c) * inner + i];
+    out[t] = (float)(acc * (double)scale);
+  }
+}
+
+// ---- reduce_max -----------------------------------------------------------------------------------------------------
+// A partial argmax: the cpu scans m in order, takes the first NaN (and stops), else the first strict maximum.
+struct ArgMax {
+  float v;
+  int32_t i;     // INT_MAX: empty
+  bool nan;
+};
+__device__ __forceinline__ ArgMax am_combine(ArgMax a, ArgMax b) {
+  if (a.i == INT_MAX) return b;
+  if (b.i == INT_MAX) return a;
+  if (a.nan || b.nan) {
+    if (a.nan && b.nan) return a.i < b.i ? a : b;
+    return a.nan ? a : b;
+  }
+  if (a.v > b.v) return a;
+  if (b.v > a.v) return b;
+  return a.i < b.i ? a : b;
+}
+__device__ __forceinline__ ArgMax am_shfl(ArgMax a, int o) {
+  ArgMax r;
+  r.v = __shfl_xor_sync(0xffffffffu, a.v, o);
+  r.i = __shfl_xor_sync(0xffffffffu, a.i, o);
+  r.nan = __shfl_xor_sync(0xffffffffu, (int)a.nan, o) != 0;
+  return r;
+}
+// inner == 1: one warp per row; each lane scans its elements in increasing m, then the lanes combine.
+__global__ void max_rows_warp(const float* __restrict__ x, float* __restrict__ vals, int32_t* __restrict__ idx,
+                              int64_t outer, int64_t mid) {
+  const int lane = threadIdx.x & 31;
+  const int64_t warps = (int64_t)gridDim.x * (blockDim.x >> 5);
+  for (int64_t o = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); o < outer; o += warps) {
+    const float* p = x + o * mid;
+    ArgMax a{-INFINITY, INT_MAX, false};
+    for (int64_t m = lane; m < mid; m += 32) {
+      const float v = p[m];
+      if (v != v) { a = {v, (int32_t)m, true}; break; }
+      if (a.i == INT_MAX || v > a.v) a = {v, (int32_t)m, false};
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) a = am_combine(a, am_shfl(a, off));
+    if (lane == 0) {
+      vals[o] = a.v;
+      idx[o] = a.i;
+    }
+  }
+}
+// inner > 1: one thread per (o, i), the cpu's loop.
+__global__ void max_mid(const float* __restrict__ x, float* __restrict__ vals, int32_t* __restrict__ idx, int64_t outer,
+                        int64_t mid, int64_t inner) {
+  const int64_t total = outer * inner;
+  for (int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; r < total; r += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t o = r / inner, i = r % inner;
+    const float* p = x + o * mid * inner + i;
+    float best = -INFINITY;
+    int32_t bi = 0;
+    for (int64_t m = 0; m < mid; ++m) {
+      const float v = p[m * inner];
+      if (v != v) { best = v; bi = (int32_t)m; break; }
+      if (v > best || m == 0) { best = v; bi = (int32_t)m; }
+    }
+    vals[r] = best;
+    idx[r] = bi;
+  }
+}
+
+__global__ void max_backward_kernel(const float* __restrict__ gy, const int32_t* __restrict__ idx, float* __restrict__ gx,
+                                    int64_t outer, int64_t mid, int64_t inner) {
+  const int64_t total = outer * inner;
+  for (int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; r < total; r += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t o = r / inner, i = r % inner;
+    gx[o * mid * inner + (int64_t)idx[r] * inner + i] = gy[r];
+  }
+}
+
+// ---- softmax ----------------------------------------------------------------------------------------------------
+// One "group" per row: a warp (WARP = true, 8 rows per block) or the whole block (long rows).
+template <bool WARP>
+__device__ __forceinline__ float group_sum(float v, float* red) {
+  if (WARP) return warp_sum(v);
+  return block_sum(v, red);
+}
+template <bool WARP>
+__device__ __forceinline__ float group_max(float v, float* red) {
+  if (WARP) return warp_max(v);
+  return block_max(v, red);
+}
+
+template <bool WARP>
+__global__ void softmax_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t rows, int64_t cols, bool log) {
+  __shared__ float red[32];
+  const int gsize = WARP ? 32 : blockDim.x;
+  const int t = WARP ? (threadIdx.x & 31) : threadIdx.x;
+  const int64_t per_block = WARP ? (blockDim.x >> 5) : 1;
+  const int64_t first = (int64_t)blockIdx.x * per_block + (WARP ? (threadIdx.x >> 5) : 0);
+  const int64_t stride = (int64_t)gridDim.x * per_block;
+  for (int64_t r = first; r < rows; r += stride) {  // uniform per group (block-wide when !WARP)
+    const float* px = x + r * cols;
+    float* py = y + r * cols;
+    float mx = -INFINITY;
+    for (int64_t c = t; c < cols; c += gsize) mx = fmaxf(mx, px[c]);  // NaN is skipped, like std::max on the cpu
+    mx = group_max<WARP>(mx, red);
+    if (mx == -INFINITY) mx = 0.f;  // fully masked row
+    float sum = 0.f;
+    for (int64_t c = t; c < cols; c += gsize) sum = fadd(sum, fexp(fsub(px[c], mx)));
+    sum = group_sum<WARP>(sum, red);
+    if (log) {
+      const float lse = fadd(mx, flog(sum));
+      for (int64_t c = t; c < cols; c += gsize) py[c] = fsub(px[c], lse);
+    } else {
+      const float inv = fdiv(1.f, sum);
+      for (int64_t c = t; c < cols; c += gsize) py[c] = fmul(fexp(fsub(px[c], mx)), inv);
+    }
+  }
+}
+
+template <bool WARP>
+__global__ void softmax_backward_kernel(const float* __restrict__ y, const float* __restrict__ gy, float* __restrict__ gx,
+                                        int64_t rows, int64_t cols, bool log) {
+  __shared__ float red[32];
+  const int gsize = WARP ? 32 : blockDim.x;
+  const int t = WARP ? (threadIdx.x & 31) : threadIdx.x;
+  const int64_t per_block = WARP ? (blockDim.x >> 5) : 1;
+  const int64_t first = (int64_t)blockIdx.x * per_block + (WARP ? (threadIdx.x >> 5) : 0);
+  const int64_t stride = (int64_t)gridDim.x * per_block;
+  for (int64_t r = first; r < rows; r += stride) {
+    const float* py = y + r * cols;
+    const float* pg = gy + r * cols;
+    float* po = gx + r * cols;
+    float dot = 0.f;
+    if (log) {
+      for (int64_t c = t; c < cols; c += gsize) dot = fadd(dot, pg[c]);
+      dot = group_sum<WARP>(dot, red);
+      for (int64_t c = t; c < cols; c += gsize) po[c] = fsub(pg[c], fmul(fexp(py[c]), dot));
+    } else {
+      for (int64_t c = t; c < cols; c += gsize) dot = fadd(dot, fmul(pg[c], py[c]));
+      dot = group_sum<WARP>(dot, red);
+      for (int64_t c = t; c < cols; c += gsize) po[c] = fmul(py[c], fsub(pg[c], dot));
+    }
+  }
+}
+
+// ---- sum of squares ---------------------------------------------------------------------------------------------
+constexpr int kSsqThreads = 256;
+constexpr int kSsqMaxBlocks = 1024;
+__global__ void ssq_partial(const float* __restrict__ x, int64_t n, double* __restrict__ part) {
+  __shared__ double red[32];
+  double acc = 0;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const double v = (double)x[i];
+    acc += v * v;
+  }
+  acc = block_sum(acc, red);
+  if (threadIdx.x == 0) part[blockIdx.x] = acc;
+}
+__global__ void ssq_final(const double* __restrict__ part, int nparts, double* __restrict__ out) {
+  __shared__ double red[32];
+  double acc = 0;
+  for (int i = threadIdx.x; i < nparts; i += blockDim.x) acc += part[i];
+  acc = block_sum(acc, red);
+  if (threadIdx.x == 0) out[0] = acc;
+}
+
+unsigned rows_grid(int64_t rows, int64_t per_block) {
+  int64_t b = (rows + per_block - 1) / per_block;
+  if (b > 65535 * 16) b = 65535 * 16;
+  return (unsigned)(b < 1 ? 1 : b);
+}
+
+}  // namespace
+
+void reduce_sum(int device, const float* x, float* out, int64_t outer, int64_t mid, int64_t inner, float scale) {
+  if (outer * inner == 0) return;
+  use_device(device);
+  if (inner == 1) {
+    if (mid <= 4096) {
+      sum_rows_warp<<<rows_grid(outer, kThreads / 32), kThreads>>>(x, out, outer, mid, scale);
+      check_launch("sum");
+      return;
+    }
+    const int64_t chunk = 16384;
+    const int64_t nch = (mid + chunk - 1) / chunk;
+    for (int64_t o0 = 0; o0 < outer; o0 += 65535) {  // grid.y limit
+      const int64_t no = outer - o0 < 65535 ? outer - o0 : 65535;
+      if (nch == 1) {
+        sum_rows_chunk<<<dim3((unsigned)nch, (unsigned)no), kThreads>>>(x + o0 * mid, nullptr, out + o0, mid, chunk, nch, scale);
+        check_launch("sum");
+      } else {
+        Scratch part(device, (size_t)(no * nch) * sizeof(double));
+        sum_rows_chunk<<<dim3((unsigned)nch, (unsigned)no), kThreads>>>(x + o0 * mid, part.as<double>(), out + o0, mid, chunk, nch, scale);
+        check_launch("sum");
+        sum_partials<<<grid_for(no), kThreads>>>(part.as<double>(), out + o0, no, nch, 1, scale);
+        check_launch("sum");
+      }
+    }
+    return;
+  }
+  // inner > 1: split mid into chunks when there are too few outputs to fill the device.
+  int64_t nch = 1;
+  const int64_t outputs = outer * inner;
+  if (outputs < (int64_t(1) << 16) && mid > 64) {
+    nch = (int64_t(1) << 16) / outputs;
+    const int64_t max_ch = (mid + 31) / 32;  // at least 32 terms per chunk
+    if (nch > max_ch) nch = max_ch;
+    if (nch < 1) nch = 1;
+  }
+  const int64_t chunk = (mid + nch - 1) / nch > 0 ? (mid + nch - 1) / nch : 1;
+  if (mid > 0) nch = (mid + chunk - 1) / chunk;
+  if (nch <= 1) {
+    sum_mid_chunk<<<grid_for(outputs), kThreads>>>(x, nullptr, out, outer, mid, inner, mid > 0 ? mid : 1, 1, scale);
+    check_launch("sum");
+    return;
+  }
+  Scratch part(device, (size_t)(outputs * nch) * sizeof(double));
+  sum_mid_chunk<<<grid_for(outputs * nch), kThreads>>>(x, part.as<double>(), out, outer, mid, inner, chunk, nch, scale);
+  check_launch("sum");
+  sum_partials<<<grid_for(outputs), kThreads>>>(part.as<double>(), out, outer, nch, inner, scale);
+  check_launch("sum");
+}
+
+void reduce_max(int device, const float* x, float* vals, int32_t* idx, int64_t outer, int64_t mid, int64_t inner) {
+  if (outer * inner == 0) return;
+  use_device(device);
+  if (inner == 1 && mid > 32) max_rows_warp<<<rows_grid(outer, kThreads / 32), kThreads>>>(x, vals, idx, outer, mid);
+  else max_mid<<<grid_for(outer * inner), kThreads>>>(x, vals, idx, outer, mid, inner);
+  check_launch("max");
+}
+
+void max_backward(int device, const float* gy, const int32_t* idx, float* gx, int64_t outer, int64_t mid, int64_t inner) {
+  const int64_t n = outer * mid * inner;
+  if (n == 0) return;
+  use_device(device);
+  check_call(cudaMemsetAsync(gx, 0, (size_t)n * sizeof(float), 0), "maxBackward", "zeroing gx");
+  if (outer * inner == 0) return;
+  max_backward_kernel<<<grid_for(outer * inner), kThreads>>>(gy, idx, gx, outer, mid, inner);
+  check_launch("maxBackward");
+}
+
+void softmax(int device, const float* x, float* y, int64_t rows, int64_t cols, bool log) {
+  if (rows * cols == 0) return;
+  use_device(device);
+  if (cols <= 1024) softmax_kernel<true><<<rows_grid(rows, kThreads / 32), kThreads>>>(x, y, rows, cols, log);
+  else softmax_kernel<false><<<rows_grid(rows, 1), kThreads>>>(x, y, rows, cols, log);
+  check_launch(log ? "logSoftmax" : "softmax");
+}
+
+void softmax_backward(int device, const float* y, const float* gy, float* gx, int64_t rows, int64_t cols, bool log) {
+  if (rows * cols == 0) return;
+  use_device(device);
+  if (cols <= 1024) softmax_backward_kernel<true><<<rows_grid(rows, kThreads / 32), kThreads>>>(y, gy, gx, rows, cols, log);
+  else softmax_backward_kernel<false><<<rows_grid(rows, 1), kThreads>>>(y, gy, gx, rows, cols, log);
+  check_launch("softmaxBackward");
+}
+
+double sum_squares(int device, const float* x, int64_t n) {
+  if (n == 0) return 0.0;
+  use_device(device);
+  int64_t blocks = (n + 4 * kSsqThreads - 1) / (4 * kSsqThreads);
+  if (blocks > kSsqMaxBlocks) blocks = kSsqMaxBlocks;
+  Scratch part(device, (size_t)(blocks + 1) * sizeof(double));
+  double* p = part.as<double>();
+  ssq_partial<<<(unsigned)blocks, kSsqThreads>>>(x, n, p);
+  check_launch("sumSquares");
+  ssq_final<<<1, 1024>>>(p, (int)blocks, p + blocks);
+  check_launch("sumSquares");
+  double total = 0;
+  check_call(cudaMemcpy(&total, p + blocks, sizeof(double), cudaMemcpyDeviceToHost), "sumSquares", "reading the result");
+  return total;
+}
+
+}  // namespace cuda
+}  // namespace seekr
