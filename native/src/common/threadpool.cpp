@@ -16,34 +16,46 @@ struct Pool {
   std::vector<std::thread> workers;
   std::mutex mu;
   std::condition_variable cv_work, cv_done;
+  // The job of the current generation; workers read these under `mu` when they wake.
   const std::function<void(int64_t)>* job = nullptr;
-  std::atomic<int64_t> chunks{0};
-  std::atomic<int64_t> next{0};
+  int64_t chunks = 0;
   int64_t done = 0;
-  uint64_t generation = 0;
+  uint32_t generation = 0;
+  // (generation << 32) | next chunk to claim: a claim succeeds only for the generation the claimer woke for, so a
+  // late worker can never run a chunk of (or count towards) another generation's job.
+  std::atomic<uint64_t> next{0};
   bool stop = false;
   int size = 1;
 
-  void run_chunks() {
+  void run_chunks(uint32_t gen, const std::function<void(int64_t)>* fn, int64_t n) {
     for (;;) {
-      int64_t c = next.fetch_add(1);
-      if (c >= chunks) break;
-      (*job)(c);
+      uint64_t v = next.load();
+      int64_t c;
+      do {
+        if ((uint32_t)(v >> 32) != gen) return;
+        c = (int64_t)(v & 0xffffffffu);
+        if (c >= n) return;
+      } while (!next.compare_exchange_weak(v, v + 1));
+      (*fn)(c);
       std::lock_guard<std::mutex> lk(mu);
       if (++done == chunks) cv_done.notify_all();
     }
   }
 
   void worker_loop() {
-    uint64_t seen = 0;
+    uint32_t seen = 0;
     for (;;) {
+      const std::function<void(int64_t)>* fn;
+      int64_t n;
       {
         std::unique_lock<std::mutex> lk(mu);
         cv_work.wait(lk, [&] { return stop || generation != seen; });
         if (stop) return;
         seen = generation;
+        fn = job;
+        n = chunks;
       }
-      run_chunks();
+      if (fn) run_chunks(seen, fn, n);
     }
   }
 
@@ -65,16 +77,17 @@ struct Pool {
   }
 
   void run(int64_t n, const std::function<void(int64_t)>& fn) {
+    uint32_t gen;
     {
       std::lock_guard<std::mutex> lk(mu);
       job = &fn;
       chunks = n;
       done = 0;
-      next.store(0);
-      ++generation;
+      gen = ++generation;
+      next.store((uint64_t)gen << 32);
     }
     cv_work.notify_all();
-    run_chunks();
+    run_chunks(gen, &fn, n);
     std::unique_lock<std::mutex> lk(mu);
     cv_done.wait(lk, [&] { return done == chunks; });
     job = nullptr;
@@ -112,7 +125,7 @@ void set_num_threads(int n) { pool().start(n); }
 void parallel_chunks(int64_t chunks, const std::function<void(int64_t)>& fn) {
   if (chunks <= 0) return;
   Pool& p = pool();
-  if (chunks == 1 || p.size == 1 || in_parallel) {
+  if (chunks == 1 || p.size == 1 || in_parallel || chunks >= (int64_t(1) << 32)) {
     for (int64_t c = 0; c < chunks; ++c) fn(c);
     return;
   }

@@ -1,0 +1,240 @@
+// The base model: a small LLaMA pre-trained on the generic corpus, built once and cached by a hash of its settings.
+
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { type LlamaConfig, LlamaModel, llamaConfig, loadCheckpoint, saveCheckpoint, type Tokenizer } from "@seekr/model";
+import { AdamW, clipGradNorm, tensor, tidy } from "@seekr/tensor";
+import type { RunConfig } from "../config/types.js";
+import { DEFAULT_EXTRAS, type RunExtras } from "../run/extras.js";
+import { hashOf } from "../run/hash.js";
+import { AbortError, yieldToEventLoop } from "../eval/evaluate.js";
+import { createRng } from "../tasks/rng.js";
+import { createTokenizer } from "../train/tokenizer.js";
+import { corpusStream } from "./corpus.js";
+
+/** Version of the pre-training recipe (part of the cache key: bump when the corpus or loop changes). */
+export const PRETRAIN_RECIPE = 1;
+
+/** The model configuration of a run: the shape from the config, vocabulary and special ids from the tokenizer. */
+export function modelConfigFor(run: RunConfig, tokenizer: Tokenizer): LlamaConfig {
+  const m = run.model;
+  return llamaConfig({
+    vocabSize: tokenizer.vocabSize,
+    hiddenSize: m.hiddenSize,
+    intermediateSize: m.intermediateSize,
+    numHiddenLayers: m.numHiddenLayers,
+    numAttentionHeads: m.numAttentionHeads,
+    numKeyValueHeads: m.numKeyValueHeads,
+    maxPositionEmbeddings: m.maxPositionEmbeddings,
+    bosTokenId: tokenizer.bosTokenId,
+    eosTokenId: tokenizer.eosTokenId,
+    padTokenId: tokenizer.padTokenId,
+  });
+}
+
+/** What the base model depends on (hashed into its cache key). */
+export function baseModelSpec(run: RunConfig, extras: RunExtras = DEFAULT_EXTRAS): Record<string, unknown> {
+  const m = run.model;
+  const fileId = (p: string): { path: string; bytes: number; sha256: string } => {
+    const abs = resolve(p);
+    const data = statSync(abs).isDirectory() ? readFileSync(join(abs, "tokenizer.json")) : readFileSync(abs);
+    return { path: abs, bytes: data.length, sha256: createHash("sha256").update(data).digest("hex") };
+  };
+  return {
+    recipe: PRETRAIN_RECIPE,
+    shape: {
+      hiddenSize: m.hiddenSize,
+      intermediateSize: m.intermediateSize,
+      numHiddenLayers: m.numHiddenLayers,
+      numAttentionHeads: m.numAttentionHeads,
+      numKeyValueHeads: m.numKeyValueHeads,
+      maxPositionEmbeddings: m.maxPositionEmbeddings,
+    },
+    tokenizer: m.tokenizer === "byte" ? "byte" : fileId(m.tokenizer),
+    checkpoint: m.checkpoint === undefined ? null : resolve(m.checkpoint),
+    pretrain: {
+      ...m.pretrain,
+      corpus: m.pretrain.corpus === "builtin" ? "builtin" : fileId(m.pretrain.corpus),
+      seqLen: Math.min(extras.pretrain.seqLen, m.maxPositionEmbeddings),
+      seed: extras.pretrain.seed,
+      warmup: extras.pretrain.warmup,
+      minLrRatio: extras.pretrain.minLrRatio,
+    },
+  };
+}
+
+/** The cache key: 16 hex digits of the SHA-256 of the spec. */
+export function baseModelKey(run: RunConfig, extras: RunExtras = DEFAULT_EXTRAS): string {
+  return hashOf(baseModelSpec(run, extras));
+}
+
+/** The cache root: extras.cacheDir, else $SEEKR_CACHE_DIR, else `<output>/../.cache`. */
+export function cacheRoot(run: RunConfig, extras: RunExtras = DEFAULT_EXTRAS): string {
+  return resolve(extras.cacheDir ?? process.env.SEEKR_CACHE_DIR ?? join(dirname(resolve(run.output)), ".cache"));
+}
+
+export interface PretrainProgress {
+  step: number;
+  steps: number;
+  loss: number;
+  lr: number;
+}
+
+export interface PretrainOptions {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  seqLen: number;
+  seed: number;
+  warmup: number;
+  minLrRatio: number;
+  /** "builtin" or a text file sampled in random windows. */
+  corpus: string;
+  onStep?: (p: PretrainProgress) => void;
+  /** Checked before every step (the loop yields to the event loop there); aborting throws an AbortError. */
+  signal?: AbortSignal;
+}
+
+/** Learning rate at `step`: linear warm-up, then cosine decay to minLrRatio · lr. */
+export function pretrainLr(step: number, o: Pick<PretrainOptions, "steps" | "lr" | "warmup" | "minLrRatio">): number {
+  const warm = Math.floor(o.warmup * o.steps);
+  if (step < warm) return (o.lr * (step + 1)) / warm;
+  const p = o.steps - warm <= 1 ? 1 : (step - warm) / (o.steps - warm - 1);
+  return o.lr * (o.minLrRatio + (1 - o.minLrRatio) * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, p))));
+}
+
+/** Sequences of exactly `seqLen` tokens ([BOS] + text), from the built-in corpus or windows of a text file. */
+function sequenceSource(tokenizer: Tokenizer, o: PretrainOptions): () => number[] {
+  const bos = tokenizer.bosTokenId === null ? [] : [tokenizer.bosTokenId];
+  const n = o.seqLen - bos.length;
+  if (o.corpus === "builtin") {
+    const stream = corpusStream(o.seed);
+    return () => {
+      for (;;) {
+        const ids = tokenizer.encode(stream.next(n * 2));
+        if (ids.length >= n) return [...bos, ...ids.slice(0, n)];
+      }
+    };
+  }
+  const ids = tokenizer.encode(readFileSync(o.corpus, "utf8"));
+  if (ids.length < n + 1) throw new Error(`model.pretrain.corpus: ${o.corpus} holds ${ids.length} tokens, fewer than one sequence (${n + 1})`);
+  const rng = createRng(o.seed);
+  return () => {
+    const start = rng.int(ids.length - n + 1);
+    return [...bos, ...ids.slice(start, start + n)];
+  };
+}
+
+/** Pre-trains `model` in place as a language model on every token; returns the loss of each step. */
+export async function pretrain(model: LlamaModel, tokenizer: Tokenizer, o: PretrainOptions): Promise<number[]> {
+  const next = sequenceSource(tokenizer, o);
+  const params = model.parameterList();
+  const opt = new AdamW(params, { lr: o.lr, betas: [0.9, 0.95], weightDecay: 0.01 });
+  const losses: number[] = [];
+  try {
+    for (let step = 0; step < o.steps; step++) {
+      await yieldToEventLoop();
+      if (o.signal?.aborted) throw new AbortError("pre-training");
+      const lr = pretrainLr(step, o);
+      opt.lr = lr;
+      const seqs = Array.from({ length: o.batchSize }, () => next());
+      const loss = tidy(() => {
+        const flat = Int32Array.from(seqs.flat());
+        const ids = tensor(flat, { dtype: "int32", shape: [seqs.length, o.seqLen] });
+        const r = model.forward(ids, { labels: ids, returnLogits: false });
+        r.loss!.backward();
+        clipGradNorm(params, 1.0);
+        opt.step();
+        opt.zeroGrad();
+        return r.loss!.item();
+      });
+      losses.push(loss);
+      o.onStep?.({ step: step + 1, steps: o.steps, loss, lr });
+    }
+  } finally {
+    opt.dispose();
+  }
+  return losses;
+}
+
+export interface BaseModel {
+  /** Checkpoint folder (Hugging Face layout, float32). */
+  dir: string;
+  key: string;
+  /** True when this call pre-trained it; false when it came from the cache (or model.checkpoint). */
+  built: boolean;
+  seconds: number;
+  /** Mean loss of the last 10 % of pre-training steps (null without pre-training). */
+  finalLoss: number | null;
+}
+
+/**
+ * Builds or reuses the run's base model. With `model.checkpoint` and no pre-training steps that checkpoint
+ * is the base. Otherwise the model is initialised (seed `extras.pretrain.seed`) or loaded from
+ * `model.checkpoint`, pre-trained for `model.pretrain.steps` steps on the generic corpus, and saved to
+ * `<cache>/seekr-base-<key>/` (written to a temporary folder and renamed into place, so concurrent runs never
+ * see a partial model); later runs with the same settings reuse it.
+ */
+export async function ensureBaseModel(
+  run: RunConfig,
+  opts: { extras?: RunExtras; onStep?: (p: PretrainProgress) => void; signal?: AbortSignal } = {},
+): Promise<BaseModel> {
+  const extras = opts.extras ?? DEFAULT_EXTRAS;
+  const pre = run.model.pretrain;
+  if (run.model.checkpoint !== undefined && pre.steps === 0) {
+    return { dir: resolve(run.model.checkpoint), key: "checkpoint", built: false, seconds: 0, finalLoss: null };
+  }
+  const key = baseModelKey(run, extras);
+  const root = cacheRoot(run, extras);
+  const dir = join(root, `seekr-base-${key}`);
+  const metaPath = join(dir, "pretrain.json");
+  if (existsSync(metaPath)) {
+    const meta = JSON.parse(readFileSync(metaPath, "utf8")) as { finalLoss: number | null; seconds: number };
+    return { dir, key, built: false, seconds: meta.seconds, finalLoss: meta.finalLoss };
+  }
+  const t0 = performance.now();
+  const tokenizer = createTokenizer(run.model.tokenizer);
+  const config = modelConfigFor(run, tokenizer);
+  const model = run.model.checkpoint !== undefined ? loadCheckpoint(run.model.checkpoint, { config }) : LlamaModel.init(config, { seed: extras.pretrain.seed });
+  try {
+    const seqLen = Math.min(extras.pretrain.seqLen, config.maxPositionEmbeddings);
+    const losses = await pretrain(model, tokenizer, {
+      steps: pre.steps,
+      batchSize: pre.batchSize,
+      lr: pre.lr,
+      seqLen,
+      seed: extras.pretrain.seed,
+      warmup: extras.pretrain.warmup,
+      minLrRatio: extras.pretrain.minLrRatio,
+      corpus: pre.corpus,
+      ...(opts.onStep ? { onStep: opts.onStep } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const tail = losses.slice(Math.floor(losses.length * 0.9));
+    const finalLoss = tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : null;
+    const seconds = (performance.now() - t0) / 1000;
+    mkdirSync(root, { recursive: true });
+    const tmp = join(root, `.seekr-base-${key}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+    saveCheckpoint(model, tmp, { dtype: "float32" });
+    const every = Math.max(1, Math.floor(losses.length / 100));
+    writeFileSync(
+      join(tmp, "pretrain.json"),
+      `${JSON.stringify({ key, spec: baseModelSpec(run, extras), seconds, finalLoss, losses: losses.filter((_, i) => i % every === 0 || i === losses.length - 1), createdAt: new Date().toISOString() }, null, 2)}\n`,
+    );
+    try {
+      renameSync(tmp, dir);
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      if (!existsSync(metaPath)) throw e; // someone else finished first: use theirs
+    }
+    return { dir, key, built: true, seconds, finalLoss };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Loads the base model (a fresh copy of its parameters). */
+export function loadBaseModel(base: BaseModel): LlamaModel {
+  return loadCheckpoint(base.dir);
+}
