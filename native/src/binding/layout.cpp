@@ -6,6 +6,14 @@
 
 namespace seekr {
 
+// Every id must name a row of the table: the one check gather and scatter-add share (on a host copy for CUDA).
+static void check_row_ids(const Args& a, const int32_t* ip, size_t n, int64_t rows) {
+  for (size_t i = 0; i < n; ++i)
+    if (ip[i] < 0 || ip[i] >= rows)
+      a.fail("index " + std::to_string(ip[i]) + " at position " + std::to_string(i) + " is out of range [0, " +
+             std::to_string(rows) + ")");
+}
+
 void register_layout(Napi::Env env, Napi::Object exports) {
   // stridedCopy(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape): same dtype on both sides.
   define(env, exports, "stridedCopy", [](const Napi::CallbackInfo& info) {
@@ -53,10 +61,7 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     std::vector<int32_t> host_ids;
     if (on_cuda) host_ids = int32_values_on_host(ids);  // validated on a host copy, used on the device
     const int32_t* ip = on_cuda ? host_ids.data() : ids->as<int32_t>();
-    for (size_t i = 0; i < ids->numel; ++i)
-      if (ip[i] < 0 || ip[i] >= rows)
-        a.fail("index " + std::to_string(ip[i]) + " at position " + std::to_string(i) + " is out of range [0, " +
-               std::to_string(rows) + ")");
+    check_row_ids(a, ip, ids->numel, rows);
     if (on_cuda) {
       cuda::gather_rows(out->device.index, table->ptr, ids->as<int32_t>(), out->ptr, (int64_t)ids->numel, cols);
       return info.Env().Undefined();
@@ -83,10 +88,7 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     std::vector<int32_t> host_ids;
     if (on_cuda) host_ids = int32_values_on_host(ids);  // validated on a host copy, used on the device
     const int32_t* ip = on_cuda ? host_ids.data() : ids->as<int32_t>();
-    for (size_t i = 0; i < ids->numel; ++i)
-      if (ip[i] < 0 || ip[i] >= rows)
-        a.fail("index " + std::to_string(ip[i]) + " at position " + std::to_string(i) + " is out of range [0, " +
-               std::to_string(rows) + ")");
+    check_row_ids(a, ip, ids->numel, rows);
     if (on_cuda) {
       cuda::scatter_add_rows(out->device.index, src->as<float>(), ids->as<int32_t>(), out->as<float>(), (int64_t)ids->numel, cols);
       return info.Env().Undefined();
