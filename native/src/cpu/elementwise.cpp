@@ -158,20 +158,6 @@ static void unary_grad_t(const float* x, const float* gy, float* gx, int64_t n, 
   });
 }
 
-#define SEEKR_UNARY_CASES(F, ...)                                                                   \
-  switch (op) {                                                                                     \
-    case NEG: return F<NEG>(__VA_ARGS__); case EXP: return F<EXP>(__VA_ARGS__);                     \
-    case LOG: return F<LOG>(__VA_ARGS__); case SQRT: return F<SQRT>(__VA_ARGS__);                   \
-    case RSQRT: return F<RSQRT>(__VA_ARGS__); case TANH: return F<TANH>(__VA_ARGS__);               \
-    case SIGMOID: return F<SIGMOID>(__VA_ARGS__); case SILU: return F<SILU>(__VA_ARGS__);           \
-    case GELU: return F<GELU>(__VA_ARGS__); case RELU: return F<RELU>(__VA_ARGS__);                 \
-    case ABS: return F<ABS>(__VA_ARGS__); case POW_SCALAR: return F<POW_SCALAR>(__VA_ARGS__);       \
-    case ADD_SCALAR: return F<ADD_SCALAR>(__VA_ARGS__); case MUL_SCALAR: return F<MUL_SCALAR>(__VA_ARGS__); \
-    case SIN: return F<SIN>(__VA_ARGS__); case COS: return F<COS>(__VA_ARGS__);                     \
-    case SQUARE: return F<SQUARE>(__VA_ARGS__); case RECIPROCAL: return F<RECIPROCAL>(__VA_ARGS__); \
-    case GELU_TANH: return F<GELU_TANH>(__VA_ARGS__);                                               \
-  }
-
 void unary(int op, const float* x, float* out, int64_t n, float p) { SEEKR_UNARY_CASES(unary_t, x, out, n, p) }
 void unary_grad(int op, const float* x, const float* gy, float* gx, int64_t n, float p) {
   SEEKR_UNARY_CASES(unary_grad_t, x, gy, gx, n, p)

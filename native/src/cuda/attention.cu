@@ -43,6 +43,18 @@ void select(int device) {
   }
 }
 
+// Stages keys [j0, j0 + BK) of kv head kh into shared memory (zeros past Tk), cooperatively over the block.
+__device__ __forceinline__ void load_kv_tile(const AttnShape& s, const float* __restrict__ k, const float* __restrict__ v,
+                                             long long b, long long kh, long long j0, float* Ks, float* Vs) {
+  const long long D = s.D;
+  for (long long idx = threadIdx.x; idx < BK * D; idx += blockDim.x) {
+    const long long jj = idx / D, d = idx % D, j = j0 + jj;
+    const long long src = ((b * s.Tk + j) * s.Hkv + kh) * D + d;
+    Ks[idx] = j < s.Tk ? k[src] : 0.f;
+    Vs[idx] = j < s.Tk ? v[src] : 0.f;
+  }
+}
+
 // ---- forward ------------------------------------------------------------------------------------------------
 template <int DM>
 __global__ void fwd_kernel(AttnShape s, const float* __restrict__ q, const float* __restrict__ k,
@@ -66,12 +78,7 @@ __global__ void fwd_kernel(AttnShape s, const float* __restrict__ q, const float
   const long long last = (t0 + BQ - 1 < s.Tq - 1) ? t0 + BQ - 1 : s.Tq - 1;
   const long long nk = vis_end(s, last);
   for (long long j0 = 0; j0 < nk; j0 += BK) {
-    for (long long idx = threadIdx.x; idx < BK * D; idx += blockDim.x) {
-      const long long jj = idx / D, d = idx % D, j = j0 + jj;
-      const long long src = ((b * s.Tk + j) * s.Hkv + kh) * D + d;
-      Ks[idx] = j < s.Tk ? k[src] : 0.f;
-      Vs[idx] = j < s.Tk ? v[src] : 0.f;
-    }
+    load_kv_tile(s, k, v, b, kh, j0, Ks, Vs);
     __syncthreads();
     if (active) {
       for (int jj = 0; jj < BK; ++jj) {
@@ -347,12 +354,7 @@ __global__ void dq_kernel(AttnShape s, const float* __restrict__ q, const float*
   const long long nk = dense ? s.Tk : vis_end(s, last);
   double sacc = 0;
   for (long long j0 = 0; j0 < nk; j0 += BK) {
-    for (long long idx = threadIdx.x; idx < BK * D; idx += blockDim.x) {
-      const long long jj = idx / D, d = idx % D, j = j0 + jj;
-      const long long src = ((b * s.Tk + j) * s.Hkv + kh) * D + d;
-      Ks[idx] = j < s.Tk ? k[src] : 0.f;
-      Vs[idx] = j < s.Tk ? v[src] : 0.f;
-    }
+    load_kv_tile(s, k, v, b, kh, j0, Ks, Vs);
     __syncthreads();
     if (active) {
       for (int jj = 0; jj < BK; ++jj) {
