@@ -29,6 +29,7 @@ export {
   type EpochPlan,
   type InterleaveOptions,
   interleave,
+  MIX_MODES,
   type MixMode,
   type PlannedBatch,
   ReplayScheduler,

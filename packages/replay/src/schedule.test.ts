@@ -157,11 +157,43 @@ describe("ReplayScheduler", () => {
     );
   });
 
+  it("every-batch: each new batch is followed by a replay batch of distinct samples, walking through memory shuffles", () => {
+    fc.assert(
+      fc.property(schedulerArb, fc.nat(20), (options, epoch) => {
+        const scheduler = new ReplayScheduler({ ...options, mode: "every-batch" });
+        const plan = scheduler.plan(epoch);
+        expect(plan.batches).toHaveLength(scheduler.batchesPerEpoch);
+        expectExactlyOnce(samplesOf(plan.batches, "new"), options.newSamples, "new");
+        const nNew = Math.ceil(options.newSamples / options.batchSize);
+        const size = Math.min(options.replayBatchSize ?? options.batchSize, options.replay);
+        if (options.replay === 0) {
+          expect(plan.batches.every((b) => b.source === "new")).toBe(true);
+          return;
+        }
+        expect(plan.batches.map((b) => b.source).join(",")).toBe(Array.from({ length: nNew }, () => "new,replay").join(","));
+        const replayBatches = plan.batches.filter((b) => b.source === "replay");
+        for (const b of replayBatches) {
+          const ids = b.samples.map((x) => x.index);
+          expect(ids).toHaveLength(size);
+          expect(new Set(ids).size).toBe(size);
+          for (const i of ids) expect(i >= 0 && i < options.replay).toBe(true);
+        }
+        // The first pass through the memory repeats nothing; with enough replay slots every sample is rehearsed.
+        const flat = replayBatches.flatMap((b) => b.samples.map((x) => x.index));
+        const firstPass = flat.slice(0, Math.min(flat.length, options.replay - (options.replay % size)));
+        expect(new Set(firstPass).size).toBe(firstPass.length);
+        if (flat.length >= options.replay + size) expect(new Set(flat).size).toBe(options.replay);
+        expect(new ReplayScheduler({ ...options, mode: "every-batch" }).plan(epoch)).toEqual(plan);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it("is deterministic per (seed, epoch) and reshuffles between epochs", () => {
     const options = { newSamples: 200, replay: 40, batchSize: 8, seed: 11 };
     const a = new ReplayScheduler(options);
     const b = new ReplayScheduler(options);
-    for (const mode of ["interleave", "concatenate"] as const) {
+    for (const mode of ["interleave", "concatenate", "every-batch"] as const) {
       const s = new ReplayScheduler({ ...options, mode });
       expect(s.plan(3)).toEqual(new ReplayScheduler({ ...options, mode }).plan(3));
       expect(s.plan(3)).not.toEqual(s.plan(4));
@@ -180,6 +212,15 @@ describe("ReplayScheduler", () => {
     ]);
     const concat = new ReplayScheduler({ newSamples: 3, replay: 2, batchSize: 2, seed: 0, shuffle: false, mode: "concatenate" }).plan(0);
     expect(concat.batches.map((b) => b.samples.map((s) => `${s.source[0]}${s.index}`))).toEqual([["n0", "n1"], ["n2", "r0"], ["r1"]]);
+    const every = new ReplayScheduler({ newSamples: 5, replay: 3, batchSize: 2, seed: 0, shuffle: false, mode: "every-batch" }).plan(0);
+    expect(every.batches.map((b) => b.samples.map((s) => `${s.source[0]}${s.index}`))).toEqual([
+      ["n0", "n1"],
+      ["r0", "r1"],
+      ["n2", "n3"],
+      ["r2", "r0"],
+      ["n4"],
+      ["r1", "r2"],
+    ]);
   });
 
   it("draws replay across all past tasks' samples of a memory, resolvable with memory.entry", () => {
@@ -204,7 +245,7 @@ describe("ReplayScheduler", () => {
     expect(() => new ReplayScheduler({ ...base, newSamples: 1.5 })).toThrow("newSamples: expected a non-negative integer, got 1.5");
     expect(() => new ReplayScheduler({ ...base, replay: -1 })).toThrow("replay: expected a non-negative integer, got -1");
     expect(() => new ReplayScheduler({ ...base, replay: {} as { sampleCount: number } })).toThrow("replay.sampleCount: expected a non-negative integer, got undefined");
-    expect(() => new ReplayScheduler({ ...base, mode: "mix" as "interleave" })).toThrow('mode: expected "interleave" or "concatenate", got "mix"');
+    expect(() => new ReplayScheduler({ ...base, mode: "mix" as "interleave" })).toThrow('mode: expected one of "interleave", "concatenate", "every-batch", got "mix"');
     expect(() => new ReplayScheduler({ ...base, seed: Number.NaN })).toThrow("seed: expected a safe integer, got NaN");
     expect(() => new ReplayScheduler(base).plan(-1)).toThrow("epoch: expected a non-negative integer, got -1");
   });

@@ -1,4 +1,5 @@
-// Batch scheduling: replay batches interleaved evenly with new-task batches, or concatenated and shuffled.
+// Batch scheduling: replay batches interleaved evenly with new-task batches, concatenated and shuffled, or one
+// replay batch after every new batch (experience replay as in Mammoth / Avalanche).
 
 import { checkCount, checkPositive, checkSeed, formatValue } from "./format.js";
 import { permutation, rngFor } from "./random.js";
@@ -64,7 +65,7 @@ export interface SampleRef {
 
 /** One training step's batch. */
 export interface PlannedBatch {
-  /** "new" or "replay" in interleave mode; "mixed" in concatenate mode (may hold both). */
+  /** "new" or "replay" in interleave and every-batch modes; "mixed" in concatenate mode (may hold both). */
   readonly source: Source | "mixed";
   readonly samples: readonly SampleRef[];
 }
@@ -78,7 +79,10 @@ export interface EpochPlan {
 }
 
 /** How replay samples join the new task's data. */
-export type MixMode = "interleave" | "concatenate";
+export type MixMode = "interleave" | "concatenate" | "every-batch";
+
+/** The mix modes, in documentation order. */
+export const MIX_MODES: readonly MixMode[] = Object.freeze(["interleave", "concatenate", "every-batch"]);
 
 export interface ReplaySchedulerOptions {
   /** Number of training samples of the task being learned. */
@@ -87,12 +91,16 @@ export interface ReplaySchedulerOptions {
   replay: { readonly sampleCount: number } | number;
   /** Samples per batch (the last batch of each source may be smaller). */
   batchSize: number;
-  /** Samples per replay batch in interleave mode; default `batchSize`. */
+  /** Samples per replay batch in interleave and every-batch modes; default `batchSize`. */
   replayBatchSize?: number;
   /**
    * "interleave" (default): new and replay samples are batched separately and replay batches are
-   * spread evenly among new batches ({@link interleave}). "concatenate" (plain replay): replay samples
-   * are appended to the new data and all of them are shuffled together into batches.
+   * spread evenly among new batches ({@link interleave}); every replay sample is seen once per epoch, as
+   * in the reference SEEKR code, where the memory joins the task's data. "concatenate" (plain replay):
+   * replay samples are appended to the new data and all of them are shuffled together into batches.
+   * "every-batch" (experience replay as in Mammoth / Avalanche): every new batch is followed by a replay
+   * batch of min(replayBatchSize, memory size) distinct samples, drawn by walking through successive
+   * shuffles of the memory, so a small memory is rehearsed at the pace of the new data.
    */
   mode?: MixMode;
   /** Shuffle seed: epoch e uses a generator seeded from (seed, e). */
@@ -133,8 +141,8 @@ export class ReplayScheduler {
     this.batchSize = checkPositive(options.batchSize, "batchSize");
     this.replayBatchSize = checkPositive(options.replayBatchSize ?? this.batchSize, "replayBatchSize");
     const mode = options.mode ?? "interleave";
-    if (mode !== "interleave" && mode !== "concatenate") {
-      throw new Error(`mode: expected "interleave" or "concatenate", got ${formatValue(mode)}`);
+    if (!MIX_MODES.includes(mode)) {
+      throw new Error(`mode: expected one of ${MIX_MODES.map((m) => JSON.stringify(m)).join(", ")}, got ${formatValue(mode)}`);
     }
     this.mode = mode;
     this.seed = checkSeed(options.seed);
@@ -146,6 +154,7 @@ export class ReplayScheduler {
   /** Number of batches per epoch. */
   get batchesPerEpoch(): number {
     if (this.mode === "concatenate") return Math.ceil((this.newSamples + this.replaySamples) / this.batchSize);
+    if (this.mode === "every-batch") return Math.ceil(this.newSamples / this.batchSize) * (this.replaySamples > 0 ? 2 : 1);
     return Math.ceil(this.newSamples / this.batchSize) + Math.ceil(this.replaySamples / this.replayBatchSize);
   }
 
@@ -168,6 +177,31 @@ export class ReplayScheduler {
     const newBatches = chunk(permutation(this.newSamples, rng), this.batchSize).map(
       (ids): PlannedBatch => ({ source: "new", samples: ids.map((index) => ({ source: "new", index })) }),
     );
+    if (this.mode === "every-batch") {
+      if (this.replaySamples === 0) return { ...base, batches: newBatches };
+      const size = Math.min(this.replayBatchSize, this.replaySamples);
+      const replayRng = this.shuffle ? rngFor(this.seed, e, 1) : undefined;
+      let pool = permutation(this.replaySamples, replayRng);
+      let at = 0;
+      const batches: PlannedBatch[] = [];
+      for (const b of newBatches) {
+        batches.push(b);
+        const ids = new Set<number>();
+        const picked: SampleRef[] = [];
+        while (picked.length < size) {
+          if (at === pool.length) {
+            pool = permutation(this.replaySamples, replayRng);
+            at = 0;
+          }
+          const index = pool[at++] as number;
+          if (ids.has(index)) continue; // a sample already in this batch (across a reshuffle): take the next
+          ids.add(index);
+          picked.push({ source: "replay", index });
+        }
+        batches.push({ source: "replay", samples: picked });
+      }
+      return { ...base, batches };
+    }
     const replayBatches = chunk(permutation(this.replaySamples, rng), this.replayBatchSize).map(
       (ids): PlannedBatch => ({ source: "replay", samples: ids.map((index) => ({ source: "replay", index })) }),
     );

@@ -138,7 +138,7 @@ describe("errors name the field path and the value", () => {
     expect(problems({ data: { source: "trace" } })).toEqual(['data.path: required when data.source is "trace", but it is missing']);
     expect(problems({ data: { tasks: ["reverse", "zzz", "reverse"], metrics: { reverse: "sari" } } })).toEqual([
       'data.metrics: only used with data.source "trace" or "jsonl" (built-in tasks are scored by exact match)',
-      'data.tasks[1]: unknown built-in task "zzz" (available: reverse, sort, upper, cipher, kv, add, count)',
+      'data.tasks[1]: unknown built-in task "zzz" (available: reverse, sort, upper, cipher, decode, shift, kv, add, count)',
       'data.tasks[2]: "reverse" is listed twice (also data.tasks[0])',
     ]);
     expect(problems({ model: { numAttentionHeads: 5 } })).toEqual(["model.numAttentionHeads: expected a divisor of hiddenSize (64), got 5"]);

@@ -116,7 +116,7 @@ const methodSchema = z.strictObject({
       combine: oneOf(["sum-of-products", "product-of-sums"]).default("sum-of-products"),
     })
     .prefault({}),
-  interleave: oneOf(["interleave", "concatenate"]).default("interleave"),
+  interleave: oneOf(["interleave", "concatenate", "every-batch"]).default("interleave"),
   lwf: z
     .strictObject({
       temperature: number("a positive number", { gt: 0 }).default(2),

@@ -11,7 +11,7 @@ export type BudgetValue = number | { fraction: number };
 export type HeadStrategy = "importance" | "random" | "all";
 export type ImportanceMeasure = "both" | "sensitivity" | "forgettability";
 export type ImportanceCombine = "sum-of-products" | "product-of-sums";
-export type MixMode = "interleave" | "concatenate";
+export type MixMode = "interleave" | "concatenate" | "every-batch";
 
 export interface DataConfig {
   source: DataSource;

@@ -1,13 +1,14 @@
 // The base model: a small LLaMA pre-trained on the generic corpus, built once and cached by a hash of its settings.
 
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { type LlamaConfig, LlamaModel, llamaConfig, loadCheckpoint, saveCheckpoint, type Tokenizer } from "@seekr/model";
-import { AdamW, clipGradNorm, tensor, tidy } from "@seekr/tensor";
+import { AdamW, clipGradNorm, loadSafetensors, saveSafetensors, type Tensor, tensor, tidy } from "@seekr/tensor";
 import type { RunConfig } from "../config/types.js";
 import { DEFAULT_EXTRAS, type RunExtras } from "../run/extras.js";
 import { hashOf } from "../run/hash.js";
+import { readJsonIfExists, writeJsonAtomic } from "../run/layout.js";
 import { AbortError, yieldToEventLoop } from "../eval/evaluate.js";
 import { createRng } from "../tasks/rng.js";
 import { createTokenizer } from "../train/tokenizer.js";
@@ -94,6 +95,21 @@ export interface PretrainOptions {
   onStep?: (p: PretrainProgress) => void;
   /** Checked before every step (the loop yields to the event loop there); aborting throws an AbortError. */
   signal?: AbortSignal;
+  /** Continue an interrupted pre-training: steps done, their losses, and the optimizer state after them. */
+  resume?: PretrainSnapshot | null;
+  /**
+   * Called with a snapshot every `snapshotEvery` steps and when aborted (before the AbortError is thrown), so
+   * the caller can save it; the snapshot's tensors are views of the live state, valid during the call only.
+   */
+  onSnapshot?: (s: PretrainSnapshot) => void;
+  snapshotEvery?: number;
+}
+
+/** The state of a pre-training after `step` steps (with the model's parameters, everything needed to continue). */
+export interface PretrainSnapshot {
+  step: number;
+  losses: number[];
+  optimizer: { step: number; expAvg: Tensor[]; expAvgSq: Tensor[] } | null;
 }
 
 /** Learning rate at `step`: linear warm-up, then cosine decay to minLrRatio · lr. */
@@ -131,11 +147,26 @@ export async function pretrain(model: LlamaModel, tokenizer: Tokenizer, o: Pretr
   const next = sequenceSource(tokenizer, o);
   const params = model.parameterList();
   const opt = new AdamW(params, { lr: o.lr, betas: [0.9, 0.95], weightDecay: 0.01 });
-  const losses: number[] = [];
+  const start = o.resume?.step ?? 0;
+  if (start < 0 || start > o.steps || (o.resume && o.resume.losses.length !== start)) {
+    throw new Error(`pre-training: cannot resume at step ${start} of ${o.steps} with ${o.resume?.losses.length} recorded losses`);
+  }
+  const losses: number[] = o.resume ? [...o.resume.losses] : [];
+  if (o.resume?.optimizer) opt.loadState(o.resume.optimizer);
+  // The corpus is a pure function of its seed: replay the sequences of the steps already done.
+  for (let i = 0; i < start * o.batchSize; i++) next();
+  const snapshot = (step: number): void => {
+    const s = opt.state();
+    o.onSnapshot?.({ step, losses, optimizer: opt.stepCount > 0 ? s : null });
+  };
   try {
-    for (let step = 0; step < o.steps; step++) {
+    for (let step = start; step < o.steps; step++) {
       await yieldToEventLoop();
-      if (o.signal?.aborted) throw new AbortError("pre-training");
+      if (o.signal?.aborted) {
+        if (step > start) snapshot(step);
+        throw new AbortError("pre-training");
+      }
+      if (o.snapshotEvery && step > start && step % o.snapshotEvery === 0) snapshot(step);
       const lr = pretrainLr(step, o);
       opt.lr = lr;
       const seqs = Array.from({ length: o.batchSize }, () => next());
@@ -196,10 +227,16 @@ export async function ensureBaseModel(
   const t0 = performance.now();
   const tokenizer = createTokenizer(run.model.tokenizer);
   const config = modelConfigFor(run, tokenizer);
-  const model = run.model.checkpoint !== undefined ? loadCheckpoint(run.model.checkpoint, { config }) : LlamaModel.init(config, { seed: extras.pretrain.seed });
+  const partial = new PartialPretrain(join(root, `.seekr-base-${key}.partial`), key);
+  const saved = partial.read(config);
+  const model = saved?.model ?? (run.model.checkpoint !== undefined ? loadCheckpoint(run.model.checkpoint, { config }) : LlamaModel.init(config, { seed: extras.pretrain.seed }));
+  const priorSeconds = saved?.seconds ?? 0;
   try {
     const seqLen = Math.min(extras.pretrain.seqLen, config.maxPositionEmbeddings);
     const losses = await pretrain(model, tokenizer, {
+      resume: saved?.snapshot ?? null,
+      snapshotEvery: PRETRAIN_SNAPSHOT_EVERY,
+      onSnapshot: (snap) => partial.write(model, snap, priorSeconds + (performance.now() - t0) / 1000),
       steps: pre.steps,
       batchSize: pre.batchSize,
       lr: pre.lr,
@@ -211,9 +248,11 @@ export async function ensureBaseModel(
       ...(opts.onStep ? { onStep: opts.onStep } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
+    saved?.snapshot.optimizer?.expAvg.forEach((t) => t.dispose());
+    saved?.snapshot.optimizer?.expAvgSq.forEach((t) => t.dispose());
     const tail = losses.slice(Math.floor(losses.length * 0.9));
     const finalLoss = tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : null;
-    const seconds = (performance.now() - t0) / 1000;
+    const seconds = priorSeconds + (performance.now() - t0) / 1000;
     mkdirSync(root, { recursive: true });
     const tmp = join(root, `.seekr-base-${key}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
     saveCheckpoint(model, tmp, { dtype: "float32" });
@@ -228,9 +267,74 @@ export async function ensureBaseModel(
       rmSync(tmp, { recursive: true, force: true });
       if (!existsSync(metaPath)) throw e; // someone else finished first: use theirs
     }
+    partial.remove();
     return { dir, key, built: true, seconds, finalLoss };
   } finally {
     model.dispose();
+  }
+}
+
+/** Pre-training saves its state every this many steps (and when interrupted), so an interrupted run resumes it. */
+export const PRETRAIN_SNAPSHOT_EVERY = 250;
+
+/**
+ * An interrupted pre-training in the cache: `<cache>/.seekr-base-<key>.partial/` holds generation folders
+ * g<N>/ (model.safetensors, optimizer.safetensors) and state.json, written atomically last, naming the
+ * current generation; older generations are removed after it. A crash at any point leaves a consistent state.
+ */
+class PartialPretrain {
+  constructor(
+    readonly dir: string,
+    readonly key: string,
+  ) {}
+
+  read(config: LlamaConfig): { model: LlamaModel; snapshot: PretrainSnapshot; seconds: number } | null {
+    const state = readJsonIfExists<{ key: string; generation: number; step: number; losses: number[]; seconds: number; optimizer: boolean }>(join(this.dir, "state.json"));
+    if (!state || state.key !== this.key) return null;
+    const g = join(this.dir, `g${state.generation}`);
+    const params = loadSafetensors(join(g, "model.safetensors")).tensors;
+    let model: LlamaModel;
+    try {
+      model = new LlamaModel(config, params);
+    } catch (e) {
+      for (const t of params.values()) t.dispose();
+      throw new Error(`${join(g, "model.safetensors")}: ${(e as Error).message} (delete ${this.dir} to pre-train from scratch)`);
+    }
+    let optimizer: PretrainSnapshot["optimizer"] = null;
+    if (state.optimizer) {
+      const path = join(g, "optimizer.safetensors");
+      const t = loadSafetensors(path).tensors;
+      const n = model.parameterList().length;
+      const pick = (prefix: string): Tensor[] =>
+        Array.from({ length: n }, (_, i) => {
+          const x = t.get(`${prefix}.${i}`);
+          if (!x) throw new Error(`${path}: missing '${prefix}.${i}' (delete ${this.dir} to pre-train from scratch)`);
+          return x;
+        });
+      optimizer = { step: state.step, expAvg: pick("exp_avg"), expAvgSq: pick("exp_avg_sq") };
+    }
+    return { model, snapshot: { step: state.step, losses: state.losses, optimizer }, seconds: state.seconds };
+  }
+
+  write(model: LlamaModel, snap: PretrainSnapshot, seconds: number): void {
+    const prev = readJsonIfExists<{ generation: number }>(join(this.dir, "state.json"));
+    const generation = (prev?.generation ?? 0) + 1;
+    const g = join(this.dir, `g${generation}`);
+    rmSync(g, { recursive: true, force: true });
+    mkdirSync(g, { recursive: true });
+    saveSafetensors(join(g, "model.safetensors"), model.parameters(), { format: "pt" });
+    if (snap.optimizer) {
+      const tensors = new Map<string, Tensor>();
+      snap.optimizer.expAvg.forEach((t, i) => tensors.set(`exp_avg.${i}`, t));
+      snap.optimizer.expAvgSq.forEach((t, i) => tensors.set(`exp_avg_sq.${i}`, t));
+      saveSafetensors(join(g, "optimizer.safetensors"), tensors);
+    }
+    writeJsonAtomic(join(this.dir, "state.json"), { key: this.key, generation, step: snap.step, losses: snap.losses, seconds, optimizer: snap.optimizer !== null, savedAt: new Date().toISOString() });
+    for (const name of readdirSync(this.dir)) if (/^g\d+$/.test(name) && name !== `g${generation}`) rmSync(join(this.dir, name), { recursive: true, force: true });
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -84,4 +84,35 @@ describe("ensureBaseModel", () => {
     await expect(ensureBaseModel(other, { signal: ac.signal })).rejects.toThrow(/aborted/);
     expect(existsSync(join(root, "runs", ".cache", `seekr-base-${baseModelKey(other)}`))).toBe(false);
   });
+
+  it("resumes an interrupted pre-training where it stopped and ends bit-identical to an uninterrupted one", async () => {
+    const cfg = { ...config, model: { ...config.model, pretrain: { ...config.model.pretrain, steps: 24 } } };
+    const whole = await ensureBaseModel(cfg, { extras: { ...DEFAULT_EXTRAS, cacheDir: join(root, "cache-whole") } });
+    const extras = { ...DEFAULT_EXTRAS, cacheDir: join(root, "cache-resumed") };
+    const ac = new AbortController();
+    const seen: number[] = [];
+    await expect(
+      ensureBaseModel(cfg, {
+        extras,
+        signal: ac.signal,
+        onStep: (p) => {
+          seen.push(p.step);
+          if (p.step === 10) ac.abort();
+        },
+      }),
+    ).rejects.toThrow(/aborted/);
+    expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    const partialDir = join(root, "cache-resumed", `.seekr-base-${whole.key}.partial`);
+    const state = JSON.parse(readFileSync(join(partialDir, "state.json"), "utf8")) as { step: number; losses: number[] };
+    expect(state.step).toBe(10);
+    expect(state.losses).toHaveLength(10);
+    const resumedSteps: number[] = [];
+    const resumed = await ensureBaseModel(cfg, { extras, onStep: (p) => resumedSteps.push(p.step) });
+    expect(resumed.built).toBe(true);
+    expect(resumedSteps).toEqual(Array.from({ length: 14 }, (_, i) => i + 11));
+    expect(existsSync(partialDir)).toBe(false);
+    expect(readFileSync(join(resumed.dir, "model.safetensors")).equals(readFileSync(join(whole.dir, "model.safetensors")))).toBe(true);
+    const losses = (d: string) => (JSON.parse(readFileSync(join(d, "pretrain.json"), "utf8")) as { losses: number[] }).losses;
+    expect(losses(resumed.dir)).toEqual(losses(whole.dir));
+  });
 });

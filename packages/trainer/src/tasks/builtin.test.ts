@@ -37,6 +37,12 @@ const SOLVERS: Record<string, Solver> = {
     String.fromCharCode(...[...(m[1] as string)].map((c) => c.charCodeAt(0) - 32)),
   ),
   cipher: matching(/^encode: ([a-z]{3,8})=$/, (m) => [...(m[1] as string)].map((c) => KEY[LOWERCASE.indexOf(c)]).join("")),
+  // decode: search the key for the letter that encodes to each input letter.
+  decode: matching(/^decode: ([a-z]{3,8})=$/, (m) => [...(m[1] as string)].map((c) => LOWERCASE[KEY.indexOf(c)]).join("")),
+  shift: matching(/^shift: ([a-z]{3,8})=$/, (m) => {
+    const alphabet = LOWERCASE + LOWERCASE.slice(0, 3);
+    return [...(m[1] as string)].map((c) => alphabet[alphabet.indexOf(c) + 3]).join("");
+  }),
   kv: matching(/^recall: ((?:[a-z]:\d\d,){2,3}[a-z]:\d\d) \?([a-z])=$/, (m) => {
     const pairs = (m[1] as string).split(",").map((p) => p.split(":") as [string, string]);
     const keys = pairs.map(([k]) => k);
@@ -107,6 +113,15 @@ describe("task details", () => {
     expect(cipherKey(DEFAULT_CIPHER_KEY_SEED)).toBe(KEY);
     expect(cipherKey(7)).not.toBe(KEY);
     expect(cipherTask.description).toContain(KEY);
+  });
+
+  it("decode undoes cipher: decoding a cipher answer gives back the cipher's input", () => {
+    const dec = BUILTIN_TASKS.decode as TaskDefinition;
+    for (const ex of generateExamples(cipherTask, 50, 9)) {
+      const input = /^encode: ([a-z]+)=$/.exec(ex.prompt)![1] as string;
+      const back = SOLVERS.decode!(`${dec.instruction}${ex.answer}=`);
+      expect(back).toBe(input);
+    }
   });
 
   it("a second cipher task with another key seed gives other answers to the same prompts", () => {

@@ -118,6 +118,43 @@ export function createCipherTask(options: { name?: string; keySeed?: number } = 
 export const cipherTask = createCipherTask();
 
 /**
+ * The inverse of a substitution cipher on 3–8 lowercase letters: "decode: xyz=" → the letters whose cipher
+ * images are x, y, z. With the same key as "cipher" it asks for exactly the opposite mapping, so the two
+ * tasks interfere as strongly as two tasks can.
+ */
+export function createDecodeTask(options: { name?: string; keySeed?: number } = {}): TaskDefinition {
+  const key = cipherKey(options.keySeed ?? DEFAULT_CIPHER_KEY_SEED);
+  const inverse = new Array<string>(26);
+  for (let i = 0; i < 26; i++) inverse[key.charCodeAt(i) - 97] = LOWERCASE[i] as string;
+  return define({
+    name: options.name ?? "decode",
+    description: `inverse substitution cipher on 3-8 lowercase letters (key ${key})`,
+    instruction: "decode: ",
+    maxPromptBytes: 8 + 8 + 1,
+    maxAnswerBytes: 8,
+    body(rng) {
+      const s = word(rng, 3, 8);
+      return { input: s, answer: [...s].map((c) => inverse[c.charCodeAt(0) - 97]).join("") };
+    },
+  });
+}
+
+export const decodeTask = createDecodeTask();
+
+/** Caesar shift by 3 on 3–8 lowercase letters, wrapping z → c: "shift: xyz=" → "abc". */
+export const shiftTask = define({
+  name: "shift",
+  description: "shift each of 3-8 lowercase letters three places along the alphabet (z wraps to c)",
+  instruction: "shift: ",
+  maxPromptBytes: 7 + 8 + 1,
+  maxAnswerBytes: 8,
+  body(rng) {
+    const s = word(rng, 3, 8);
+    return { input: s, answer: [...s].map((c) => LOWERCASE[(c.charCodeAt(0) - 97 + 3) % 26]).join("") };
+  },
+});
+
+/**
  * Key-value recall from the prompt: 3–4 pairs of a distinct letter key and a two-digit value, then
  * a query key: "recall: q:07,b:52,x:33 ?b=" → "52".
  */

@@ -6,9 +6,12 @@ export {
   cipherTask,
   countTask,
   createCipherTask,
+  createDecodeTask,
+  decodeTask,
   DEFAULT_CIPHER_KEY_SEED,
   kvTask,
   reverseTask,
+  shiftTask,
   sortTask,
   upperTask,
 } from "./builtin.js";

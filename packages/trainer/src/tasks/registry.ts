@@ -1,7 +1,7 @@
 // The built-in task registry, the default task stream, and building a stream's splits.
 
 import type { TaskData } from "../data/types.js";
-import { addTask, cipherTask, countTask, kvTask, reverseTask, sortTask, upperTask } from "./builtin.js";
+import { addTask, cipherTask, countTask, decodeTask, kvTask, reverseTask, shiftTask, sortTask, upperTask } from "./builtin.js";
 import { buildTaskSplits, type SplitSizes, type TaskDefinition } from "./task.js";
 
 /** Every built-in task by name. */
@@ -10,6 +10,8 @@ export const BUILTIN_TASKS: Readonly<Record<string, TaskDefinition>> = Object.fr
   sort: sortTask,
   upper: upperTask,
   cipher: cipherTask,
+  decode: decodeTask,
+  shift: shiftTask,
   kv: kvTask,
   add: addTask,
   count: countTask,

@@ -75,7 +75,7 @@ describe("buildBuiltinStream", () => {
     const stream = buildBuiltinStream({ seed: 1, tasks: ["add", "kv"], sizes: { train: 5, eval: 5, test: 5 } });
     expect(stream.map((t) => t.name)).toEqual(["add", "kv"]);
     expect(() => buildBuiltinStream({ seed: 1, tasks: ["reverse", "nope"] })).toThrow(
-      /unknown built-in task "nope" \(available: reverse, sort, upper, cipher, kv, add, count\)/,
+      /unknown built-in task "nope" \(available: reverse, sort, upper, cipher, decode, shift, kv, add, count\)/,
     );
     expect(() => buildBuiltinStream({ seed: 1, tasks: ["kv", "kv"] })).toThrow(/task "kv" appears twice/);
     expect(() => buildBuiltinStream({ seed: 1, tasks: [] })).toThrow(/at least one task/);
