@@ -69,7 +69,7 @@ describe("bin/seekr.js", () => {
 });
 
 // A tiny real run through the trainer (two tasks, 16 examples each, one epoch): a few seconds on 2 cores.
-const TINY = ["--data.tasks=reverse,sort", "--data.samplesPerTask=16", "--training.epochs=1", "--training.batchSize=8", "--eval.maxNewTokens=4", "--device", "cpu"];
+const TINY = ["--data.tasks=reverse,sort", "--model.pretrain.steps=0", "--data.samplesPerTask=16", "--training.epochs=1", "--training.batchSize=8", "--eval.maxNewTokens=4", "--device", "cpu"];
 
 describe("seekr run with the trainer (tiny configuration)", () => {
   const tmp = mkdtempSync(join(tmpdir(), "seekr-bin-"));

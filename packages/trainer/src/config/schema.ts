@@ -74,16 +74,16 @@ const modelSchema = z.strictObject({
   checkpoint: text("a checkpoint path").optional(),
   pretrain: z
     .strictObject({
-      steps: integer(0).default(0),
+      steps: integer(0).default(1500),
       corpus: text('"builtin" or a corpus file path').default("builtin"),
       batchSize: integer(1).default(32),
-      lr: number("a positive number", { gt: 0 }).default(1e-3),
+      lr: number("a positive number", { gt: 0 }).default(3e-3),
     })
     .prefault({}),
 });
 
 const trainingSchema = z.strictObject({
-  epochs: integer(1).default(3),
+  epochs: integer(1).default(6),
   batchSize: integer(1).default(16),
   lr: number("a positive number", { gt: 0 }).default(1e-3),
   betas: z.tuple([beta, beta], { error: BETAS }).default([0.9, 0.95]),
@@ -116,7 +116,7 @@ const methodSchema = z.strictObject({
       combine: oneOf(["sum-of-products", "product-of-sums"]).default("sum-of-products"),
     })
     .prefault({}),
-  interleave: oneOf(["interleave", "concatenate", "every-batch"]).default("interleave"),
+  interleave: oneOf(["every-batch", "interleave", "concatenate"]).default("every-batch"),
   lwf: z
     .strictObject({
       temperature: number("a positive number", { gt: 0 }).default(2),

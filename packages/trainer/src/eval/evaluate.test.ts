@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { TaskData } from "../data/types.js";
 import { AbortError, evaluateTask, predict } from "./evaluate.js";
 
-setThreads(1); // the engine's thread pool can deadlock with more threads (see src/run/README.md)
+setThreads(1); // as the trainer runs by default (src/run/extras.ts)
 
 const tok = new ByteTokenizer();
 const model = LlamaModel.init(

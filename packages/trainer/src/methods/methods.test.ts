@@ -15,7 +15,7 @@ import { createMethod } from "./registry.js";
 import { pickReplay } from "./replay-store.js";
 import type { Method, MethodEnv, StepContext } from "./types.js";
 
-setThreads(1); // the engine's thread pool can deadlock with more threads (see src/run/README.md)
+setThreads(1); // as the trainer runs by default (src/run/extras.ts)
 
 const tok = new ByteTokenizer();
 const modelConfig = llamaConfig({

@@ -57,11 +57,27 @@ export class ReplayStore {
       if (!sample.attention) throw new Error("replay sample has no stored teacher attention");
       const index = new Map<number, number>();
       sample.attention.heads.forEach(([l, h], i) => index.set(headKey(l, h), i));
-      r = { data: attentionRows(sample.attention), index };
+      r = { data: normalizedRows(attentionRows(sample.attention), sample.attention.keyLength), index };
       this.rows.set(sample, r);
     }
     return r;
   }
+}
+
+/**
+ * Rescales every row of `keyLength` probabilities to sum to 1 (in place; sums in float64). Teacher rows are
+ * stored in bf16/f16, which rounds each probability: a decoded row sums to 1 ± ~1e-3, and with such a teacher
+ * KL(p_t ‖ p_s) = Σ p_t log(p_t / p_s) can go below zero and the kernel's gradient p_s − p_t is no longer the
+ * KL's. A row of zeros (never stored) is left alone.
+ */
+export function normalizedRows(data: Float32Array, keyLength: number): Float32Array {
+  if (keyLength <= 0) return data;
+  for (let o = 0; o + keyLength <= data.length; o += keyLength) {
+    let sum = 0;
+    for (let k = o; k < o + keyLength; k++) sum += data[k]!;
+    if (sum > 0) for (let k = o; k < o + keyLength; k++) data[k] = data[k]! / sum;
+  }
+  return data;
 }
 
 /** A numeric key of a (layer, head) pair. */

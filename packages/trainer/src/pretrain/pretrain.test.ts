@@ -13,7 +13,7 @@ import { BUILTIN_TASKS } from "../tasks/registry.js";
 import { baseModelKey, ensureBaseModel, pretrainLr } from "./base.js";
 import { corpusStream } from "./corpus.js";
 
-setThreads(1); // the engine's thread pool can deadlock with more threads (see src/run/README.md)
+setThreads(1); // as the trainer runs by default (src/run/extras.ts)
 
 const root = mkdtempSync(join(tmpdir(), "seekr-pretrain-test-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

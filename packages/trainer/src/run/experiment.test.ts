@@ -104,7 +104,7 @@ describe("every method on the lookup stream", () => {
     }
     const perMethod = (label: string): number => lines.filter((l) => l.method === label).length;
     expect(perMethod("seqft")).toBe(3 * 8 * 19);
-    expect(perMethod("replay-10%")).toBe(3 * 8 * 19 + 8 * 2 + 8 * 4); // 30 then 60 replay samples: 2 and 4 replay batches
+    expect(perMethod("replay-10%")).toBe(3 * 8 * 19 + 2 * 8 * 19); // every-batch: a replay batch after each new batch from task 2 on
     expect(perMethod("multitask")).toBe(8 * Math.ceil(900 / 16));
     expect(Object.keys(scores.methods)).toEqual(config.methods.map((m) => m.label));
     expect(scores).toMatchObject({ format: "seekr.scores", tasks, metrics: ["accuracy", "accuracy", "accuracy"], seed: 1 });

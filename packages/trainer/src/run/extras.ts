@@ -51,8 +51,7 @@ export interface RunExtras {
   };
   /**
    * CPU worker threads of the engine (setThreads, process-wide) while the run lasts; null leaves the engine's
-   * setting. Default 1: at these model sizes one thread is as fast as two, and the engine's thread pool
-   * can deadlock (see src/run/README.md, "Known engine issues").
+   * setting. Default 1: at these model sizes one thread is as fast as two (see src/run/README.md, "Engine notes").
    */
   threads: number | null;
 }

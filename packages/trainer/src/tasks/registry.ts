@@ -21,11 +21,13 @@ export const BUILTIN_TASKS: Readonly<Record<string, TaskDefinition>> = Object.fr
 export const BUILTIN_TASK_NAMES: readonly string[] = Object.freeze(Object.keys(BUILTIN_TASKS));
 
 /**
- * The default stream, in training order. Same input alphabet, conflicting mappings distinguished only by
- * a short instruction prefix (reverse / cipher / sort / upper), plus in-context recall (kv): sequential
- * fine-tuning of a small model overwrites the earlier mappings, so BWT is clearly negative.
+ * The default stream, in training order: five transformations of the same input (3–10 lowercase letters),
+ * told apart only by a short instruction prefix, with conflicting mappings — "decode" is exactly the inverse
+ * of "cipher". The default base model learns each to 55–100 % exact match in six epochs, and sequential
+ * fine-tuning overwrites the earlier ones (BWT around −80 for SeqFT). "kv" (in-context recall) is left out:
+ * the tiny base model learns it to under 10 % in the default budget.
  */
-export const DEFAULT_TASK_ORDER: readonly string[] = Object.freeze(["reverse", "cipher", "kv", "sort", "upper"]);
+export const DEFAULT_TASK_ORDER: readonly string[] = Object.freeze(["reverse", "cipher", "sort", "decode", "upper"]);
 
 /** A built-in task by name; the error lists the available names. */
 export function getBuiltinTask(name: string): TaskDefinition {
