@@ -12,3 +12,4 @@ export * from "./methods/index.js";
 export * from "./train/index.js";
 export * from "./eval/index.js";
 export * from "./pretrain/index.js";
+export * from "./experiment/index.js";

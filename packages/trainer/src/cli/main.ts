@@ -1,10 +1,11 @@
-// The `seekr` command: run, report, devices, config — argument parsing (commander), exit codes, error printing.
+// The `seekr` command: run, report, experiment, devices, config — argument parsing (commander), exit codes, error printing.
 
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { extractOverrides, type Override } from "./argv.js";
 import { commandConfig } from "./commands/config.js";
 import { commandDevices } from "./commands/devices.js";
+import { commandExperiment, type ExperimentFlags, experimentCommandLine } from "./commands/experiment.js";
 import { commandReport } from "./commands/report.js";
 import { commandRun } from "./commands/run.js";
 import type { ConfigFlags } from "./config.js";
@@ -58,6 +59,23 @@ Examples:
   $ seekr run --methods seqft,replay-10%,seekr-10% --seed 7
   $ seekr run --config my-run.yaml --device cuda --training.epochs=1
   $ seekr run --resume runs/seekr                  # continue an interrupted run (Ctrl-C saves a checkpoint)`;
+
+const EXPERIMENT_HELP = `
+Each run folder (<runs>/<grid id>/<table or sweep point>/<order>-s<seed>/) is one \`seekr run\` child process
+training the methods of that table for that order and seed; a folder already complete is skipped, an
+interrupted one resumed (Ctrl-C stops the children, which save checkpoints: run the same command again);
+one holding results of other settings (the grid changed) is left alone unless --overwrite.
+The document keeps the section between <!-- analysis --> and <!-- /analysis --> when it is rewritten.
+
+Overrides of the grid's base configuration:
+  --set <field>=VALUE        any run-configuration field (--set training.epochs=1); repeatable
+  --<field.path>=VALUE       the same (--model.pretrain.steps=0); --extras.<path>=VALUE for trainer extras
+
+Examples:
+  $ seekr experiment --dry-run                       # the shipped grid: what would run
+  $ seekr experiment --jobs 2                        # run it (hours on a laptop CPU), write docs/RESULTS.md
+  $ seekr experiment --seeds 1 --orders 1 --only table1 --set training.epochs=1
+  $ seekr experiment --grid my-grid.yaml --aggregate-only --out docs/my-results.md`;
 
 function addConfigOptions(cmd: Command, what: string): Command {
   return cmd
@@ -127,6 +145,25 @@ Docs: docs/cli.md`,
     });
 
   program
+    .command("experiment")
+    .description("run a grid of methods × task orders × seeds and write a Markdown results document with SVG plots")
+    .option("--grid <file>", "grid file, YAML or JSON (default: the shipped experiments/paper-small.yaml)")
+    .option("--runs <dir>", "root of the run folders; the grid's go to <dir>/<grid id>/ (default runs/experiment)")
+    .option("--out <file>", "the results document; its plots go to results/<grid id>/ next to it (default docs/RESULTS.md)")
+    .option("-j, --jobs <n>", "runs at a time, each a child process (default 1)")
+    .option("--seeds <n>", "only the first N seeds of the grid")
+    .option("--orders <n>", "only the first N task orders of the grid")
+    .option("--only <ids>", "only these tables and sweeps (comma-separated ids)")
+    .option("--dry-run", "print the run folders the grid expands to (and their state) and exit")
+    .option("--aggregate-only", "train nothing: rebuild the document from the existing run folders")
+    .option("--overwrite", "retrain run folders that hold results of other settings (by default they are left alone)")
+    .option("--verbose", "print stack traces of errors")
+    .addHelpText("after", EXPERIMENT_HELP)
+    .action(async (opts: ExperimentFlags, cmd: Command) => {
+      state.code = await commandExperiment(opts, overrides, io, experimentCommandLine(cmd, overrides));
+    });
+
+  program
     .command("devices")
     .description("show the compute devices: CPU threads, GEMM backend, SIMD, CUDA (compiled? usable? why not?)")
     .option("--json", "print the report as JSON")
@@ -164,8 +201,8 @@ export async function main(argv: readonly string[], ioOverrides: Partial<CliIO> 
     const program = buildProgram(io, overrides, state);
     if (overrides.length) {
       const sub = rest.find((a) => !a.startsWith("-"));
-      if (sub !== "run" && sub !== "config") {
-        throw new CliError(`configuration overrides (--${overrides[0]?.path}=...) apply to seekr run and seekr config only`, EXIT_USAGE);
+      if (sub !== "run" && sub !== "config" && sub !== "experiment") {
+        throw new CliError(`configuration overrides (--${overrides[0]?.path}=...) apply to seekr run and seekr config only (and to the grid's base configuration in seekr experiment)`, EXIT_USAGE);
       }
     }
     if (!rest.length) {

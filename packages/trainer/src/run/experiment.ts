@@ -4,7 +4,7 @@ import { appendFileSync, mkdirSync, rmSync, truncateSync } from "node:fs";
 import { resolve } from "node:path";
 import { type LlamaModel, type PromptTemplate, type Tokenizer } from "@seekr/model";
 import { type PlannedBatch, type ReplayMemory, ReplayScheduler } from "@seekr/replay";
-import { AdamW, clipGradNorm, devices, setThreads, tidy } from "@seekr/tensor";
+import { AdamW, clipGradNorm, devices, memory, resetPeakMemory, setThreads, tidy } from "@seekr/tensor";
 import type { MethodConfig, RunConfig } from "../config/types.js";
 import { loadStream } from "../data/stream.js";
 import type { Example, TaskData } from "../data/types.js";
@@ -73,7 +73,11 @@ export interface RunInfo {
   commit: string | null;
   startedAt: string;
   updatedAt: string;
-  methods: Record<string, { status: "running" | "done" | "interrupted"; seconds: number }>;
+  /**
+   * Per method: status, seconds (all sessions) and peakBytes, the engine's peak of live CPU tensor bytes while the
+   * method ran (reset when it starts). A resumed method reports the peak of its last session only.
+   */
+  methods: Record<string, { status: "running" | "done" | "interrupted"; seconds: number; peakBytes?: number }>;
   /** Base model's scores per task (FWT baseline), when evaluated. */
   baseline: (number | null)[] | null;
 }
@@ -310,6 +314,9 @@ async function runMethod(s: Shared, mcfg: MethodConfig, methodIndex: number): Pr
     return { label, kind: mcfg.name, scores: state.result, seconds: state.seconds, skipped: true };
   }
 
+  // Peak CPU tensor memory of this method (of this session only when it resumes: earlier sessions' peaks are lost).
+  resetPeakMemory();
+  const peakBytes = (): number => memory().devices.cpu?.peakBytes ?? 0;
   const multitask = mcfg.name === "multitask";
   const stream = multitask ? [unionTask(s.tasks)] : s.tasks;
   const encoder = new ExampleEncoder(s.tokenizer, s.template, config.training.maxLength);
@@ -357,7 +364,7 @@ async function runMethod(s: Shared, mcfg: MethodConfig, methodIndex: number): Pr
       result,
       previous: state,
     });
-    s.info.methods[label] = { status: reason === "done" ? "done" : reason === "abort" ? "interrupted" : "running", seconds: state.seconds };
+    s.info.methods[label] = { status: reason === "done" ? "done" : reason === "abort" ? "interrupted" : "running", seconds: state.seconds, peakBytes: peakBytes() };
     emit({ type: "checkpoint", method: label, path: layout.state(label), position: pos, reason });
   };
 
