@@ -96,23 +96,31 @@ export function cipherKey(keySeed: number): string {
 export const DEFAULT_CIPHER_KEY_SEED = 0x5eed;
 
 /**
+ * A task that maps each of 3–8 lowercase letters through `table` (the 26 images of a, b, ..., z):
+ * `${instruction}abc=` → table[a] table[b] table[c].
+ */
+function letterMapTask(o: { name: string; description: string; instruction: string; table: string }): TaskDefinition {
+  return define({
+    name: o.name,
+    description: o.description,
+    instruction: o.instruction,
+    maxPromptBytes: Buffer.byteLength(o.instruction) + 8 + 1,
+    maxAnswerBytes: 8,
+    body(rng) {
+      const s = word(rng, 3, 8);
+      return { input: s, answer: [...s].map((c) => o.table[c.charCodeAt(0) - 97]).join("") };
+    },
+  });
+}
+
+/**
  * A fixed substitution cipher on 3–8 lowercase letters: "encode: abc=" → key[a] key[b] key[c]. The key
  * comes from `keySeed`, not from the run's seed; give several cipher tasks different names and key
  * seeds for maximally interfering tasks.
  */
 export function createCipherTask(options: { name?: string; keySeed?: number } = {}): TaskDefinition {
   const key = cipherKey(options.keySeed ?? DEFAULT_CIPHER_KEY_SEED);
-  return define({
-    name: options.name ?? "cipher",
-    description: `substitution cipher on 3-8 lowercase letters (key ${key})`,
-    instruction: "encode: ",
-    maxPromptBytes: 8 + 8 + 1,
-    maxAnswerBytes: 8,
-    body(rng) {
-      const s = word(rng, 3, 8);
-      return { input: s, answer: [...s].map((c) => key[c.charCodeAt(0) - 97]).join("") };
-    },
-  });
+  return letterMapTask({ name: options.name ?? "cipher", description: `substitution cipher on 3-8 lowercase letters (key ${key})`, instruction: "encode: ", table: key });
 }
 
 export const cipherTask = createCipherTask();
@@ -126,32 +134,17 @@ export function createDecodeTask(options: { name?: string; keySeed?: number } = 
   const key = cipherKey(options.keySeed ?? DEFAULT_CIPHER_KEY_SEED);
   const inverse = new Array<string>(26);
   for (let i = 0; i < 26; i++) inverse[key.charCodeAt(i) - 97] = LOWERCASE[i] as string;
-  return define({
-    name: options.name ?? "decode",
-    description: `inverse substitution cipher on 3-8 lowercase letters (key ${key})`,
-    instruction: "decode: ",
-    maxPromptBytes: 8 + 8 + 1,
-    maxAnswerBytes: 8,
-    body(rng) {
-      const s = word(rng, 3, 8);
-      return { input: s, answer: [...s].map((c) => inverse[c.charCodeAt(0) - 97]).join("") };
-    },
-  });
+  return letterMapTask({ name: options.name ?? "decode", description: `inverse substitution cipher on 3-8 lowercase letters (key ${key})`, instruction: "decode: ", table: inverse.join("") });
 }
 
 export const decodeTask = createDecodeTask();
 
 /** Caesar shift by 3 on 3–8 lowercase letters, wrapping z → c: "shift: xyz=" → "abc". */
-export const shiftTask = define({
+export const shiftTask = letterMapTask({
   name: "shift",
   description: "shift each of 3-8 lowercase letters three places along the alphabet (z wraps to c)",
   instruction: "shift: ",
-  maxPromptBytes: 7 + 8 + 1,
-  maxAnswerBytes: 8,
-  body(rng) {
-    const s = word(rng, 3, 8);
-    return { input: s, answer: [...s].map((c) => LOWERCASE[(c.charCodeAt(0) - 97 + 3) % 26]).join("") };
-  },
+  table: LOWERCASE.slice(3) + LOWERCASE.slice(0, 3),
 });
 
 /**
