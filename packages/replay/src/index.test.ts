@@ -33,6 +33,7 @@ describe("@seekr/replay", () => {
         "HEADER_BYTES",
         "MAGIC",
         "MEMORY_FILE_NAME",
+        "MIX_MODES",
         "ReplayMemory",
         "ReplayScheduler",
         "ReservoirSampler",
