@@ -56,9 +56,9 @@ describe("seekr experiment: help, plan, usage", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("seekr experiment: grid paper-small");
-    expect(r.stdout).toContain("4 run folders, 26 method trainings (2 results reused across tables)");
+    expect(r.stdout).toContain("4 run folders, 28 method trainings (2 results reused across tables)");
     expect(r.stdout).toMatch(/^ {2}table1\/1-s1 +new +seqft, ewc, lwf, replay-1%, derpp-1%, seekr-1%, replay-10%, derpp-10%, seekr-10%, multitask$/m);
-    expect(r.stdout).toMatch(/^ {2}table4\/2-s1 +new +seekr-random, seekr-sensitivity, seekr-forgettability$/m);
+    expect(r.stdout).toMatch(/^ {2}table4\/2-s1 +new +seekr-random, seekr-sensitivity, seekr-forgettability, seekr-allheads$/m);
     expect(r.stdout).toContain("table4: seekr-1% from table1 (2 runs)");
     expect(existsSync(join(tmp, "runs"))).toBe(false);
   });

@@ -92,7 +92,8 @@ describe("SEEKR", () => {
     expect(report!.importance!.selected.heads).toHaveLength(3);
     const rows = replayRows(method, env);
     const at = lossParts(method, env, rows);
-    expect(at.seekr).toBeGreaterThanOrEqual(0);
+    // KL(teacher ‖ student) at θ_k: zero up to float32 rounding (the teacher rows went through bf16 and back).
+    expect(at.seekr).toBeGreaterThanOrEqual(-1e-7);
     expect(at.seekr).toBeLessThan(1e-5);
     expect(Math.abs(at.logit!)).toBeLessThan(1e-5);
     train(env);
