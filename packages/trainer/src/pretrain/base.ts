@@ -248,8 +248,6 @@ export async function ensureBaseModel(
       ...(opts.onStep ? { onStep: opts.onStep } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
-    saved?.snapshot.optimizer?.expAvg.forEach((t) => t.dispose());
-    saved?.snapshot.optimizer?.expAvgSq.forEach((t) => t.dispose());
     const tail = losses.slice(Math.floor(losses.length * 0.9));
     const finalLoss = tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : null;
     const seconds = priorSeconds + (performance.now() - t0) / 1000;
@@ -271,6 +269,9 @@ export async function ensureBaseModel(
     return { dir, key, built: true, seconds, finalLoss };
   } finally {
     model.dispose();
+    // The loaded moments were copied into the optimizer (AdamW.loadState); free them however pre-training ended.
+    saved?.snapshot.optimizer?.expAvg.forEach((t) => t.dispose());
+    saved?.snapshot.optimizer?.expAvgSq.forEach((t) => t.dispose());
   }
 }
 
