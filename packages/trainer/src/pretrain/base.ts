@@ -8,6 +8,7 @@ import { AdamW, clipGradNorm, loadSafetensors, saveSafetensors, type Tensor, ten
 import type { RunConfig } from "../config/types.js";
 import { DEFAULT_EXTRAS, type RunExtras } from "../run/extras.js";
 import { hashOf } from "../run/hash.js";
+import { loadOptimizerMoments, saveOptimizerMoments } from "../run/checkpoint.js";
 import { readJsonIfExists, writeJsonAtomic } from "../run/layout.js";
 import { AbortError, yieldToEventLoop } from "../eval/evaluate.js";
 import { createRng } from "../tasks/rng.js";
@@ -303,16 +304,8 @@ class PartialPretrain {
     }
     let optimizer: PretrainSnapshot["optimizer"] = null;
     if (state.optimizer) {
-      const path = join(g, "optimizer.safetensors");
-      const t = loadSafetensors(path).tensors;
-      const n = model.parameterList().length;
-      const pick = (prefix: string): Tensor[] =>
-        Array.from({ length: n }, (_, i) => {
-          const x = t.get(`${prefix}.${i}`);
-          if (!x) throw new Error(`${path}: missing '${prefix}.${i}' (delete ${this.dir} to pre-train from scratch)`);
-          return x;
-        });
-      optimizer = { step: state.step, expAvg: pick("exp_avg"), expAvgSq: pick("exp_avg_sq") };
+      const moments = loadOptimizerMoments(join(g, "optimizer.safetensors"), model.parameterList().length, `(delete ${this.dir} to pre-train from scratch)`);
+      optimizer = { step: state.step, ...moments };
     }
     return { model, snapshot: { step: state.step, losses: state.losses, optimizer }, seconds: state.seconds };
   }
@@ -324,12 +317,7 @@ class PartialPretrain {
     rmSync(g, { recursive: true, force: true });
     mkdirSync(g, { recursive: true });
     saveSafetensors(join(g, "model.safetensors"), model.parameters(), { format: "pt" });
-    if (snap.optimizer) {
-      const tensors = new Map<string, Tensor>();
-      snap.optimizer.expAvg.forEach((t, i) => tensors.set(`exp_avg.${i}`, t));
-      snap.optimizer.expAvgSq.forEach((t, i) => tensors.set(`exp_avg_sq.${i}`, t));
-      saveSafetensors(join(g, "optimizer.safetensors"), tensors);
-    }
+    if (snap.optimizer) saveOptimizerMoments(join(g, "optimizer.safetensors"), snap.optimizer);
     writeJsonAtomic(join(this.dir, "state.json"), { key: this.key, generation, step: snap.step, losses: snap.losses, seconds, optimizer: snap.optimizer !== null, savedAt: new Date().toISOString() });
     for (const name of readdirSync(this.dir)) if (/^g\d+$/.test(name) && name !== `g${generation}`) rmSync(join(this.dir, name), { recursive: true, force: true });
   }

@@ -83,11 +83,8 @@ export function saveMethodCheckpoint(input: SaveInput): CheckpointState {
   let optimizerJson: CheckpointState["optimizer"] = null;
   if (optimizer && optimizer.stepCount > 0) {
     const s = optimizer.state();
-    const tensors = new Map<string, Tensor>();
-    s.expAvg.forEach((t, i) => tensors.set(`exp_avg.${i}`, t));
-    s.expAvgSq.forEach((t, i) => tensors.set(`exp_avg_sq.${i}`, t));
     optimizerPath = join(dir, "optimizer.safetensors");
-    saveSafetensors(optimizerPath, tensors);
+    saveOptimizerMoments(optimizerPath, s);
     optimizerJson = { step: s.step, lr: optimizer.lr };
   }
 
@@ -183,16 +180,30 @@ export function restoreMethodCheckpoint(
     });
   }
   if (!state.optimizer || !state.files.optimizer) return null;
-  const path = join(root, state.files.optimizer);
+  return { step: state.optimizer.step, ...loadOptimizerMoments(join(root, state.files.optimizer), model.parameterList().length) };
+}
+
+/** Writes AdamW moments (AdamW.state()) as safetensors `exp_avg.<i>` / `exp_avg_sq.<i>`, i = parameter index. */
+export function saveOptimizerMoments(path: string, s: { expAvg: readonly Tensor[]; expAvgSq: readonly Tensor[] }): void {
+  const tensors = new Map<string, Tensor>();
+  s.expAvg.forEach((t, i) => tensors.set(`exp_avg.${i}`, t));
+  s.expAvgSq.forEach((t, i) => tensors.set(`exp_avg_sq.${i}`, t));
+  saveSafetensors(path, tensors);
+}
+
+/**
+ * Reads the moments of `n` parameters written by {@link saveOptimizerMoments}; a missing tensor is an error naming
+ * the file and the tensor, followed by `hint` when given.
+ */
+export function loadOptimizerMoments(path: string, n: number, hint = ""): { expAvg: Tensor[]; expAvgSq: Tensor[] } {
   const { tensors } = loadSafetensors(path);
-  const n = model.parameterList().length;
   const pick = (prefix: string): Tensor[] =>
     Array.from({ length: n }, (_, i) => {
       const t = tensors.get(`${prefix}.${i}`);
-      if (!t) throw new Error(`${path}: missing '${prefix}.${i}'`);
+      if (!t) throw new Error(`${path}: missing '${prefix}.${i}'${hint ? ` ${hint}` : ""}`);
       return t;
     });
-  return { step: state.optimizer.step, expAvg: pick("exp_avg"), expAvgSq: pick("exp_avg_sq") };
+  return { expAvg: pick("exp_avg"), expAvgSq: pick("exp_avg_sq") };
 }
 
 /** Size of a file (0 when absent). */
