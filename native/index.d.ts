@@ -10,6 +10,8 @@ export interface BackendInfo {
   cudaReason: string;
   cudaRuntimeVersion: number;
   cudaDriverVersion: number;
+  /** The GEMM behind CUDA matmuls (cuBLAS loaded at run time, or Seekr's kernels and why). */
+  cudaGemm: string;
   cudaDevices: Array<{ device: string; name: string; computeCapability: string; totalMemory: number; multiprocessors: number }>;
 }
 export interface MemoryRow { device: string; bytes: number; buffers: number; peakBytes: number }
@@ -22,6 +24,7 @@ export interface NativeAddon {
   download(h: Handle): Float32Array | Int32Array | Uint16Array;
   copy(dst: Handle, src: Handle): void;
   fill(h: Handle, value: number): void;
+  /** Any pair of float32 / int32 / bfloat16 / float16 (floats round to nearest even). */
   cast(dst: Handle, src: Handle): void;
   randomUniform(h: Handle, seed: number, offset: number, low: number, high: number): void;
   randomNormal(h: Handle, seed: number, offset: number, mean: number, std: number): void;

@@ -5,7 +5,9 @@
 #include <cstring>
 #include <sstream>
 
+#include "cpu/convert.h"
 #include "cuda/backend.h"
+#include "cuda/kernels.h"
 
 namespace seekr {
 
@@ -167,6 +169,67 @@ void define(Napi::Env env, Napi::Object exports, const char* name,
     }
   };
   exports.Set(name, Napi::Function::New(env, wrapped, name));
+}
+
+// ---- half staging -------------------------------------------------------------------------------------------------
+static void convert_on(const Device& d, const void* src, DType sd, void* dst, DType dd, size_t n) {
+  if (d.type == DeviceType::CUDA) cuda::convert(d.index, src, sd, dst, dd, (int64_t)n);
+  else cpu::convert(src, sd, dst, dd, (int64_t)n);
+}
+
+void HalfStaging::stage(Storage* s, bool output) {
+  if (!s || (s->dtype != DType::BF16 && s->dtype != DType::F16)) {
+    for (Entry& e : entries_)  // already staged (the same buffer at two positions)
+      if (e.s == s) e.output = e.output || output;
+    return;
+  }
+  Storage* f = storage_alloc(s->device, DType::F32, s->numel);  // throws before anything is swapped
+  try {
+    convert_on(s->device, s->ptr, s->dtype, f->ptr, DType::F32, s->numel);
+  } catch (...) {
+    storage_release(f);
+    delete f;
+    throw;
+  }
+  std::swap(s->ptr, f->ptr);
+  std::swap(s->dtype, f->dtype);
+  entries_.push_back({s, f, output});
+}
+
+void HalfStaging::commit() {
+  for (Entry& e : entries_)
+    if (e.output) convert_on(e.s->device, e.s->ptr, DType::F32, e.orig->ptr, e.orig->dtype, e.s->numel);
+}
+
+HalfStaging::~HalfStaging() {
+  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+    std::swap(it->s->ptr, it->orig->ptr);
+    std::swap(it->s->dtype, it->orig->dtype);
+    storage_release(it->orig);  // now the float32 copy
+    delete it->orig;
+  }
+}
+
+Storage* peek_storage(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length()) return nullptr;
+  Napi::Value v = info[i];
+  if (!v.IsExternal()) return nullptr;
+  auto ext = v.As<Napi::External<Storage>>();
+  if (!ext.CheckTypeTag(&kStorageTag)) return nullptr;
+  Storage* s = ext.Data();
+  return s && s->alive ? s : nullptr;
+}
+
+void define_float(Napi::Env env, Napi::Object exports, const char* name, std::vector<int> in, std::vector<int> out,
+                  std::function<Napi::Value(const Napi::CallbackInfo&)> fn) {
+  define(env, exports, name, [fn, in, out](const Napi::CallbackInfo& info) -> Napi::Value {
+    HalfStaging st;
+    for (int i : out) st.stage(peek_storage(info, (size_t)i), true);
+    for (int i : in) st.stage(peek_storage(info, (size_t)i), false);
+    Napi::Value r = fn(info);
+    st.commit();
+    return r;
+  });
 }
 
 }  // namespace seekr

@@ -79,7 +79,7 @@ static int64_t read_variant(const Args& a, size_t i, bool allow_tensor_cores = f
 }
 
 void register_attention(Napi::Env env, Napi::Object exports) {
-  define(env, exports, "attention", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "attention", {0, 1, 2, 13}, {3, 4, 16}, [](const Napi::CallbackInfo& info) {
     Args a(info, "attention");
     Storage* q = a.tensor(0, "q");
     Storage* k = a.tensor(1, "k");
@@ -125,7 +125,7 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     else cpu::attention_forward(s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), x);
     return info.Env().Undefined();
   });
-  define(env, exports, "attentionBackward", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "attentionBackward", {0, 1, 2, 3, 4, 5, 17}, {6, 7, 8, 18}, [](const Napi::CallbackInfo& info) {
     Args a(info, "attentionBackward");
     Storage* q = a.tensor(0, "q");
     Storage* k = a.tensor(1, "k");
@@ -198,7 +198,7 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     if (d.mask) require_same_device(a, {d.q, d.mask});
     return d;
   };
-  define(env, exports, "attentionDistill", [read_distill](const Napi::CallbackInfo& info) -> Napi::Value {
+  define_float(env, exports, "attentionDistill", {0, 1, 2, 5}, {}, [read_distill](const Napi::CallbackInfo& info) -> Napi::Value {
     Args a(info, "attentionDistill");
     Distill d = read_distill(a, 0, 6);
     const int64_t variant = read_variant(a, 14);
@@ -215,7 +215,7 @@ void register_attention(Napi::Env env, Napi::Object exports) {
                                                   d.teacher->as<float>());
     return Napi::Number::New(info.Env(), total);
   });
-  define(env, exports, "attentionDistillBackward", [read_distill](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "attentionDistillBackward", {0, 1, 2, 5, 6}, {8, 9}, [read_distill](const Napi::CallbackInfo& info) {
     Args a(info, "attentionDistillBackward");
     Distill d = read_distill(a, 0, 10);
     Storage* gy = a.tensor(6, "gy");

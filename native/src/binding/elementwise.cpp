@@ -19,7 +19,7 @@ static void check_operand(const Args& a, const Storage* s, const char* name, con
 
 void register_elementwise(Napi::Env env, Napi::Object exports) {
   // binary(op, a, aStrides, b, bStrides, out, shape)
-  define(env, exports, "binary", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "binary", {1, 3}, {5}, [](const Napi::CallbackInfo& info) {
     Args a(info, "binary");
     int64_t op = a.i64(0, "op");
     if (op < 0 || op >= cpu::NUM_BINARY) a.fail("unknown binary op code " + std::to_string(op));
@@ -43,7 +43,7 @@ void register_elementwise(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
   // unary(op, x, out, p)
-  define(env, exports, "unary", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "unary", {1}, {2}, [](const Napi::CallbackInfo& info) {
     Args a(info, "unary");
     int64_t op = a.i64(0, "op");
     if (op < 0 || op >= cpu::NUM_UNARY) a.fail("unknown unary op code " + std::to_string(op));
@@ -63,7 +63,7 @@ void register_elementwise(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
   // unaryGrad(op, x, gy, gx, p): gx = op'(x) * gy
-  define(env, exports, "unaryGrad", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "unaryGrad", {1, 2}, {3}, [](const Napi::CallbackInfo& info) {
     Args a(info, "unaryGrad");
     int64_t op = a.i64(0, "op");
     if (op < 0 || op >= cpu::NUM_UNARY) a.fail("unknown unary op code " + std::to_string(op));
@@ -85,7 +85,7 @@ void register_elementwise(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
   // where(cond, cStrides, a, aStrides, b, bStrides, out, shape)
-  define(env, exports, "where", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "where", {0, 2, 4}, {6}, [](const Napi::CallbackInfo& info) {
     Args a(info, "where");
     Storage* c = a.tensor(0, "cond");
     auto cs = a.ints(1, "condStrides");

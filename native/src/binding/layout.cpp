@@ -43,7 +43,7 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
   // gatherRows(table, ids, out, cols): out[i] = table[ids[i]]
-  define(env, exports, "gatherRows", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "gatherRows", {0}, {2}, [](const Napi::CallbackInfo& info) {
     Args a(info, "gather");
     Storage* table = a.tensor(0, "table");
     Storage* ids = a.tensor(1, "ids");
@@ -70,7 +70,7 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
   // scatterAddRows(src, ids, out, cols): out[ids[i]] += src[i]
-  define(env, exports, "scatterAddRows", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "scatterAddRows", {0}, {2}, [](const Napi::CallbackInfo& info) {
     Args a(info, "scatterAdd");
     Storage* src = a.tensor(0, "src");
     Storage* ids = a.tensor(1, "ids");

@@ -1,4 +1,5 @@
 // Glue for GEMM: matmul(a, b, out, batch, M, N, K, transA, transB, strideA, strideB, alpha, beta, backend).
+// a, b, out: float32, bfloat16 or float16 in any combination; f32 accumulation.
 #include "binding/args.h"
 #include "cpu/gemm.h"
 #include "cuda/kernels.h"
@@ -28,7 +29,13 @@ void register_matmul(Napi::Env env, Napi::Object exports) {
     if (g.stride_a < 0 || g.stride_b < 0) a.fail("batch strides must be non-negative");
     if (g.M > INT32_MAX || g.N > INT32_MAX || g.K > INT32_MAX) a.fail("matrix dimensions exceed 2^31");
     g.stride_c = g.M * g.N;
-    for (auto [s, nm] : {std::pair{A, "a"}, {B, "b"}, {C, "out"}}) require_dtype(a, s, nm, DType::F32);
+    auto is_float = [](const Storage* s) { return s->dtype == DType::F32 || s->dtype == DType::BF16 || s->dtype == DType::F16; };
+    for (auto [s, nm] : {std::pair{A, "a"}, {B, "b"}, {C, "out"}})
+      if (!is_float(s)) a.fail(std::string("'") + nm + "' has dtype " + dtype_name(s->dtype) + ", expected float32, bfloat16 or float16");
+    // bf16 x bf16 / f16 x f16 on CUDA: tensor cores (cuBLAS or Seekr's kernels) with f32 accumulation. Everything else:
+    // half operands are widened to float32 exactly (HalfStaging), so the products are exact and only the f32
+    // accumulation order differs from a tensor-core GEMM; the result is rounded to out's dtype.
+    const bool tensor_cores = C->device.type == DeviceType::CUDA && A->dtype == B->dtype && A->dtype != DType::F32;
     size_t mk = checked_product(a, {g.M, g.K}, "M*K"), kn = checked_product(a, {g.K, g.N}, "K*N");
     size_t mn = checked_product(a, {g.batch, g.M, g.N}, "batch*M*N");
     checked_product(a, {g.batch, g.M, g.N, g.K}, "batch*M*N*K");
@@ -40,11 +47,19 @@ void register_matmul(Napi::Env env, Napi::Object exports) {
     if (extent(g.stride_b, g.batch, kn) > (unsigned __int128)B->numel)
       a.fail("'b' has " + std::to_string(B->numel) + " elements, too few for batch " + std::to_string(g.batch) + " with stride " + std::to_string(g.stride_b));
     require_same_device(a, {A, B, C});
-    if (C->device.type == DeviceType::CUDA) {  // one kernel on CUDA devices: `backend` selects among the cpu's GEMMs
-      cuda::gemm_batched(C->device.index, g, alpha, A->as<float>(), B->as<float>(), beta, C->as<float>());
+    if (tensor_cores) {
+      cuda::gemm_batched_half(C->device.index, g, alpha, A->dtype, A->ptr, B->ptr, beta, C->dtype, C->ptr);
       return info.Env().Undefined();
     }
-    cpu::gemm_batched(g, alpha, A->as<float>(), B->as<float>(), beta, C->as<float>(), (int)backend);
+    HalfStaging st;
+    st.stage(C, true);
+    st.stage(A, false);
+    st.stage(B, false);
+    if (C->device.type == DeviceType::CUDA)  // one kernel on CUDA devices: `backend` selects among the cpu's GEMMs
+      cuda::gemm_batched(C->device.index, g, alpha, A->as<float>(), B->as<float>(), beta, C->as<float>());
+    else
+      cpu::gemm_batched(g, alpha, A->as<float>(), B->as<float>(), beta, C->as<float>(), (int)backend);
+    st.commit();
     return info.Env().Undefined();
   });
   // fmaPeak(seconds) -> measured single-core FMA throughput in GFLOP/s (the machine's peak per thread).

@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "binding/args.h"
+#include "cpu/convert.h"
 #include "common/threadpool.h"
 #include "cpu/gemm.h"
 #include "cpu/random.h"
@@ -118,7 +119,7 @@ void register_memory(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
   // fill(handle, value)
-  define(env, exports, "fill", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "fill", {}, {0}, [](const Napi::CallbackInfo& info) {
     Args a(info, "fill");
     Storage* s = a.tensor(0, "buffer");
     double v = a.f64(1, "value");
@@ -139,36 +140,20 @@ void register_memory(Napi::Env env, Napi::Object exports) {
     } else a.fail("fill supports float32 and int32");
     return info.Env().Undefined();
   });
-  // cast(dst, src): float32 <-> int32 (truncation toward zero), same numel.
+  // cast(dst, src): any pair of float32 / int32 / bfloat16 / float16, same numel, same device. Floats round to nearest
+  // even; float -> int32 truncates toward zero (NaN -> 0, saturating at the int32 range).
   define(env, exports, "cast", [](const Napi::CallbackInfo& info) {
     Args a(info, "cast");
     Storage* dst = a.tensor(0, "dst");
     Storage* src = a.tensor(1, "src");
     require_numel(a, src, "src", dst->numel);
     require_same_device(a, {dst, src});
-    size_t n = dst->numel;
-    if (dst->device.type == DeviceType::CUDA) {
-      const int dev = dst->device.index;
-      if (dst->dtype == src->dtype) {
-        if (dst->bytes()) cuda::copy_d2d(dev, dst->ptr, dev, src->ptr, dst->bytes());
-      } else if (dst->dtype == DType::F32 && src->dtype == DType::I32) cuda::cast_i32_to_f32(dev, src->as<int32_t>(), dst->as<float>(), (int64_t)n);
-      else if (dst->dtype == DType::I32 && src->dtype == DType::F32) cuda::cast_f32_to_i32(dev, src->as<float>(), dst->as<int32_t>(), (int64_t)n);
-      else a.fail(std::string("cannot cast ") + dtype_name(src->dtype) + " to " + dtype_name(dst->dtype) + " on " + dst->device.str() + " yet");
-      return info.Env().Undefined();
-    }
-    if (dst->dtype == src->dtype) std::memcpy(dst->ptr, src->ptr, dst->bytes());
-    else if (dst->dtype == DType::F32 && src->dtype == DType::I32)
-      for (size_t i = 0; i < n; ++i) dst->as<float>()[i] = (float)src->as<int32_t>()[i];
-    else if (dst->dtype == DType::I32 && src->dtype == DType::F32)
-      for (size_t i = 0; i < n; ++i) {
-        float f = src->as<float>()[i];
-        dst->as<int32_t>()[i] = (f != f) ? 0 : f >= 2147483647.0f ? 2147483647 : f <= -2147483648.0f ? (-2147483647 - 1) : (int32_t)f;
-      }
-    else a.fail(std::string("cannot cast ") + dtype_name(src->dtype) + " to " + dtype_name(dst->dtype) + " on the cpu");
+    if (dst->device.type == DeviceType::CUDA) cuda::convert(dst->device.index, src->ptr, src->dtype, dst->ptr, dst->dtype, (int64_t)dst->numel);
+    else cpu::convert(src->ptr, src->dtype, dst->ptr, dst->dtype, (int64_t)dst->numel);
     return info.Env().Undefined();
   });
   // randomUniform(handle, seed, offset, low, high) / randomNormal(handle, seed, offset, mean, std)
-  define(env, exports, "randomUniform", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "randomUniform", {}, {0}, [](const Napi::CallbackInfo& info) {
     Args a(info, "randomUniform");
     Storage* s = a.tensor(0, "buffer");
     require_dtype(a, s, "buffer", DType::F32);
@@ -181,7 +166,7 @@ void register_memory(Napi::Env env, Napi::Object exports) {
                       (float)a.f64(3, "low"), (float)a.f64(4, "high"));
     return info.Env().Undefined();
   });
-  define(env, exports, "randomNormal", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "randomNormal", {}, {0}, [](const Napi::CallbackInfo& info) {
     Args a(info, "randomNormal");
     Storage* s = a.tensor(0, "buffer");
     require_dtype(a, s, "buffer", DType::F32);
@@ -243,6 +228,7 @@ void register_memory(Napi::Env env, Napi::Object exports) {
     o.Set("cudaReason", why.empty() ? std::string("CUDA runtime ready") : why);
     o.Set("cudaRuntimeVersion", cuda::runtime_version());
     o.Set("cudaDriverVersion", cuda::driver_version());
+    o.Set("cudaGemm", cuda::gemm_backend(-1));
     auto devs = Napi::Array::New(e);
     for (auto& d : cuda::devices()) {
       auto x = Napi::Object::New(e);

@@ -9,7 +9,7 @@ namespace seekr {
 
 void register_nn(Napi::Env env, Napi::Object exports) {
   // crossEntropy(logits, targets, loss[1], lse[rows], rows, cols, ignoreIndex) -> count of kept rows
-  define(env, exports, "crossEntropy", [](const Napi::CallbackInfo& info) -> Napi::Value {
+  define_float(env, exports, "crossEntropy", {0}, {2, 3}, [](const Napi::CallbackInfo& info) -> Napi::Value {
     Args a(info, "crossEntropy");
     Storage* x = a.tensor(0, "logits");
     Storage* t = a.tensor(1, "targets");
@@ -46,7 +46,7 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     return Napi::Number::New(info.Env(), (double)n);
   });
   // crossEntropyBackward(logits, targets, lse, gy[1], gx, rows, cols, ignoreIndex, count)
-  define(env, exports, "crossEntropyBackward", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "crossEntropyBackward", {0, 2, 3}, {4}, [](const Napi::CallbackInfo& info) {
     Args a(info, "crossEntropyBackward");
     Storage* x = a.tensor(0, "logits");
     Storage* t = a.tensor(1, "targets");
@@ -81,7 +81,7 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
   // rmsNorm(x, w, y, rstd, rows, cols, eps)
-  define(env, exports, "rmsNorm", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "rmsNorm", {0, 1}, {2, 3}, [](const Napi::CallbackInfo& info) {
     Args a(info, "rmsNorm");
     Storage* x = a.tensor(0, "x");
     Storage* w = a.tensor(1, "weight");
@@ -104,7 +104,7 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
   // rmsNormBackward(x, w, rstd, gy, gx, gw, rows, cols)
-  define(env, exports, "rmsNormBackward", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "rmsNormBackward", {0, 1, 2, 3}, {4, 5}, [](const Napi::CallbackInfo& info) {
     Args a(info, "rmsNormBackward");
     Storage* x = a.tensor(0, "x");
     Storage* w = a.tensor(1, "weight");
@@ -133,7 +133,7 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
   // rope(x, positions, out, rows, heads, dim, theta, sign)
-  define(env, exports, "rope", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "rope", {0}, {2}, [](const Napi::CallbackInfo& info) {
     Args a(info, "rope");
     Storage* x = a.tensor(0, "x");
     Storage* pos = a.tensor(1, "positions");

@@ -7,7 +7,7 @@ namespace seekr {
 
 void register_optim(Napi::Env env, Napi::Object exports) {
   // adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step)
-  define(env, exports, "adamw", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "adamw", {1}, {0, 2, 3}, [](const Napi::CallbackInfo& info) {
     Args a(info, "adamw");
     Storage* p = a.tensor(0, "param");
     Storage* g = a.tensor(1, "grad");
@@ -30,7 +30,7 @@ void register_optim(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
   // sgd(param, grad, buf, lr, momentum, dampening, weightDecay, nesterov, firstStep)
-  define(env, exports, "sgd", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "sgd", {1}, {0, 2}, [](const Napi::CallbackInfo& info) {
     Args a(info, "sgd");
     Storage* p = a.tensor(0, "param");
     Storage* g = a.tensor(1, "grad");
@@ -50,7 +50,7 @@ void register_optim(Napi::Env env, Napi::Object exports) {
     cpu::sgd(p->as<float>(), g->as<float>(), buf->as<float>(), (int64_t)p->numel, lr, mom, damp, wd, nesterov, first);
     return info.Env().Undefined();
   });
-  define(env, exports, "scaleInPlace", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "scaleInPlace", {}, {0}, [](const Napi::CallbackInfo& info) {
     Args a(info, "scaleInPlace");
     Storage* x = a.tensor(0, "x");
     float s = (float)a.f64(1, "scale");
@@ -63,7 +63,7 @@ void register_optim(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
   // axpyInPlace(y, x, alpha): y += alpha * x
-  define(env, exports, "axpyInPlace", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "axpyInPlace", {1}, {0}, [](const Napi::CallbackInfo& info) {
     Args a(info, "axpyInPlace");
     Storage* y = a.tensor(0, "y");
     Storage* x = a.tensor(1, "x");

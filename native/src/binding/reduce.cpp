@@ -15,7 +15,7 @@ static Dims3 read_dims3(const Args& a, size_t i) {
 
 void register_reduce(Napi::Env env, Napi::Object exports) {
   // reduceSum(x, out, outer, mid, inner, scale): out[o, i] = scale * sum_m x[o, m, i]
-  define(env, exports, "reduceSum", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "reduceSum", {0}, {1}, [](const Napi::CallbackInfo& info) {
     Args a(info, "sum");
     Storage* x = a.tensor(0, "x");
     Storage* out = a.tensor(1, "out");
@@ -34,7 +34,7 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
   // reduceMax(x, vals, idx, outer, mid, inner)
-  define(env, exports, "reduceMax", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "reduceMax", {0}, {1}, [](const Napi::CallbackInfo& info) {
     Args a(info, "max");
     Storage* x = a.tensor(0, "x");
     Storage* vals = a.tensor(1, "values");
@@ -56,7 +56,7 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
   // maxBackward(gy, idx, gx, outer, mid, inner)
-  define(env, exports, "maxBackward", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "maxBackward", {0}, {2}, [](const Napi::CallbackInfo& info) {
     Args a(info, "maxBackward");
     Storage* gy = a.tensor(0, "gy");
     Storage* idx = a.tensor(1, "indices");
@@ -83,7 +83,7 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
   // softmax(x, y, rows, cols, log)
-  define(env, exports, "softmax", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "softmax", {0}, {1}, [](const Napi::CallbackInfo& info) {
     Args a(info, "softmax");
     Storage* x = a.tensor(0, "x");
     Storage* y = a.tensor(1, "y");
@@ -104,7 +104,7 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
   // softmaxBackward(y, gy, gx, rows, cols, log)
-  define(env, exports, "softmaxBackward", [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "softmaxBackward", {0, 1}, {2}, [](const Napi::CallbackInfo& info) {
     Args a(info, "softmaxBackward");
     Storage* y = a.tensor(0, "y");
     Storage* gy = a.tensor(1, "gy");
@@ -126,7 +126,7 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
   // sumSquares(x) -> number (double precision, fixed order)
-  define(env, exports, "sumSquares", [](const Napi::CallbackInfo& info) -> Napi::Value {
+  define_float(env, exports, "sumSquares", {0}, {}, [](const Napi::CallbackInfo& info) -> Napi::Value {
     Args a(info, "sumSquares");
     Storage* x = a.tensor(0, "x");
     require_dtype(a, x, "x", DType::F32);

@@ -1,4 +1,6 @@
 // CUDA fills, float32 <-> int32 casts and the counter-based random fills (cpu/random.h's generator, bit for bit).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include "cuda/common.cuh"
@@ -57,6 +59,29 @@ __global__ void normal_kernel(float* __restrict__ out, int64_t n, uint64_t mseed
   }
 }
 
+// Conversions between storage dtypes (codes as DType): floats round to nearest even, float -> int32 truncates.
+__device__ __forceinline__ float load_as_float(const void* p, int d, int64_t i) {
+  switch (d) {
+    case 0: return static_cast<const float*>(p)[i];
+    case 1: return (float)static_cast<const int32_t*>(p)[i];
+    case 2: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+    default: return __half2float(static_cast<const __half*>(p)[i]);
+  }
+}
+__global__ void convert_kernel(const void* __restrict__ src, int sd, void* __restrict__ dst, int dd, int64_t n) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const float v = load_as_float(src, sd, i);
+    switch (dd) {
+      case 0: static_cast<float*>(dst)[i] = v; break;
+      case 1:
+        static_cast<int32_t*>(dst)[i] = v != v ? 0 : v >= 2147483647.0f ? 2147483647 : v <= -2147483648.0f ? (-2147483647 - 1) : (int32_t)v;
+        break;
+      case 2: static_cast<__nv_bfloat16*>(dst)[i] = __float2bfloat16_rn(v); break;
+      default: static_cast<__half*>(dst)[i] = __float2half_rn(v); break;
+    }
+  }
+}
+
 uint64_t host_mix64(uint64_t z) {
   z += 0x9e3779b97f4a7c15ULL;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -88,6 +113,12 @@ void cast_f32_to_i32(int device, const float* src, int32_t* dst, int64_t n) {
   if (n == 0) return;
   use_device(device);
   f32_to_i32<<<grid_for(n), kThreads>>>(src, dst, n);
+  check_launch("cast");
+}
+void convert(int device, const void* src, DType sd, void* dst, DType dd, int64_t n) {
+  if (n == 0) return;
+  use_device(device);
+  convert_kernel<<<grid_for(n), kThreads>>>(src, (int)sd, dst, (int)dd, n);
   check_launch("cast");
 }
 void fill_uniform(int device, float* out, int64_t n, uint64_t seed, uint64_t offset, float low, float high) {

@@ -5,8 +5,10 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "common/core.h"
 #include "cpu/gemm.h"
 
 namespace seekr {
@@ -26,6 +28,8 @@ void fill_i32(int device, int32_t* p, int64_t n, int32_t v);
 // int32 -> float32 (round to nearest) / float32 -> int32 (truncation; NaN -> 0; saturating at the int32 range).
 void cast_i32_to_f32(int device, const int32_t* src, float* dst, int64_t n);
 void cast_f32_to_i32(int device, const float* src, int32_t* dst, int64_t n);
+// Any pair of storage dtypes (cpu/convert.h): floats round to nearest even; float -> int32 as cast_f32_to_i32.
+void convert(int device, const void* src, DType sd, void* dst, DType dd, int64_t n);
 void fill_uniform(int device, float* out, int64_t n, uint64_t seed, uint64_t offset, float low, float high);
 void fill_normal(int device, float* out, int64_t n, uint64_t seed, uint64_t offset, float mean, float std);
 
@@ -48,8 +52,17 @@ void gather_rows(int device, const void* table, const int32_t* ids, void* out, i
 // out[ids[i], :] += src[i, :] with atomics (the order of additions into a repeated row is not fixed).
 void scatter_add_rows(int device, const float* src, const int32_t* ids, float* out, int64_t n, int64_t cols);
 
-// ---- GEMM (cpu/gemm.h): tiled shared-memory SGEMM, batched with strides, transposes, alpha / beta ------------------
+// ---- GEMM (cpu/gemm.h): batched with strides, transposes, alpha / beta; cuBLAS when loaded, else Seekr's kernels --
+// f32: cublasSgemmStridedBatched (IEEE FP32; TF32 only with SEEKR_TF32=1) or the tiled shared-memory SGEMM.
 void gemm_batched(int device, const cpu::GemmBatch& g, float alpha, const float* A, const float* B, float beta, float* C);
+// A, B: both DType::BF16 or both DType::F16; C: F32, BF16 or F16. f32 accumulation, the result rounded to C's dtype
+// (round to nearest even); beta 0 ignores C, beta 1 adds. cublasGemmStridedBatchedEx (CUBLAS_COMPUTE_32F) where
+// cuBLAS supports the combination, otherwise the WMMA tensor-core kernel (sm_80 and newer).
+void gemm_batched_half(int device, const cpu::GemmBatch& g, float alpha, DType ab, const void* A, const void* B,
+                       float beta, DType tc, void* C);
+// Which GEMM runs, for the device report: "cuBLAS 13.0.2 (/path/libcublas.so.13)" or "Seekr's tiled kernels (cuBLAS
+// not loaded: <reason>)". Loads cuBLAS if needed; needs no GPU. device_or_minus1 >= 0 adds that device's handle error.
+std::string gemm_backend(int device_or_minus1);
 
 // ---- fused nn kernels (cpu/nn.h) --------------------------------------------------------------------------------
 // count: rows whose target != ignore (computed by the caller from a host copy of the targets). loss: device scalar.

@@ -275,7 +275,11 @@ def llama_init(cfg, std=0.1):
     return params
 
 
-def llama_forward(p, input_ids, cfg, attention=causal_attention):
+def llama_forward(p, input_ids, cfg, attention=causal_attention, amp=None):
+    """amp=torch.bfloat16 / torch.float16 spells out Seekr's autocast policy: every linear runs on operands cast to amp
+    (result in amp), RoPE and attention compute in float32 from their amp inputs and round their result to amp once,
+    silu / products run in amp (computed in float32, rounded), residual adds promote to float32, RMSNorm and the loss
+    stay float32."""
     B, T = input_ids.shape
     H = cfg["hidden_size"]
     nh = cfg["num_attention_heads"]
@@ -283,27 +287,42 @@ def llama_forward(p, input_ids, cfg, attention=causal_attention):
     D = cfg["head_dim"]
     eps = cfg["rms_norm_eps"]
     cos, sin = rope_cos_sin(T, D, cfg["rope_theta"])
+    if amp is None:
+        lin = F.linear
+        rope = lambda t: apply_rope(t, cos, sin)
+        attn = attention
+    elif amp == torch.bfloat16:  # torch's own bf16 CPU kernels (f32 accumulation, one rounding)
+        lin = lambda a, w: F.linear(a.to(amp), w.to(amp))
+        rope = lambda t: apply_rope(t.float(), cos, sin).to(amp)
+        attn = lambda q_, k_, v_, s_: attention(q_.float(), k_.float(), v_.float(), s_).to(amp)
+    else:  # torch 1.13 has no f16 CPU matmul / silu: the same math as f32 on f16 values, rounded once (products of
+        # f16 values are exact in f32)
+        lin = lambda a, w: F.linear(a.to(amp).float(), w.to(amp).float()).to(amp)
+        rope = lambda t: apply_rope(t.float(), cos, sin).to(amp)
+        attn = lambda q_, k_, v_, s_: attention(q_.float(), k_.float(), v_.float(), s_).to(amp)
+    act = (lambda t: F.silu(t.float()).to(t.dtype)) if amp == torch.float16 else F.silu
+    mul = (lambda a_, b_: (a_.float() * b_.float()).to(a_.dtype)) if amp == torch.float16 else (lambda a_, b_: a_ * b_)
     x = p["model.embed_tokens.weight"][input_ids.long()]  # [B, T, H]
     for i in range(cfg["num_hidden_layers"]):
         pre = "model.layers.%d." % i
         h = rms_norm(x, p[pre + "input_layernorm.weight"], eps)
-        q = F.linear(h, p[pre + "self_attn.q_proj.weight"]).view(B, T, nh, D).transpose(1, 2)
-        k = F.linear(h, p[pre + "self_attn.k_proj.weight"]).view(B, T, nkv, D).transpose(1, 2)
-        v = F.linear(h, p[pre + "self_attn.v_proj.weight"]).view(B, T, nkv, D).transpose(1, 2)
-        q = apply_rope(q, cos, sin)
-        k = apply_rope(k, cos, sin)
-        a = attention(q, k, v, 1.0 / math.sqrt(D))  # [B, nh, T, D]
+        q = lin(h, p[pre + "self_attn.q_proj.weight"]).view(B, T, nh, D).transpose(1, 2)
+        k = lin(h, p[pre + "self_attn.k_proj.weight"]).view(B, T, nkv, D).transpose(1, 2)
+        v = lin(h, p[pre + "self_attn.v_proj.weight"]).view(B, T, nkv, D).transpose(1, 2)
+        q = rope(q)
+        k = rope(k)
+        a = attn(q, k, v, 1.0 / math.sqrt(D))  # [B, nh, T, D]
         a = a.transpose(1, 2).reshape(B, T, nh * D)
-        x = x + F.linear(a, p[pre + "self_attn.o_proj.weight"])
+        x = x + lin(a, p[pre + "self_attn.o_proj.weight"])
         h2 = rms_norm(x, p[pre + "post_attention_layernorm.weight"], eps)
-        m = F.silu(F.linear(h2, p[pre + "mlp.gate_proj.weight"])) * F.linear(h2, p[pre + "mlp.up_proj.weight"])
-        x = x + F.linear(m, p[pre + "mlp.down_proj.weight"])
+        m = mul(act(lin(h2, p[pre + "mlp.gate_proj.weight"])), lin(h2, p[pre + "mlp.up_proj.weight"]))
+        x = x + lin(m, p[pre + "mlp.down_proj.weight"])
     x = rms_norm(x, p["model.norm.weight"], eps)
-    return F.linear(x, p["lm_head.weight"])  # [B, T, V]
+    return lin(x, p["lm_head.weight"])  # [B, T, V]
 
 
 def llama_loss(logits, targets, V):
-    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1).long(), ignore_index=IGNORE_INDEX)
+    return F.cross_entropy(logits.float().reshape(-1, V), targets.reshape(-1).long(), ignore_index=IGNORE_INDEX)
 
 
 def make_llama():
@@ -369,6 +388,65 @@ def make_llama():
         ]
     )
     return tensors, meta, {"loss": loss.item(), "step_losses": step_losses, "grad_norms": grad_norms}
+
+
+def make_llama_amp(amp, name):
+    """The llama_step batch and initial parameters, trained under Seekr's autocast policy in `amp` (see llama_forward):
+    logits, loss and gradients at the initial parameters, then three clipped AdamW steps on float32 master weights.
+    float16 uses a static loss scale of 1024 (gradients unscaled before clipping), as GradScaler does between
+    overflows."""
+    cfg = LLAMA_CONFIG
+    V = cfg["vocab_size"]
+    B, T = cfg["batch_size"], cfg["seq_len"]
+    seed("llama_step")
+    init = llama_init(cfg)
+    input_ids = torch.randint(0, V, (B, T), dtype=torch.int32)
+    targets = torch.full((B, T), IGNORE_INDEX, dtype=torch.int32)
+    targets[:, : T - 1] = input_ids[:, 1:]
+    targets[0, 0:3] = IGNORE_INDEX
+    targets[1, 0:2] = IGNORE_INDEX
+    scale = 1024.0 if amp == torch.float16 else 1.0
+
+    p = OrderedDict((k, v.clone().requires_grad_(True)) for k, v in init.items())
+    logits = llama_forward(p, input_ids, cfg, amp=amp)
+    assert logits.dtype == amp
+    loss = llama_loss(logits, targets, V)
+    (loss * scale).backward()
+    grads = OrderedDict((k, (v.grad / scale).detach().clone()) for k, v in p.items())
+
+    o = LLAMA_OPTIMIZER
+    params = OrderedDict((k, v.clone().requires_grad_(True)) for k, v in init.items())
+    opt = torch.optim.AdamW(
+        list(params.values()), lr=o["lr"], betas=tuple(o["betas"]), eps=o["eps"], weight_decay=o["weight_decay"]
+    )
+    step_losses = []
+    for _ in range(o["steps"]):
+        opt.zero_grad(set_to_none=True)
+        l = llama_loss(llama_forward(params, input_ids, cfg, amp=amp), targets, V)
+        (l * scale).backward()
+        for v in params.values():
+            v.grad.div_(scale)
+        torch.nn.utils.clip_grad_norm_(list(params.values()), max_norm=o["clip_grad_norm"])
+        opt.step()
+        step_losses.append(l.detach().item())
+
+    tensors = OrderedDict()
+    tensors["logits"] = logits.detach().float()  # exact: every amp value is a float32
+    tensors["loss"] = loss.detach().reshape(1)
+    for k, g in grads.items():
+        tensors["grad." + k] = g
+    tensors["step_losses"] = torch.tensor(step_losses, dtype=torch.float32)
+    for k, v in params.items():
+        tensors["step3." + k] = v.detach().clone()
+    meta = OrderedDict(
+        [
+            ("amp", name),
+            ("loss_scale", json.dumps(scale)),
+            ("policy", "linear operands cast to amp; rope/attention in f32 rounded to amp; residual adds f32; rmsnorm and loss f32"),
+            ("generator", "packages/tensor/scripts/golden.py (torch %s)" % torch.__version__),
+        ]
+    )
+    return tensors, meta
 
 
 # --------------------------------------------------------------------------
@@ -549,6 +627,13 @@ def main():
     print("wrote %s (%d bytes, %d tensors)" % (os.path.relpath(p1), n1, len(tensors)))
     print("  loss %.6f  step_losses %s  grad_norms %s" % (
         info["loss"], ["%.6f" % x for x in info["step_losses"]], ["%.6f" % x for x in info["grad_norms"]]))
+
+    for amp, name in ((torch.bfloat16, "bfloat16"), (torch.float16, "float16")):
+        tensors, meta = make_llama_amp(amp, name)
+        pa = os.path.join(FIXTURES, "llama_step_%s.safetensors" % name)
+        na = write_and_verify(pa, tensors, meta)
+        n1 += na
+        print("wrote %s (%d bytes, %d tensors)" % (os.path.relpath(pa), na, len(tensors)))
 
     tensors, meta = make_ops()
     p2 = os.path.join(FIXTURES, "ops.safetensors")

@@ -1,6 +1,7 @@
 // Reverse-mode autograd: recording ops on a graph of GradNodes, backward(), noGrad scopes, grad helpers.
 import { Tensor, type GradNode, empty, ones, shapeStr } from "./tensor.js";
 import { sameShape } from "./shape.js";
+import type { DType } from "./dtype.js";
 import * as scope from "./scope.js";
 import { native } from "@seekr/native";
 
@@ -138,6 +139,14 @@ function owned(g: Tensor): Tensor {
   return c;
 }
 
+/** g converted to dtype in a new buffer of its own (no graph). */
+function castRaw(g: Tensor, dtype: DType): Tensor {
+  const c = empty(g.shape, dtype, g.device);
+  scope.detachFromScope(c);
+  native.cast(c.handle, g.handle);
+  return c;
+}
+
 function accumulateInto(target: Tensor, g: Tensor): void {
   native.axpyInPlace(target.handle, g.handle, 1);
 }
@@ -165,7 +174,7 @@ function backwardImpl(root: Tensor, opts: BackwardOptions): void {
   {
     const order = topoOrder(root);
     const grads = new Map<Tensor, Tensor>();
-    const seed = opts.grad ? opts.grad._viewAs(root.shape) : ones(root.shape, { device: root.device });
+    const seed = opts.grad ? opts.grad._viewAs(root.shape) : ones(root.shape, { device: root.device, dtype: root.dtype });
     scope.detachFromScope(seed);
     grads.set(root, seed);
     for (const t of order) {
@@ -207,6 +216,13 @@ function backwardImpl(root: Tensor, opts: BackwardOptions): void {
         if (!sameShape(gi.shape, inp.shape))
           throw new Error(`internal: '${node.op}' produced a gradient of shape ${shapeStr(gi.shape)} for an input of shape ${shapeStr(inp.shape)}`);
         const prev = grads.get(inp);
+        if (!prev && gi.dtype !== inp.dtype) {
+          // A gradient has its tensor's dtype (PyTorch's rule): ops that promote (bfloat16 + float32) hand float32
+          // gradients to bfloat16 inputs; round them once here. Accumulation below converts in the kernel.
+          grads.set(inp, castRaw(gi, inp.dtype));
+          gi.dispose();
+          continue;
+        }
         if (prev) {
           accumulateInto(prev, gi);
           gi.dispose();
@@ -236,7 +252,8 @@ export function valueAndGrad(fn: (...xs: Tensor[]) => Tensor): (...xs: Tensor[])
       if (x.isDisposed) throw new Error(`valueAndGrad: argument ${i} ${shapeStr(x.shape)} was disposed`);
     });
     const leaves = xs.map((x) => {
-      if (x.dtype !== "float32") throw new Error(`valueAndGrad: inputs must be float32, got ${x.dtype}`);
+      if (x.dtype !== "float32" && x.dtype !== "bfloat16" && x.dtype !== "float16")
+        throw new Error(`valueAndGrad: inputs must be float tensors (float32, bfloat16, float16), got ${x.dtype}`);
       const l = x._viewAs(x.shape);
       l.requiresGrad = true;
       return l;
@@ -286,7 +303,7 @@ export function grad(fn: (...xs: Tensor[]) => Tensor): (...xs: Tensor[]) => Tens
 }
 
 function zerosLikeNoGrad(t: Tensor): Tensor {
-  const z = ones(t.shape, { device: t.device });
+  const z = ones(t.shape, { device: t.device, dtype: t.dtype });
   native.fill(z.handle, 0);
   return z;
 }

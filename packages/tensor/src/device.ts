@@ -39,6 +39,8 @@ export interface DeviceReport {
     reason: string;
     runtimeVersion: string | null;
     driverVersion: string | null;
+    /** The GEMM behind CUDA matmuls: cuBLAS (loaded at run time) with its version, or Seekr's kernels and why. */
+    gemm: string;
     devices: Array<{ device: string; name: string; computeCapability: string; totalMemoryGiB: number; multiprocessors: number }>;
   };
   /** The device `auto` resolves to. */
@@ -61,6 +63,7 @@ export function devices(): DeviceReport {
       reason: info.cudaReason,
       runtimeVersion: cudaVersion(info.cudaRuntimeVersion),
       driverVersion: cudaVersion(info.cudaDriverVersion),
+      gemm: info.cudaGemm,
       devices: info.cudaDevices.map((d) => ({
         device: d.device,
         name: d.name,

@@ -5,6 +5,19 @@ export const DTYPE_CODE: Record<DType, number> = { float32: 0, int32: 1, bfloat1
 export const DTYPE_SIZE: Record<DType, number> = { float32: 4, int32: 4, bfloat16: 2, float16: 2 };
 export const DTYPES: readonly DType[] = ["float32", "int32", "bfloat16", "float16"];
 
+export type FloatDType = "float32" | "bfloat16" | "float16";
+export const FLOAT_DTYPES: readonly FloatDType[] = ["float32", "bfloat16", "float16"];
+export function isFloatDType(x: unknown): x is FloatDType {
+  return x === "float32" || x === "bfloat16" || x === "float16";
+}
+/**
+ * The dtype of a result computed from two float operands: their dtype when they agree, float32 otherwise (bfloat16
+ * with float16 or float32). Kernels compute in float32 and round the result to this dtype.
+ */
+export function promoteTypes(a: DType, b: DType): DType {
+  return a === b ? a : "float32";
+}
+
 export function isDType(x: unknown): x is DType {
   return typeof x === "string" && (DTYPES as readonly string[]).includes(x);
 }

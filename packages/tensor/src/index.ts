@@ -14,6 +14,7 @@ import * as om from "./optim.js";
 import * as gm from "./random.js";
 import * as fm from "./safetensors.js";
 import * as dtm from "./dtype.js";
+import * as cm from "./ops/cast.js";
 
 export const tensor = named("tensor", tm.tensor);
 export const empty = named("empty", tm.empty);
@@ -121,7 +122,9 @@ export const attentionTapped = named("attentionTapped", nm.attentionTapped, ["at
 
 export { Tensor, Storage } from "./tensor.js";
 export type { GradNode, TensorData, TensorOptions, NestedArray } from "./tensor.js";
-export type { DType } from "./dtype.js";
+export type { DType, FloatDType } from "./dtype.js";
+export const promoteTypes = named("promoteTypes", dtm.promoteTypes);
+export const isFloatDType = named("isFloatDType", dtm.isFloatDType);
 export { DTYPES } from "./dtype.js";
 export { CPU } from "./device.js";
 export type { Device, DeviceLike, DeviceReport } from "./device.js";
@@ -133,7 +136,10 @@ export type { TensorOrNumber } from "./ops/elementwise.js";
 export type { ReduceOptions } from "./ops/reduce.js";
 export type { MatmulOptions, GemmBackend } from "./ops/matmul.js";
 export type { CrossEntropyOptions, RopeOptions, AttentionOptions, AttentionTapOptions, AttentionResult, AttentionDistillOptions } from "./ops/nn.js";
-export { AdamW, SGD } from "./optim.js";
-export type { AdamWOptions, SGDOptions } from "./optim.js";
+export { AdamW, SGD, GradScaler } from "./optim.js";
+export type { AdamWOptions, SGDOptions, GradScalerOptions, GradScalerState } from "./optim.js";
+export const cast = named("cast", cm.cast);
+export const autocast = named("autocast", cm.autocast);
+export const autocastDType = named("autocastDType", cm.autocastDType);
 export { Generator } from "./random.js";
 export type { SafetensorsEntry, SafetensorsHeader, LoadOptions } from "./safetensors.js";

@@ -6,8 +6,8 @@ import * as ew from "./ops/elementwise.js";
 import * as red from "./ops/reduce.js";
 import * as lay from "./ops/layout.js";
 import * as mm from "./ops/matmul.js";
-import { native } from "@seekr/native";
-import { empty } from "./tensor.js";
+import { cast as castOp } from "./ops/cast.js";
+import type { DType } from "./dtype.js";
 import { named } from "./named.js";
 
 type TN = Tensor | number;
@@ -50,8 +50,8 @@ declare module "./tensor.js" {
     detach(): Tensor;
     /** Copy to a device ("cpu", "cuda:0"). */
     to(device: DeviceLike): Tensor;
-    /** Convert between float32 and int32 (int32 truncates toward zero). */
-    cast(dtype: "float32" | "int32"): Tensor;
+    /** Convert to another dtype (float32, int32, bfloat16, float16); differentiable between float dtypes. */
+    cast(dtype: DType): Tensor;
     backward(opts?: BackwardOptions): void;
   }
 }
@@ -92,13 +92,7 @@ P.matmul = function (b, opts) { return mm.matmul(this, b, opts); };
 P.clone = function () { return lay.clone(this); };
 P.detach = function () { return lay.detach(this); };
 P.to = function (device) { return copyTo(this, device); };
-P.cast = function (dtype) {
-  if (dtype !== "float32" && dtype !== "int32") throw new Error(`cast: supported dtypes are float32 and int32, got ${String(dtype)}`);
-  if (this.dtype !== "float32" && this.dtype !== "int32") throw new Error(`cast: cannot cast ${this.dtype} on this device`);
-  const out = empty(this.shape, dtype, this.device);
-  native.cast(out.handle, this.handle);
-  return out;
-};
+P.cast = function (dtype) { return castOp(this, dtype); };
 P.backward = function (opts) { backward(this, opts); };
 
 // Every method's errors name it, like the functions of index.ts.

@@ -2,7 +2,8 @@
 import { native } from "@seekr/native";
 import { Tensor, zerosLike, shapeStr } from "./tensor.js";
 import { noGrad } from "./autograd.js";
-import { checkFinite } from "./ops/check.js";
+import { checkFinite, checkTensor } from "./ops/check.js";
+import { mulScalar } from "./ops/elementwise.js";
 
 export interface AdamWOptions {
   lr?: number;
@@ -15,7 +16,8 @@ function checkParams(op: string, params: readonly Tensor[]): void {
   if (!Array.isArray(params) || params.length === 0) throw new Error(`${op}: needs a non-empty array of parameters`);
   params.forEach((p, i) => {
     if (p.isDisposed) throw new Error(`${op}: parameter ${i} ${shapeStr(p.shape)} was disposed`);
-    if (p.dtype !== "float32") throw new Error(`${op}: parameter ${i} must be float32, got ${p.dtype}`);
+    if (p.dtype !== "float32")
+      throw new Error(`${op}: parameter ${i} must be float32, got ${p.dtype} (keep float32 master weights and train with autocast for mixed precision)`);
     if (!p.requiresGrad) throw new Error(`${op}: parameter ${i} ${shapeStr(p.shape)} does not require grad`);
   });
 }
@@ -158,4 +160,116 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number
   const coef = maxNorm / (norm + 1e-6);
   if (coef < 1) for (const p of params) if (p.grad) native.scaleInPlace(p.grad.handle, coef);
   return norm;
+}
+
+export interface GradScalerOptions {
+  /** Starting loss scale (PyTorch: 2^16). */
+  initScale?: number;
+  /** Factor the scale grows by after growthInterval steps without overflow (2). */
+  growthFactor?: number;
+  /** Factor the scale shrinks by after a step whose gradients overflowed (0.5). */
+  backoffFactor?: number;
+  /** Overflow-free steps before the scale grows (2000). */
+  growthInterval?: number;
+  /** false: scale() returns the loss unchanged and step() always steps (for float32 / bfloat16 runs). */
+  enabled?: boolean;
+}
+
+/** The scaler's state, for checkpoints. */
+export interface GradScalerState {
+  scale: number;
+  growthTracker: number;
+}
+
+/**
+ * Dynamic loss scaling for float16 mixed precision, as torch.cuda.amp.GradScaler: multiply the loss by `scale` before
+ * backward so small gradients survive float16; unscale() divides the gradients back (before clipping) and checks them
+ * for inf / NaN; step() skips the optimizer step when they overflowed; update() halves the scale after an overflow and
+ * doubles it after growthInterval clean steps. One scaler per optimizer.
+ */
+export class GradScaler {
+  scale: number;
+  growthTracker = 0;
+  readonly growthFactor: number;
+  readonly backoffFactor: number;
+  readonly growthInterval: number;
+  readonly enabled: boolean;
+  private unscaled = false;
+  private foundInf = false;
+
+  constructor(opts: GradScalerOptions = {}) {
+    if (opts === null || typeof opts !== "object") throw new Error(`GradScaler: options must be an object, got ${opts === null ? "null" : typeof opts}`);
+    this.scale = opts.initScale ?? 2 ** 16;
+    this.growthFactor = opts.growthFactor ?? 2;
+    this.backoffFactor = opts.backoffFactor ?? 0.5;
+    this.growthInterval = opts.growthInterval ?? 2000;
+    this.enabled = opts.enabled ?? true;
+    if (!(Number.isFinite(this.scale) && this.scale > 0)) throw new Error(`GradScaler: initScale must be a positive finite number, got ${this.scale}`);
+    if (!(this.growthFactor > 1 && Number.isFinite(this.growthFactor))) throw new Error(`GradScaler: growthFactor must be > 1, got ${this.growthFactor}`);
+    if (!(this.backoffFactor > 0 && this.backoffFactor < 1)) throw new Error(`GradScaler: backoffFactor must be in (0, 1), got ${this.backoffFactor}`);
+    if (!(Number.isInteger(this.growthInterval) && this.growthInterval >= 1))
+      throw new Error(`GradScaler: growthInterval must be a positive integer, got ${this.growthInterval}`);
+  }
+
+  /** loss * scale (a new tensor in the graph), or loss itself when disabled. */
+  scaleLoss(loss: Tensor): Tensor {
+    checkTensor(loss, "GradScaler.scaleLoss", "loss");
+    if (!this.enabled) return loss;
+    return mulScalar(loss, this.scale);
+  }
+
+  /**
+   * Divides every gradient by the scale, in place, once per step, and records whether any is inf or NaN. Call it
+   * before clipGradNorm; step() calls it when you did not. Returns true when the gradients overflowed.
+   */
+  unscale(params: readonly Tensor[]): boolean {
+    if (!Array.isArray(params)) throw new Error(`GradScaler.unscale: params must be an array of tensors, got ${params === null ? "null" : typeof params}`);
+    params.forEach((p, i) => checkTensor(p, "GradScaler.unscale", `params[${i}]`));
+    if (!this.enabled || this.unscaled) return this.foundInf;
+    const inv = 1 / this.scale;
+    let bad = false;
+    for (const p of params) {
+      if (!p.grad) continue;
+      native.scaleInPlace(p.grad.handle, inv);
+      if (!Number.isFinite(native.sumSquares(p.grad.handle))) bad = true;
+    }
+    this.unscaled = true;
+    this.foundInf = bad;
+    return bad;
+  }
+
+  /** Unscales (when not done yet) and runs optimizer.step() unless the gradients overflowed; true when it stepped. */
+  step(optimizer: { params: readonly Tensor[]; step(): void }): boolean {
+    if (!this.enabled) {
+      optimizer.step();
+      return true;
+    }
+    const bad = this.unscale(optimizer.params);
+    if (!bad) optimizer.step();
+    return !bad;
+  }
+
+  /** Adjusts the scale after a step (backoff on overflow, growth after growthInterval clean steps). */
+  update(): void {
+    if (!this.enabled) return;
+    if (this.foundInf) {
+      this.scale *= this.backoffFactor;
+      this.growthTracker = 0;
+    } else if (++this.growthTracker >= this.growthInterval) {
+      this.scale *= this.growthFactor;
+      this.growthTracker = 0;
+    }
+    this.unscaled = false;
+    this.foundInf = false;
+  }
+
+  state(): GradScalerState {
+    return { scale: this.scale, growthTracker: this.growthTracker };
+  }
+  load(s: GradScalerState): void {
+    if (!s || !(Number.isFinite(s.scale) && s.scale > 0) || !(Number.isInteger(s.growthTracker) && s.growthTracker >= 0))
+      throw new Error(`GradScaler.load: expected { scale > 0, growthTracker >= 0 integer }, got ${JSON.stringify(s)}`);
+    this.scale = s.scale;
+    this.growthTracker = s.growthTracker;
+  }
 }

@@ -864,6 +864,16 @@ const TS_SPECS: Record<string, TsSpec> = {
     run: (a) => { const o = new st.SGD(a[0] as st.Tensor[], a[1] as st.SGDOptions); try { o.step(); o.zeroGrad(); } finally { o.dispose(); } },
   },
   clipGradNorm: { kinds: ["ts", "n"] },
+  GradScaler: {
+    kinds: ["o", "t", "ts"],
+    names: u("GradScaler", "GradScaler.scaleLoss", "GradScaler.unscale", "mulScalar"),
+    run: (a) => { const s = new st.GradScaler(a[0] as st.GradScalerOptions); s.scaleLoss(a[1] as st.Tensor); s.unscale(a[2] as st.Tensor[]); s.update(); },
+  },
+  cast: { kinds: ["t", "str"] },
+  autocast: { kinds: ["str", "fn"] },
+  autocastDType: { kinds: [] },
+  promoteTypes: { kinds: ["str", "str"] },
+  isFloatDType: { kinds: ["any"] },
   // random
   Generator: {
     kinds: ["int", "shape", "n", "n", "o"],

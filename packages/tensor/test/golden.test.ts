@@ -10,7 +10,7 @@ vi.mock("@seekr/tensor", async () => await import("../src/index.js"));
 import {
   AdamW, Tensor, add, attention, clipGradNorm, concat, crossEntropy, div, embedding, exp, gelu, log, logSoftmax, loadSafetensors,
   matmul, max, mean, memory, mul, noGrad, permute, pow, relu, rmsNorm, rope, rsqrt, sigmoid, silu, slice, softmax, sqrt, sub, sum,
-  tanh, tensor, tidy, where,
+  tanh, tensor, tidy, where, autocast, GradScaler, mulScalar,
 } from "../src/index.js";
 import * as llamaModule from "../bench/llama.js";
 import type { LlamaConfig } from "../bench/llama.js";
@@ -350,6 +350,112 @@ describe("golden: llama_step.safetensors", () => {
     disposeParams(params);
   });
 });
+
+// ---------------------------------------------------------------------------------------------------------------
+// b2) llama_step_{bfloat16,float16}.safetensors: the same batch and init trained under autocast
+
+/** max |a - b| / max |b| over the whole tensor (rounding-level differences show up as ~ulp of the dtype). */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num = Math.max(num, Math.abs(a[i]! - b[i]!));
+    den = Math.max(den, Math.abs(b[i]!));
+  }
+  return num / Math.max(den, 1e-30);
+}
+
+for (const amp of ["bfloat16", "float16"] as const) {
+  const fx = loadSafetensors(join(here, "fixtures", `llama_step_${amp}.safetensors`));
+  const F = (name: string): Tensor => {
+    const t = fx.tensors.get(name);
+    if (!t) throw new Error(`fixture tensor ${name} is missing`);
+    return t;
+  };
+  const lossScale = JSON.parse(fx.metadata.loss_scale!) as number;
+  // One bf16 / f16 rounding flip (accumulation order differs between our GEMM and torch's) moves a value by one ulp
+  // of the dtype and propagates: the bounds are a few ulps of the largest value. On this tiny model PyTorch's own
+  // float32 run is only a few ulps away too (reported as f32gap), so the bounds are in ulps, not relative to it.
+  const ulp = amp === "bfloat16" ? 2 ** -8 : 2 ** -11;
+
+  describe(`golden: llama_step_${amp}.safetensors (autocast ${amp})`, () => {
+    test("logits, loss and every gradient match PyTorch's mixed-precision step; the float32 step is much farther", () => {
+      expect(fx.metadata.amp).toBe(amp);
+      const params = freshParams();
+      tidy(() => {
+        const logits = noGrad(() => autocast(amp, () => forward(config, params, ids)));
+        expect(logits.dtype).toBe(amp);
+        const eLogits = relErr(logits.toFloatArray(), F("logits").toFloatArray());
+        const gap = relErr(L("logits").toFloatArray(), F("logits").toFloatArray());
+        report.push({ case: `llama_${amp}.logits`, out: eLogits, f32gap: gap });
+        expect(eLogits, `logits rel err ${eLogits} (f32 gap ${gap})`).toBeLessThan(4 * ulp);
+        const l = autocast(amp, () => llamaLoss(config, params, ids, targets));
+        expect(l.dtype).toBe("float32");
+        const eLoss = Math.abs(l.item() - F("loss").item());
+        report.push({ case: `llama_${amp}.loss`, out: eLoss, f32gap: Math.abs(L("loss").item() - F("loss").item()) });
+        expect(eLoss).toBeLessThan(2 * ulp);
+        mulScalar(l, lossScale).backward();
+      });
+      for (const n of PARAM_NAMES) {
+        const g = params.get(n)!.grad!;
+        expect(g.dtype).toBe("float32");
+        const ours = Array.from(g.toFloatArray(), (v) => v / lossScale);
+        const e = relErr(ours, F(`grad.${n}`).toFloatArray());
+        const gap = relErr(L(`grad.${n}`).toFloatArray(), F(`grad.${n}`).toFloatArray());
+        report.push({ case: `llama_${amp}.grad.${n}`, out: e, f32gap: gap });
+        expect(e, `grad.${n}: rel err ${e} (f32 gap ${gap})`).toBeLessThan(8 * ulp);
+      }
+      disposeParams(params);
+    });
+
+    test("three AdamW steps on float32 master weights (float16: loss scale 1024 through GradScaler)", () => {
+      const params = freshParams();
+      const list = [...params.values()];
+      const opt = new AdamW(list, { lr: optCfg.lr, betas: optCfg.betas, eps: optCfg.eps, weightDecay: optCfg.weight_decay });
+      const scaler = new GradScaler({ initScale: lossScale, growthInterval: 1000, enabled: amp === "float16" });
+      const ref = F("step_losses").toFloatArray();
+      for (let s = 0; s < 3; s++) {
+        opt.zeroGrad();
+        tidy(() => {
+          const l = autocast(amp, () => llamaLoss(config, params, ids, targets));
+          const e = Math.abs(l.item() - ref[s]!);
+          report.push({ case: `llama_${amp}.step${s}`, loss: e });
+          expect(e, `step ${s} loss ${l.item()} vs ${ref[s]}`).toBeLessThan(4 * ulp);
+          scaler.scaleLoss(l).backward();
+        });
+        scaler.unscale(list);
+        clipGradNorm(list, optCfg.clip_grad_norm);
+        expect(scaler.step(opt)).toBe(true);
+        scaler.update();
+      }
+      opt.zeroGrad();
+      opt.dispose();
+      // Adam normalises each update to about ±lr, so an element whose gradient is rounding noise can step the other
+      // way: compare the fraction of elements within lr/10 of PyTorch's, and the mean difference.
+      let close = 0, total = 0, sumAbs = 0;
+      for (const n of PARAM_NAMES) {
+        const a = params.get(n)!.toFloatArray();
+        const b = F(`step3.${n}`).toFloatArray();
+        for (let i = 0; i < b.length; i++) {
+          const d = Math.abs(a[i]! - b[i]!);
+          if (d <= optCfg.lr / 10) close++;
+          sumAbs += d;
+          total++;
+        }
+      }
+      // The same statistics between PyTorch's float32 run and its mixed-precision run: the size of the rounding noise.
+      let gapAbs = 0;
+      for (const n of PARAM_NAMES) {
+        const a = L(`step3.${n}`).toFloatArray();
+        const b = F(`step3.${n}`).toFloatArray();
+        for (let i = 0; i < b.length; i++) gapAbs += Math.abs(a[i]! - b[i]!);
+      }
+      report.push({ case: `llama_${amp}.step3.params`, within: close / total, meanAbs: sumAbs / total, f32gap: gapAbs / total });
+      expect(close / total).toBeGreaterThan(amp === "bfloat16" ? 0.9 : 0.99);
+      expect(sumAbs / total).toBeLessThan(Math.max(1.5 * (gapAbs / total), optCfg.lr / 100));
+      disposeParams(params);
+    });
+  });
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // c) Determinism

@@ -7,8 +7,10 @@ export function checkTensor(t: unknown, op: string, name: string): asserts t is 
   if (!isTensorLike(t)) throw new Error(`${op}: '${name}' must be a Tensor, got ${t === null ? "null" : typeof t}`);
   if (t.isDisposed) throw new Error(`${op}: '${name}' ${shapeStr(t.shape)} was disposed`);
 }
+/** float32, bfloat16 or float16 (kernels compute in float32 and round results to the output's dtype). */
 export function checkFloat(t: Tensor, op: string, name: string): void {
-  if (t.dtype !== "float32") throw new Error(`${op}: '${name}' must be float32, got ${t.dtype} ${shapeStr(t.shape)}`);
+  if (t.dtype !== "float32" && t.dtype !== "bfloat16" && t.dtype !== "float16")
+    throw new Error(`${op}: '${name}' must be a float tensor (float32, bfloat16 or float16), got ${t.dtype} ${shapeStr(t.shape)}`);
 }
 export function checkInt(t: Tensor, op: string, name: string): void {
   if (t.dtype !== "int32") throw new Error(`${op}: '${name}' must be int32, got ${t.dtype} ${shapeStr(t.shape)}`);

@@ -2,6 +2,7 @@
 import { native } from "@seekr/native";
 import { Tensor, empty, full, shapeStr } from "../tensor.js";
 import { record } from "../autograd.js";
+import { promoteTypes, type DType } from "../dtype.js";
 import { broadcastShapes, broadcastStrides, sameShape } from "../shape.js";
 import { sumToShape } from "./reduce.js";
 import { checkFloat, checkSameDevice, checkTensor } from "./check.js";
@@ -15,15 +16,20 @@ function asTensor(x: TensorOrNumber, like: Tensor): Tensor {
   return typeof x === "number" ? full([], x, { device: like.device }) : x;
 }
 
-/** @internal Raw broadcasting kernel call, no autograd. */
-export function binaryRaw(op: BinName, a: Tensor, b: Tensor): Tensor {
+const COMPARISON = new Set<BinName>(["eq", "lt", "gt", "le", "ge", "ne"]);
+
+/**
+ * @internal Raw broadcasting kernel call, no autograd. The result has the promoted dtype of a and b (comparisons:
+ * float32 masks); `dtype` overrides it (a number operand takes the dtype of the tensor it meets).
+ */
+export function binaryRaw(op: BinName, a: Tensor, b: Tensor, dtype?: DType): Tensor {
   const shape = broadcastShapes(a.shape, b.shape, op);
-  const out = empty(shape, "float32", a.device);
+  const out = empty(shape, COMPARISON.has(op) ? "float32" : dtype ?? promoteTypes(a.dtype, b.dtype), a.device);
   native.binary(BIN[op], a.handle, broadcastStrides(a.shape, shape), b.handle, broadcastStrides(b.shape, shape), out.handle, shape);
   return out;
 }
 
-function prep(op: string, a: TensorOrNumber, b: TensorOrNumber): [Tensor, Tensor, Tensor[]] {
+function prep(op: string, a: TensorOrNumber, b: TensorOrNumber): [Tensor, Tensor, Tensor[], DType] {
   if (typeof a === "number" && typeof b === "number") throw new Error(`${op}: at least one argument must be a tensor`);
   const like = (typeof a === "number" ? b : a) as Tensor;
   checkTensor(like, op, "input");
@@ -35,7 +41,8 @@ function prep(op: string, a: TensorOrNumber, b: TensorOrNumber): [Tensor, Tensor
   checkFloat(ta, op, "a");
   checkFloat(tb, op, "b");
   checkSameDevice(op, ta, tb);
-  return [ta, tb, temps];
+  const dtype = typeof a === "number" ? tb.dtype : typeof b === "number" ? ta.dtype : promoteTypes(ta.dtype, tb.dtype);
+  return [ta, tb, temps, dtype];
 }
 
 function binaryOp(
@@ -45,8 +52,8 @@ function binaryOp(
   grads?: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null],
   saveOut = false,
 ): Tensor {
-  const [ta, tb, temps] = prep(op, a, b);
-  const out = binaryRaw(op, ta, tb);
+  const [ta, tb, temps, dtype] = prep(op, a, b);
+  const out = binaryRaw(op, ta, tb, dtype);
   if (grads) {
     record(
       op,
@@ -124,14 +131,14 @@ type UnName = keyof typeof UN;
 function unaryOp(op: UnName, x: Tensor, p = 0): Tensor {
   checkTensor(x, op, "x");
   checkFloat(x, op, "x");
-  const out = empty(x.shape, "float32", x.device);
+  const out = empty(x.shape, x.dtype, x.device);
   native.unary(UN[op], x.handle, out.handle, p);
   return record(
     op,
     out,
     [x],
     (g, [sx]) => {
-      const gx = empty(x.shape, "float32", x.device);
+      const gx = empty(x.shape, x.dtype, x.device);
       native.unaryGrad(UN[op], sx!.handle, g.handle, gx.handle, p);
       return [gx];
     },
@@ -174,7 +181,7 @@ export function where(cond: Tensor, a: TensorOrNumber, b: TensorOrNumber): Tenso
   checkFloat(tb, "where", "b");
   checkSameDevice("where", cond, ta, tb);
   const shape = broadcastShapes(broadcastShapes(cond.shape, ta.shape, "where"), tb.shape, "where");
-  const out = empty(shape, "float32", cond.device);
+  const out = empty(shape, typeof a === "number" ? tb.dtype : typeof b === "number" ? ta.dtype : promoteTypes(ta.dtype, tb.dtype), cond.device);
   native.where(
     cond.handle, broadcastStrides(cond.shape, shape), ta.handle, broadcastStrides(ta.shape, shape),
     tb.handle, broadcastStrides(tb.shape, shape), out.handle, shape,

@@ -168,13 +168,12 @@ export function detach(x: Tensor): Tensor {
   return x._viewAs(x.shape);
 }
 
-/** Rows of a 2-D table by int32 ids (embedding lookup); backward scatter-adds into the table's gradient. */
+/** Rows of a 2-D table (any dtype) by int32 ids (embedding lookup); backward scatter-adds into the table's gradient. */
 export function embedding(table: Tensor, ids: Tensor): Tensor {
   checkTensor(table, "embedding", "table");
   checkTensor(ids, "embedding", "ids");
   checkInt(ids, "embedding", "ids");
   if (table.rank !== 2) throw new Error(`embedding: table must be 2-D [rows, dim], got ${shapeStr(table.shape)}`);
-  if (table.dtype !== "float32" && table.dtype !== "int32") throw new Error(`embedding: table must be float32 or int32, got ${table.dtype}`);
   checkSameDevice("embedding", table, ids);
   const cols = table.shape[1]!;
   const out = empty([...ids.shape, cols], table.dtype, table.device);

@@ -2,6 +2,8 @@
 import { native } from "@seekr/native";
 import { Tensor, empty, shapeStr } from "../tensor.js";
 import { record } from "../autograd.js";
+import { promoteTypes } from "../dtype.js";
+import { autocastDType, cast } from "./cast.js";
 import { broadcastShapes, sameShape, shapeSize } from "../shape.js";
 import { checkFloat, checkSameDevice, checkTensor } from "./check.js";
 import { broadcastTo, reshape } from "./layout.js";
@@ -27,7 +29,7 @@ export function setGemmBackend(b: GemmBackend): void {
 
 /** Raw batched GEMM over contiguous a [batchA, ...], b [batchB, ...] (batch 1 broadcasts), no autograd. */
 function gemm(a: Tensor, b: Tensor, batch: number, batchA: number, batchB: number, M: number, N: number, K: number, ta: boolean, tb: boolean, outShape: number[]): Tensor {
-  const out = empty(outShape, "float32", a.device);
+  const out = empty(outShape, promoteTypes(a.dtype, b.dtype), a.device);
   native.matmul(a.handle, b.handle, out.handle, batch, M, N, K, ta, tb, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N, 1, 0, gemmBackend);
   return out;
 }
@@ -35,6 +37,8 @@ function gemm(a: Tensor, b: Tensor, batch: number, batchA: number, batchB: numbe
 /**
  * Matrix product with NumPy/PyTorch semantics for rank >= 2 (batch axes broadcast); 1-D operands are treated as
  * row / column vectors. transA / transB use the transposes of the last two axes without copying.
+ * Operands may be float32, bfloat16 or float16 (f32 accumulation; the result has their promoted dtype). Inside
+ * autocast(dtype, ...) both operands are first cast (differentiably) to that dtype.
  */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   checkTensor(a, "matmul", "a");
@@ -42,6 +46,12 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   checkFloat(a, "matmul", "a");
   checkFloat(b, "matmul", "b");
   checkSameDevice("matmul", a, b);
+  const ac = autocastDType();
+  if (ac && (a.dtype !== ac || b.dtype !== ac)) {
+    const ca = a.dtype === ac ? a : cast(a, ac);
+    const cb = b.dtype === ac ? b : cast(b, ac);
+    return matmul(ca, cb, opts);
+  }
   const ta = !!opts.transA;
   const tb = !!opts.transB;
   if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: operands must have rank >= 1, got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);

@@ -4,6 +4,7 @@ import { native } from "@seekr/native";
 import { Tensor, empty, full, shapeStr, tensor } from "../tensor.js";
 import { record } from "../autograd.js";
 import { sameShape, shapeSize } from "../shape.js";
+import { promoteTypes } from "../dtype.js";
 import { checkFloat, checkInt, checkSameDevice, checkTensor, checkFinite } from "./check.js";
 import { broadcastTo, permute, reshape } from "./layout.js";
 import { matmul } from "./matmul.js";
@@ -39,7 +40,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
     loss,
     [logits],
     (g, [sl, st, slse]) => {
-      const gx = empty(sl!.shape, "float32", g.device);
+      const gx = empty(sl!.shape, sl!.dtype, g.device);
       native.crossEntropyBackward(sl!.handle, st!.handle, slse!.handle, g.handle, gx.handle, rows, cols, ignore, count);
       return [gx];
     },
@@ -61,7 +62,7 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
   if (x.rank < 1 || weight.rank !== 1 || weight.shape[0] !== cols)
     throw new Error(`rmsNorm: weight ${shapeStr(weight.shape)} must match the last axis of x ${shapeStr(x.shape)}`);
   const rows = cols === 0 ? 0 : x.size / cols!;
-  const y = empty(x.shape, "float32", x.device);
+  const y = empty(x.shape, promoteTypes(x.dtype, weight.dtype), x.device);
   const rstd = empty([rows], "float32", x.device);
   native.rmsNorm(x.handle, weight.handle, y.handle, rstd.handle, rows, cols!, eps);
   record(
@@ -69,8 +70,8 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
     y,
     [x, weight],
     (g, [sx, sw, sr]) => {
-      const gx = empty(sx!.shape, "float32", g.device);
-      const gw = empty(sw!.shape, "float32", g.device);
+      const gx = empty(sx!.shape, sx!.dtype, g.device);
+      const gw = empty(sw!.shape, sw!.dtype, g.device);
       native.rmsNormBackward(sx!.handle, sw!.handle, sr!.handle, g.handle, gx.handle, gw.handle, rows, cols!);
       return [gx, gw];
     },
@@ -118,14 +119,14 @@ export function rope(x: Tensor, opts: RopeOptions = {}): Tensor {
     pos = tensor(p, { dtype: "int32", device: x.device });
     ownPos = true;
   }
-  const out = empty(x.shape, "float32", x.device);
+  const out = empty(x.shape, x.dtype, x.device);
   native.rope(x.handle, pos.handle, out.handle, B * T, H, D, theta, 1);
   record(
     "rope",
     out,
     [x],
     (g, [sp]) => {
-      const gx = empty(g.shape, "float32", g.device);
+      const gx = empty(g.shape, g.dtype, g.device);
       native.rope(g.handle, sp!.handle, gx.handle, B * T, H, D, theta, -1);
       return [gx];
     },
@@ -249,7 +250,7 @@ export function attentionTapped(q: Tensor, k: Tensor, v: Tensor, opts: Attention
     const R = checkRows(op, opts.taps.rows, d, q);
     taps = empty([d.B, opts.taps.heads.length, R, d.Tk], "float32", q.device);
   }
-  const out = empty([d.B, d.Tq, d.H, d.D], "float32", q.device);
+  const out = empty([d.B, d.Tq, d.H, d.D], promoteTypes(promoteTypes(q.dtype, k.dtype), v.dtype), q.device);
   const lse = empty([d.B, d.H, d.Tq], "float32", q.device);
   native.attention(q.handle, k.handle, v.handle, out.handle, lse.handle, d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale,
     mask?.handle ?? null, tapHeads?.handle ?? null, opts.taps ? opts.taps.rows.handle : null, taps?.handle ?? null, variant);
@@ -267,9 +268,9 @@ export function attentionTapped(q: Tensor, k: Tensor, v: Tensor, opts: Attention
     [q, k, v],
     (g, saved) => {
       const [sq, sk, sv, so, sl, sm, ss] = saved;
-      const dq = empty(q.shape, "float32", g.device);
-      const dk = empty(k.shape, "float32", g.device);
-      const dv = empty(v.shape, "float32", g.device);
+      const dq = empty(q.shape, q.dtype, g.device);
+      const dk = empty(k.shape, k.dtype, g.device);
+      const dv = empty(v.shape, v.dtype, g.device);
       native.attentionBackward(sq!.handle, sk!.handle, sv!.handle, so!.handle, sl!.handle, g.handle, dq.handle, dk.handle, dv.handle,
         d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale, sm && mask ? sm.handle : null, ss && sens ? ss.handle : null, sensAll, variant === 2 ? 0 : variant);
       return [dq, dk, dv];
@@ -356,8 +357,8 @@ export function attentionDistill(q: Tensor, k: Tensor, opts: AttentionDistillOpt
     loss,
     [q, k],
     (g, [sq, sk, sh, sr, st, sm]) => {
-      const dq = empty(q.shape, "float32", g.device);
-      const dk = empty(k.shape, "float32", g.device);
+      const dq = empty(q.shape, q.dtype, g.device);
+      const dk = empty(k.shape, k.dtype, g.device);
       native.attentionDistillBackward(sq!.handle, sk!.handle, mask ? sm!.handle : null, sh!.handle, sr!.handle, st!.handle, g.handle, factor,
         dq.handle, dk.handle, d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale, variant);
       return [dq, dk];

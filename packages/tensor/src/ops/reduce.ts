@@ -2,23 +2,25 @@
 import { native } from "@seekr/native";
 import { Tensor, empty, shapeStr } from "../tensor.js";
 import { record } from "../autograd.js";
+import type { DType } from "../dtype.js";
 import { normAxes, normAxis, sameShape, shapeSize } from "../shape.js";
 import { checkFloat, checkTensor } from "./check.js";
 import { broadcastTo, permute as permuteLazy, reshape } from "./layout.js";
 import { binaryRaw } from "./elementwise.js";
 
 /** Sums a contiguous run of axes [a0, a1] in one kernel call (no autograd). */
-function sumRun(x: Tensor, a0: number, a1: number, scale: number): Tensor {
+function sumRun(x: Tensor, a0: number, a1: number, scale: number, dtype: DType): Tensor {
   const outer = shapeSize(x.shape.slice(0, a0));
   const mid = shapeSize(x.shape.slice(a0, a1 + 1));
   const inner = shapeSize(x.shape.slice(a1 + 1));
   const outShape = [...x.shape.slice(0, a0), ...x.shape.slice(a1 + 1)];
-  const out = empty(outShape, "float32", x.device);
+  const out = empty(outShape, dtype, x.device);
   native.reduceSum(x.handle, out.handle, outer, mid, inner, scale);
   return out;
 }
 
-/** Sum over axes without autograd; returns the reduced shape without kept dims. */
+/** Sum over axes without autograd; returns the reduced shape without kept dims, in x's dtype (partial sums of several
+ * runs of axes stay float32 in between). */
 function sumRaw(x: Tensor, axes: number[], scale: number): Tensor {
   // Group the sorted axes into contiguous runs and reduce from the last run, so indices stay valid.
   const runs: Array<[number, number]> = [];
@@ -31,14 +33,14 @@ function sumRaw(x: Tensor, axes: number[], scale: number): Tensor {
   let first = true;
   for (let r = runs.length - 1; r >= 0; r--) {
     const [a0, a1] = runs[r]!;
-    const next = sumRun(cur, a0, a1, first ? scale : 1);
+    const next = sumRun(cur, a0, a1, first ? scale : 1, r === 0 ? x.dtype : "float32");
     if (cur !== x) cur.dispose();
     cur = next;
     first = false;
   }
   if (cur === x) {
     // No axes: a copy scaled.
-    const out = empty(x.shape, "float32", x.device);
+    const out = empty(x.shape, x.dtype, x.device);
     native.reduceSum(x.handle, out.handle, x.size, 1, 1, scale);
     return out;
   }
@@ -79,7 +81,7 @@ function sumScaled(op: string, x: Tensor, axes: number | readonly number[] | und
     const gk = reshape(g, keptShape(inShape, ax));
     const b = broadcastTo(gk, inShape);
     if (scale === 1) return [b];
-    const s = empty(inShape, "float32", g.device);
+    const s = empty(inShape, g.dtype, g.device);
     native.unary(13, b.handle, s.handle, scale);
     return [s];
   });
@@ -111,7 +113,7 @@ export function maxWithIndices(x: Tensor, axis?: number, opts: ReduceOptions = {
   const mid = shape[a]!;
   const inner = shapeSize(shape.slice(a + 1));
   const outShape = flat ? (opts.keepDims ? x.shape.map(() => 1) : []) : opts.keepDims ? keptShape(x.shape, [a]) : [...x.shape.slice(0, a), ...x.shape.slice(a + 1)];
-  const values = empty(outShape, "float32", x.device);
+  const values = empty(outShape, x.dtype, x.device);
   const indices = empty(outShape, "int32", x.device);
   native.reduceMax(x.handle, values.handle, indices.handle, outer, mid, inner);
   const inShape = x.shape;
@@ -135,7 +137,7 @@ export function maxWithIndices(x: Tensor, axis?: number, opts: ReduceOptions = {
     values,
     [x],
     (g, [idx]) => {
-      const gx = empty(inShape, "float32", g.device);
+      const gx = empty(inShape, g.dtype, g.device);
       native.maxBackward(g.handle, idx!.handle, gx.handle, outer, mid, inner);
       return [gx];
     },
@@ -168,7 +170,7 @@ function softmaxImpl(op: "softmax" | "logSoftmax", x: Tensor, axis: number): Ten
   }
   const cols = x.shape[a]!;
   const rows = cols === 0 ? 0 : x.size / cols;
-  const y = empty(x.shape, "float32", x.device);
+  const y = empty(x.shape, x.dtype, x.device);
   const log = op === "logSoftmax";
   native.softmax(x.handle, y.handle, rows, cols, log);
   return record(
@@ -176,7 +178,7 @@ function softmaxImpl(op: "softmax" | "logSoftmax", x: Tensor, axis: number): Ten
     y,
     [x],
     (g, [sy]) => {
-      const gx = empty(g.shape, "float32", g.device);
+      const gx = empty(g.shape, g.dtype, g.device);
       native.softmaxBackward(sy!.handle, g.handle, gx.handle, rows, cols, log);
       return [gx];
     },

@@ -846,7 +846,7 @@ describe("argument errors name the op", () => {
       expect(call({ rows: tensor(Int32Array.from([0, 1, 2, 4]), { shape: [2, 2] }) })).toThrow(/^(seekr\.)?attentionDistill: .*rows.*out of range \[0, 4\)/);
       expect(call({ teacher: teacher(1) })).toThrow(/^(seekr\.)?attentionDistill: teacher \[2, 1, 2, 5\] must be \[2, 2, 2, 5\]/);
       expect(call({ teacher: teacher(2, 2, 4) })).toThrow(/^(seekr\.)?attentionDistill: teacher/);
-      expect(call({ teacher: tensor(new Int32Array(40), { shape: [2, 2, 2, 5] }) })).toThrow(/^(seekr\.)?attentionDistill: 'teacher' must be float32/);
+      expect(call({ teacher: tensor(new Int32Array(40), { shape: [2, 2, 2, 5] }) })).toThrow(/^(seekr\.)?attentionDistill: 'teacher' must be a float tensor/);
       expect(call({ keyMask: tensor(new Float32Array(8), { shape: [2, 4] }) })).toThrow(/^(seekr\.)?attentionDistill: keyMask \[2, 4\] must be \[2, 5\]/);
       expect(call({ reduction: "max" })).toThrow(/^(seekr\.)?attentionDistill: reduction must be/);
       expect(() => attentionDistill(q, new Generator(3).normal([2, 5, 3, 2]), base)).toThrow(/^(seekr\.)?attentionDistill: query heads \(4\) must be a multiple of kv heads \(3\)/);

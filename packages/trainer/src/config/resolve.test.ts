@@ -26,7 +26,7 @@ describe("defaults", () => {
   });
 
   it("training follows the reference setup where it is scale-free (six epochs: the tiny default model needs them)", () => {
-    expect(c.training).toEqual({ epochs: 6, batchSize: 16, lr: 1e-3, betas: [0.9, 0.95], weightDecay: 0, gradClip: 1, maxLength: 64, evalEvery: 0 });
+    expect(c.training).toEqual({ epochs: 6, batchSize: 16, lr: 1e-3, betas: [0.9, 0.95], weightDecay: 0, gradClip: 1, maxLength: 64, evalEvery: 0, precision: "float32" });
   });
 
   it("model: tiny preset with a byte tokenizer, pre-trained 1500 steps on the built-in corpus", () => {

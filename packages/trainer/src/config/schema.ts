@@ -91,6 +91,7 @@ const trainingSchema = z.strictObject({
   gradClip: number("a non-negative number (0 disables clipping)", { gte: 0 }).default(1.0),
   maxLength: integer(2).default(64),
   evalEvery: integer(0).default(0),
+  precision: oneOf(["float32", "bfloat16", "float16"]).default("float32"),
 });
 
 const methodSchema = z.strictObject({

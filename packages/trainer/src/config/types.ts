@@ -64,6 +64,11 @@ export interface TrainingConfig {
   maxLength: number;
   /** Evaluate every this many steps within a task; 0 = only after each task. */
   evalEvery: number;
+  /**
+   * Training precision: "float32", or mixed precision with matrix products in "bfloat16" / "float16" (float32 master
+   * weights and optimizer state; float16 adds dynamic loss scaling). Evaluation and pre-training stay float32.
+   */
+  precision: "float32" | "bfloat16" | "float16";
 }
 
 export interface BudgetConfig {

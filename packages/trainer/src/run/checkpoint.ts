@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { type LlamaConfig, LlamaModel } from "@seekr/model";
 import { type JsonValue, loadMemory, MEMORY_FILE_NAME, saveMemory } from "@seekr/replay";
-import { type AdamW, type Tensor, loadSafetensors, saveSafetensors, tidy } from "@seekr/tensor";
+import { type AdamW, type GradScalerState, type Tensor, loadSafetensors, saveSafetensors, tidy } from "@seekr/tensor";
 import type { Example } from "../data/types.js";
 import type { Method, MethodState } from "../methods/types.js";
 import type { Position } from "./events.js";
@@ -27,6 +27,8 @@ export interface CheckpointState {
   files: { model: string; optimizer: string | null; method: string | null; memory: string | null };
   /** AdamW step count of the task in progress (its moments are in files.optimizer); null before the first step. */
   optimizer: { step: number; lr: number } | null;
+  /** Loss-scaler state of the task in progress (float16 runs); absent or null otherwise. */
+  scaler?: GradScalerState | null;
   methodState: JsonValue;
   /** R so far (null = not evaluated). */
   matrix: (number | null)[][];
@@ -53,6 +55,7 @@ export interface SaveInput {
   method: Method;
   model: LlamaModel;
   optimizer: AdamW | null;
+  scaler?: GradScalerState | null;
   position: Position;
   matrix: (number | null)[][];
   status: "running" | "done";
@@ -121,6 +124,7 @@ export function saveMethodCheckpoint(input: SaveInput): CheckpointState {
       memory: memoryPath ? rel(memoryPath) : null,
     },
     optimizer: optimizerJson,
+    scaler: input.scaler ?? null,
     methodState: methodJson,
     matrix: input.matrix,
     rng: {

@@ -253,3 +253,45 @@ describe("determinism and resumption", () => {
     await expect(runExperiment({ ...cfg, seed: 99 }, { extras, resume: a })).rejects.toThrow(/differs .*seed/);
   });
 });
+
+describe("mixed precision (training.precision)", () => {
+  const methods = [{ name: "seekr", replayRatio: 0.1, budget: { queryRows: 8 } }];
+  const cfg = (out: string, precision: "float32" | "bfloat16" | "float16"): RunConfig =>
+    tinyRunConfig(out, data, tasks.slice(0, 2), { seed: 3, methods, training: { ...training, epochs: 2, precision }, checkpoint: { everySteps: 5 }, ...pretrain });
+
+  it("bfloat16 and float16 train (finite losses near float32's, different bits) and float16 resumes bit-identically with its loss scale", async () => {
+    const f32 = join(root, "mp-f32");
+    const bf16 = join(root, "mp-bf16");
+    const f16 = join(root, "mp-f16");
+    await runExperiment(cfg(f32, "float32"), { extras });
+    await runExperiment(cfg(bf16, "bfloat16"), { extras });
+    await runExperiment(cfg(f16, "float16"), { extras });
+    const losses = (dir: string): number[] => logLines(dir).map((l) => l.loss as number);
+    const [l32, lbf, lh] = [losses(f32), losses(bf16), losses(f16)];
+    expect(lbf).toHaveLength(l32.length);
+    expect(lh).toHaveLength(l32.length);
+    for (const l of [...lbf, ...lh]) expect(Number.isFinite(l)).toBe(true);
+    expect(lbf).not.toEqual(l32); // the products really ran in bfloat16
+    // the first step sees the same weights: only rounding separates the losses
+    expect(Math.abs(lbf[0]! - l32[0]!)).toBeLessThan(0.05 * l32[0]!);
+    expect(Math.abs(lh[0]! - l32[0]!)).toBeLessThan(0.01 * l32[0]!);
+    // learning happened in every precision
+    const tail = (l: number[]): number => l.slice(-5).reduce((a, b) => a + b, 0) / 5;
+    expect(tail(lbf)).toBeLessThan(lbf[0]!);
+    expect(tail(lh)).toBeLessThan(lh[0]!);
+
+    // float16: abort mid-task, resume, same log and scores; the loss-scaler state is in the checkpoint
+    const r = join(root, "mp-f16-resume");
+    const controller = new AbortController();
+    await runExperiment(cfg(r, "float16"), {
+      extras,
+      signal: controller.signal,
+      onEvent: (e) => { if (e.type === "step" && e.taskIndex === 1 && e.taskStep === 7) controller.abort(); },
+    });
+    const state = readJson<CheckpointState>(join(r, "checkpoints", "seekr-10%", "state.json"));
+    expect(state.scaler).toMatchObject({ scale: expect.any(Number), growthTracker: expect.any(Number) });
+    await runExperiment(cfg(r, "float16"), { extras, resume: r });
+    expect(readJson<ScoresFile>(join(r, "scores.json"))).toEqual(readJson<ScoresFile>(join(f16, "scores.json")));
+    expect(timeless(r)).toEqual(timeless(f16));
+  }, 240_000);
+});

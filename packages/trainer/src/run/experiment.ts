@@ -4,7 +4,7 @@ import { appendFileSync, mkdirSync, rmSync, truncateSync } from "node:fs";
 import { resolve } from "node:path";
 import { type LlamaModel, type PromptTemplate, type Tokenizer } from "@seekr/model";
 import { type PlannedBatch, type ReplayMemory, ReplayScheduler } from "@seekr/replay";
-import { AdamW, clipGradNorm, devices, memory, resetPeakMemory, setThreads, tidy } from "@seekr/tensor";
+import { AdamW, GradScaler, autocast, clipGradNorm, devices, memory, resetPeakMemory, setThreads, tidy } from "@seekr/tensor";
 import type { MethodConfig, RunConfig } from "../config/types.js";
 import { loadStream } from "../data/stream.js";
 import type { Example, TaskData } from "../data/types.js";
@@ -336,7 +336,11 @@ async function runMethod(s: Shared, mcfg: MethodConfig, methodIndex: number): Pr
   const priorSeconds = state?.seconds ?? 0;
   const sessionStart = performance.now();
   const elapsed = (): number => priorSeconds + (performance.now() - sessionStart) / 1000;
-  const { epochs, batchSize, lr, betas, weightDecay, gradClip, evalEvery } = config.training;
+  const { epochs, batchSize, lr, betas, weightDecay, gradClip, evalEvery, precision } = config.training;
+  // Mixed precision: the batch loss runs under autocast (matrix products in bf16 / f16, float32 master weights and
+  // AdamW state); float16 adds dynamic loss scaling, whose state is checkpointed with the task in progress.
+  let scaler = new GradScaler({ enabled: precision === "float16" });
+  let scalerState = state?.scaler ?? null;
   const everySteps = config.checkpoint.everySteps;
   const publish = (tasksLearned: number): MethodScores => {
     const sc = methodScores(mcfg.name, matrix, tasksLearned, metrics, baseline);
@@ -353,6 +357,7 @@ async function runMethod(s: Shared, mcfg: MethodConfig, methodIndex: number): Pr
       method,
       model,
       optimizer: opt,
+      scaler: scaler.enabled ? scaler.state() : null,
       position: pos,
       matrix: matrixToJson(matrix),
       status: reason === "done" ? "done" : "running",
@@ -387,6 +392,9 @@ async function runMethod(s: Shared, mcfg: MethodConfig, methodIndex: number): Pr
         for (const t of [...optState.expAvg, ...optState.expAvgSq]) t.dispose();
       }
       optState = null;
+      scaler = new GradScaler({ enabled: precision === "float16" });
+      if (resumedHere && scalerState && scaler.enabled) scaler.load(scalerState);
+      scalerState = null;
       const memory: ReplayMemory<Example> | null = method.memory;
       const scheduler = new ReplayScheduler({
         newSamples: task.train.length,
@@ -412,10 +420,12 @@ async function runMethod(s: Shared, mcfg: MethodConfig, methodIndex: number): Pr
             const sctx: StepContext = { ...tctx, epoch, step };
             const out = tidy(() => {
               const batch = makeBatch(rows, padId);
-              const { loss, parts } = method.batchLoss(batch, sctx);
-              loss.backward();
+              const { loss, parts } = autocast(precision, () => method.batchLoss(batch, sctx));
+              scaler.scaleLoss(loss).backward();
+              scaler.unscale(params);
               if (gradClip > 0) clipGradNorm(params, gradClip);
-              opt.step();
+              scaler.step(opt);
+              scaler.update();
               opt.zeroGrad();
               const values: Record<string, number> = {};
               for (const [name, v] of Object.entries(parts)) values[name] = scalarValue(v);

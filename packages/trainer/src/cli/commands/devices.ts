@@ -29,7 +29,7 @@ export function formatDevices(r: DeviceReport): string {
     ["available", yes(r.cuda.available)],
   ];
   if (r.cuda.reason) kv.push([r.cuda.available ? "note" : "why not", r.cuda.reason]);
-  kv.push(["runtime", r.cuda.runtimeVersion ?? "-"], ["driver", r.cuda.driverVersion ?? "-"]);
+  kv.push(["runtime", r.cuda.runtimeVersion ?? "-"], ["driver", r.cuda.driverVersion ?? "-"], ["gemm", r.cuda.gemm]);
   const keyWidth = Math.max(...kv.map((x) => (typeof x === "string" ? 0 : x[0].length)));
   const lines = kv.map((x) => (typeof x === "string" ? x : `  ${x[0].padEnd(keyWidth)}  ${x[1]}`));
   lines.push("", "Devices");
