@@ -1,7 +1,7 @@
 // A LLaMA-style decoder written with @seekr/tensor ops (Hugging Face names and conventions): the model of the
 // golden training-step test and of the CPU benchmark. @seekr/model builds the full-featured version.
 import {
-  type Tensor, Generator, attention, crossEntropy, embedding, linear, mul, add, reshape, rmsNorm, rope, silu, ones,
+  type Tensor, type DeviceLike, Generator, copyTo, attention, crossEntropy, embedding, linear, mul, add, reshape, rmsNorm, rope, silu, ones,
 } from "@seekr/tensor";
 
 export interface LlamaConfig {
@@ -18,6 +18,18 @@ export interface LlamaConfig {
 export const REFERENCE_CONFIG: LlamaConfig = {
   vocabSize: 256, hiddenSize: 256, numLayers: 4, numHeads: 8, numKvHeads: 8, intermediateSize: 688, rmsNormEps: 1e-5, ropeTheta: 10000,
 };
+
+/** The ~125M-parameter LLaMA-style configuration of the GPU benchmark (d_model 768, 12 layers, 12 heads, LLaMA's
+ * 32,000-token vocabulary, SwiGLU 2048): 134M parameters with untied embeddings. */
+export const GPU_125M_CONFIG: LlamaConfig = {
+  vocabSize: 32000, hiddenSize: 768, numLayers: 12, numHeads: 12, numKvHeads: 12, intermediateSize: 2048, rmsNormEps: 1e-5, ropeTheta: 10000,
+};
+
+/** Model FLOPs per trained token (forward + backward): 6 N for the weights plus 12 L d T for attention scores and
+ * values (PaLM's count, the causal mask not subtracted). */
+export function flopsPerToken(c: LlamaConfig, params: number, seq: number): number {
+  return 6 * params + 12 * c.numLayers * c.hiddenSize * seq;
+}
 
 /** Parameter names and shapes in Hugging Face order. */
 export function parameterShapes(c: LlamaConfig): Array<[string, number[]]> {
@@ -42,11 +54,13 @@ export function parameterShapes(c: LlamaConfig): Array<[string, number[]]> {
 }
 
 /** Seeded init: weights normal(0, std), norm weights 1. Parameters require grad and are kept (not freed by tidy). */
-export function initParams(c: LlamaConfig, seed: number, std = 0.02): Map<string, Tensor> {
+export function initParams(c: LlamaConfig, seed: number, std = 0.02, device: DeviceLike = "cpu"): Map<string, Tensor> {
   const gen = new Generator(seed);
   const params = new Map<string, Tensor>();
   for (const [name, shape] of parameterShapes(c)) {
-    const t = name.endsWith("norm.weight") ? ones(shape) : gen.normal(shape, 0, std);
+    const host = name.endsWith("norm.weight") ? ones(shape) : gen.normal(shape, 0, std);
+    const t = device === "cpu" ? host : copyTo(host, device);
+    if (t !== host) host.dispose();
     t.requiresGrad = true;
     params.set(name, t.keep());
   }

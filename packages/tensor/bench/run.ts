@@ -1,5 +1,8 @@
-// `npm run bench`: CPU training-step throughput of the reference LLaMA configuration and GEMM GFLOP/s, each beside
-// an anchor measured in the same run (PyTorch on this machine; the machine's measured single-core FMA peak).
+// `npm run bench`: training-step throughput of the reference LLaMA configuration (float32 and mixed precision) and GEMM
+// GFLOP/s on the CPU, each beside an anchor measured in the same run (PyTorch on this machine; the machine's measured
+// single-core FMA peak). `npm run bench -- --device cuda`: the reference and ~125M configurations on the GPU in
+// bf16 mixed precision, tokens/s and model FLOPs utilisation against the card's bf16 dense peak, beside PyTorch's
+// eager step on the same card.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -7,8 +10,11 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { native } from "@seekr/native";
-import { AdamW, Generator, clipGradNorm, devices, empty, setGemmBackend, setThreads, tidy, type Tensor } from "@seekr/tensor";
-import { REFERENCE_CONFIG, initParams, loss, type LlamaConfig } from "./llama.js";
+import {
+  AdamW, GradScaler, Generator, autocast, clipGradNorm, copyTo, devices, empty, parseDevice, setGemmBackend, setThreads, tidy,
+  type FloatDType, type Tensor,
+} from "@seekr/tensor";
+import { GPU_125M_CONFIG, REFERENCE_CONFIG, flopsPerToken, initParams, loss, type LlamaConfig } from "./llama.js";
 import { benchAttention, benchSeekrOverhead } from "./attention.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -18,6 +24,8 @@ const repoRoot = resolve(pkgRoot, "..", "..");
 const { values: args } = parseArgs({
   options: {
     device: { type: "string", default: "cpu" },
+    precision: { type: "string" },
+    configs: { type: "string" },
     steps: { type: "string", default: "10" },
     warmup: { type: "string", default: "3" },
     threads: { type: "string" },
@@ -26,25 +34,48 @@ const { values: args } = parseArgs({
     "skip-torch": { type: "boolean", default: false },
     "skip-gemm": { type: "boolean", default: false },
     only: { type: "string", default: "step,gemm,attention,seekr" },
-    out: { type: "string", default: join(repoRoot, "bench-out", "tensor-cpu.json") },
+    out: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
 if (args.help) {
   console.log(`seekr tensor benchmark
-  --device cpu        (CUDA benchmarks belong to the CUDA backend)
+  --device cpu|cuda|cuda:N   cuda: training steps only (GEMM / attention CPU tables are skipped)
+  --precision LIST    float32,bfloat16,float16 (default: cpu float32,bfloat16; cuda bfloat16)
+  --configs LIST      reference,125m (default: cpu reference; cuda reference,125m with seq 1024 for 125m)
   --steps N           timed training steps (default 10)   --warmup N (default 3)
   --threads N         kernel threads (default: all cores)
   --batch N --seq N   reference batch 16 x 128
   --skip-torch        do not run the PyTorch anchors      --skip-gemm   skip GEMM sizes
   --only LIST         any of step,gemm,attention,seekr (default: all)
-  --out FILE          JSON results (default bench-out/tensor-cpu.json)`);
+  --out FILE          JSON results (default bench-out/tensor-cpu.json, or tensor-cuda.json with --device cuda)`);
   process.exit(0);
 }
-if (args.device !== "cpu") {
-  console.error(`bench: --device ${args.device} is not supported by this benchmark yet (CPU only); see the CUDA backend issue.`);
+let deviceName: string;
+try {
+  const d = parseDevice(args.device!);
+  deviceName = d.type === "cpu" ? "cpu" : `cuda:${d.index}`;
+} catch (e) {
+  console.error(`bench: ${(e as Error).message}`);
   process.exit(2);
 }
+const onGpu = deviceName !== "cpu";
+if (onGpu && !devices().cuda.available) {
+  console.error(`bench: --device ${args.device}: CUDA is not available here (${devices().cuda.reason})`);
+  process.exit(2);
+}
+const precisions = (args.precision ?? (onGpu ? "bfloat16" : "float32,bfloat16")).split(",").map((s) => s.trim()) as FloatDType[];
+for (const p of precisions)
+  if (!["float32", "bfloat16", "float16"].includes(p)) {
+    console.error(`bench: --precision accepts float32, bfloat16, float16; got "${p}"`);
+    process.exit(2);
+  }
+const configNames = (args.configs ?? (onGpu ? "reference,125m" : "reference")).split(",").map((s) => s.trim());
+for (const c of configNames)
+  if (c !== "reference" && c !== "125m") {
+    console.error(`bench: --configs accepts reference, 125m; got "${c}"`);
+    process.exit(2);
+  }
 const int = (s: string | undefined, name: string): number => {
   const n = Number(s);
   if (!Number.isInteger(n) || n <= 0) {
@@ -74,23 +105,43 @@ console.log(`machine: ${cpus()[0]?.model ?? "cpu"}, ${cpus().length} cores; seek
 console.log(`measured single-core FMA peak: ${fmt(peak)} GFLOP/s (fp32)`);
 
 // ---- training step ----------------------------------------------------------------------------------------------
-function seekrStep(cfg: LlamaConfig): { medianMs: number; minMs: number; tokensPerS: number; params: number } {
-  const params = initParams(cfg, 0, 0.02);
+/** bf16 dense tensor-core peak (TFLOP/s, without sparsity) by card name; null when the card is not in the table. */
+function bf16PeakTflops(name: string): number | null {
+  const n = name.toUpperCase();
+  if (n.includes("H200")) return 989.4;
+  if (n.includes("H100") && (n.includes("PCIE") || n.includes("H100 NVL"))) return n.includes("NVL") ? 835.5 : 756.5;
+  if (n.includes("H100")) return 989.4; // SXM
+  if (n.includes("A100")) return 312;
+  if (n.includes("L40S")) return 362;
+  return null;
+}
+const gpuName = onGpu ? devices().cuda.devices.find((d) => d.device === deviceName)?.name ?? "?" : null;
+const peakTflops = gpuName ? bf16PeakTflops(gpuName) : null;
+
+interface StepResult { config: string; precision: FloatDType; batch: number; seq: number; medianMs: number; minMs: number; tokensPerS: number; params: number; mfu: number | null; skipped: number }
+function seekrStep(name: string, cfg: LlamaConfig, precision: FloatDType, b: number, t: number): StepResult {
+  const params = initParams(cfg, 0, 0.02, deviceName);
   const plist = [...params.values()];
   const opt = new AdamW(plist, { lr: 1e-3, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 });
+  const scaler = new GradScaler({ enabled: precision === "float16" });
   const gen = new Generator(1);
-  const ids = gen.randint([batch, seq], 0, cfg.vocabSize).keep();
-  const targets = gen.randint([batch, seq], 0, cfg.vocabSize).keep();
+  const onDevice = (x: Tensor): Tensor => (onGpu ? tidy(() => copyTo(x, deviceName)) : x);
+  const ids = onDevice(gen.randint([b, t], 0, cfg.vocabSize)).keep();
+  const targets = onDevice(gen.randint([b, t], 0, cfg.vocabSize)).keep();
   const times: number[] = [];
+  let skipped = 0;
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
     tidy(() => {
       opt.zeroGrad();
-      const l = loss(cfg, params, ids, targets);
-      l.backward();
-      clipGradNorm(plist, 1.0);
-      opt.step();
+      const l = autocast(precision, () => loss(cfg, params, ids, targets));
+      scaler.scaleLoss(l).backward();
+      scaler.unscale(plist);
+      clipGradNorm(plist, 1.0); // reads the gradient norm on the host: every step ends synchronised
+      if (!scaler.step(opt)) skipped++;
+      scaler.update();
     });
+    if (onGpu) native.synchronize(1, parseDevice(deviceName).index);
     if (i >= warmup) times.push(performance.now() - t0);
   }
   const n = plist.reduce((a, p) => a + p.size, 0);
@@ -99,22 +150,25 @@ function seekrStep(cfg: LlamaConfig): { medianMs: number; minMs: number; tokensP
   ids.dispose();
   targets.dispose();
   const med = median(times);
-  return { medianMs: med, minMs: Math.min(...times), tokensPerS: (batch * seq) / (med / 1000), params: n };
+  const tokensPerS = (b * t) / (med / 1000);
+  const mfu = peakTflops ? (tokensPerS * flopsPerToken(cfg, n, t)) / (peakTflops * 1e12) : null;
+  return { config: name, precision, batch: b, seq: t, medianMs: med, minMs: Math.min(...times), tokensPerS, params: n, mfu, skipped };
 }
 
-interface TorchResult { step_ms_median: number; step_ms_min: number; tokens_per_s: number; threads: number; torch: string; attention: string }
-function torchStep(cfg: LlamaConfig, nThreads: number): TorchResult | string {
+interface TorchResult { step_ms_median: number; step_ms_min: number; tokens_per_s: number; threads: number; torch: string; attention: string; amp?: string }
+function torchStep(cfg: LlamaConfig, nThreads: number, precision: FloatDType, b: number, t: number): TorchResult | string {
   const py = "/usr/bin/python3";
-  if (!existsSync(py)) return "skipped: /usr/bin/python3 not found";
-  const probe = spawnSync(py, ["-c", "import torch"], { encoding: "utf8" });
+  const python = existsSync(py) ? py : "python3";
+  const probe = spawnSync(python, ["-c", "import torch"], { encoding: "utf8" });
   if (probe.status !== 0) return "skipped: PyTorch is not installed (apt-get install python3-torch)";
   const config = JSON.stringify({
     vocab_size: cfg.vocabSize, hidden_size: cfg.hiddenSize, num_hidden_layers: cfg.numLayers, num_attention_heads: cfg.numHeads,
-    num_key_value_heads: cfg.numKvHeads, intermediate_size: cfg.intermediateSize, batch_size: batch, seq_len: seq,
+    num_key_value_heads: cfg.numKvHeads, intermediate_size: cfg.intermediateSize, batch_size: b, seq_len: t,
   });
   const env = { ...process.env };
   for (const v of ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"]) delete env[v];
-  const r = spawnSync(py, [join(pkgRoot, "bench", "torch_step.py"), "--threads", String(nThreads), "--warmup", String(warmup), "--steps", String(steps), "--config", config], { encoding: "utf8", env });
+  const r = spawnSync(python, [join(pkgRoot, "bench", "torch_step.py"), "--threads", String(nThreads), "--warmup", String(warmup), "--steps", String(steps),
+    "--config", config, "--amp", precision, "--device", onGpu ? deviceName : "cpu"], { encoding: "utf8", env });
   if (r.status !== 0) return `failed: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`;
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as TorchResult;
 }
@@ -125,23 +179,37 @@ for (const o of only) if (!["step", "gemm", "attention", "seekr"].includes(o)) {
   process.exit(2);
 }
 const cfg = REFERENCE_CONFIG;
-let ours: ReturnType<typeof seekrStep> | null = null;
-const torchRuns: Array<{ threads: number; result: TorchResult | string }> = [];
+const stepRows: StepResult[] = [];
+const torchRuns: Array<{ config: string; precision: FloatDType; threads: number; result: TorchResult | string }> = [];
 if (only.has("step")) {
-console.log(`\ntraining step: LLaMA-style d_model ${cfg.hiddenSize}, ${cfg.numLayers} layers, ${cfg.numHeads} heads, SwiGLU ${cfg.intermediateSize}, vocab ${cfg.vocabSize}, batch ${batch} x seq ${seq}, AdamW + clip 1.0`);
-ours = seekrStep(cfg);
-console.log(`  seekr          ${fmt(ours.medianMs)} ms/step (min ${fmt(ours.minMs)})  ${fmt(ours.tokensPerS, 0)} tokens/s  [${threads} threads, ${(ours.params / 1e6).toFixed(2)}M params]`);
-if (!args["skip-torch"]) {
-  const counts = [...new Set([threads, 1])];
-  for (const t of counts) {
-    const result = torchStep(cfg, t);
-    torchRuns.push({ threads: t, result });
-    if (typeof result === "string") console.log(`  pytorch        ${result}`);
-    else console.log(`  pytorch ${result.torch.padEnd(6)} ${fmt(result.step_ms_median)} ms/step (min ${fmt(result.step_ms_min)})  ${fmt(result.tokens_per_s, 0)} tokens/s  [${t} threads, ${result.attention} attention]  ratio seekr/pytorch ${fmt(ours.tokensPerS / result.tokens_per_s, 2)}x`);
+  if (onGpu) console.log(`device: ${deviceName} ${gpuName}; bf16 dense peak ${peakTflops ?? "unknown (card not in the table): no MFU"} TFLOP/s; CUDA GEMM: ${devices().cuda.gemm}`);
+  for (const name of configNames) {
+    const c = name === "125m" ? GPU_125M_CONFIG : cfg;
+    const t = name === "125m" ? (args.seq === "128" ? 1024 : seq) : seq;
+    const b = name === "125m" ? (args.batch === "16" ? 8 : batch) : batch;
+    console.log(`\ntraining step (${name}): LLaMA-style d_model ${c.hiddenSize}, ${c.numLayers} layers, ${c.numHeads} heads, SwiGLU ${c.intermediateSize}, vocab ${c.vocabSize}, batch ${b} x seq ${t}, AdamW + clip 1.0`);
+    for (const precision of precisions) {
+      const ours = seekrStep(name, c, precision, b, t);
+      stepRows.push(ours);
+      const mfu = ours.mfu === null ? "" : `  MFU ${fmt(100 * ours.mfu, 1)}%`;
+      console.log(`  seekr   ${precision.padEnd(8)} ${fmt(ours.medianMs)} ms/step (min ${fmt(ours.minMs)})  ${fmt(ours.tokensPerS, 0)} tokens/s${mfu}  [${onGpu ? deviceName : `${threads} threads`}, ${(ours.params / 1e6).toFixed(2)}M params${ours.skipped ? `, ${ours.skipped} steps skipped by the loss scaler` : ""}]`);
+      if (args["skip-torch"]) continue;
+      const counts = onGpu ? [threads] : [...new Set([threads, 1])];
+      const mine: TorchResult[] = [];
+      for (const th of counts) {
+        const result = torchStep(c, th, precision, b, t);
+        torchRuns.push({ config: name, precision, threads: th, result });
+        if (typeof result === "string") console.log(`  pytorch ${precision.padEnd(8)} ${result}`);
+        else {
+          mine.push(result);
+          const tm = peakTflops ? `  MFU ${fmt((100 * result.tokens_per_s * flopsPerToken(c, ours.params, t)) / (peakTflops * 1e12), 1)}%` : "";
+          console.log(`  pytorch ${precision.padEnd(8)} ${fmt(result.step_ms_median)} ms/step (min ${fmt(result.step_ms_min)})  ${fmt(result.tokens_per_s, 0)} tokens/s${tm}  [torch ${result.torch}, ${onGpu ? deviceName : `${th} threads`}, ${result.attention} attention]  ratio seekr/pytorch ${fmt(ours.tokensPerS / result.tokens_per_s, 2)}x`);
+        }
+      }
+      const best = mine.sort((x, y) => y.tokens_per_s - x.tokens_per_s)[0];
+      if (best && !onGpu) console.log(`  => ${precision}: tokens/s ratio against PyTorch's best thread setting: ${fmt(ours.tokensPerS / best.tokens_per_s, 2)}x (target >= 1.0)`);
+    }
   }
-  const best = torchRuns.map((r) => r.result).filter((r): r is TorchResult => typeof r !== "string").sort((a, b) => b.tokens_per_s - a.tokens_per_s)[0];
-  if (best) console.log(`  => tokens/s ratio against PyTorch's best thread setting: ${fmt(ours.tokensPerS / best.tokens_per_s, 2)}x (target >= 1.0)`);
-}
 }
 
 // ---- GEMM ----------------------------------------------------------------------------------------------------
@@ -168,7 +236,7 @@ function timeGemm(n: number, backend: "own" | "blas", nThreads: number): number 
   setThreads(threads);
   return (2 * n * n * n * iters) / dt / 1e9;
 }
-if (!args["skip-gemm"] && only.has("gemm")) {
+if (!args["skip-gemm"] && only.has("gemm") && !onGpu) {
   console.log(`\nGEMM (square, fp32) against the single-core FMA peak of ${fmt(peak)} GFLOP/s:`);
   const backends: Array<"own" | "blas"> = native.gemmInfo().blas ? ["own", "blas"] : ["own"];
   for (const n of [256, 512, 1024, 2048]) {
@@ -192,22 +260,25 @@ if (!args["skip-gemm"] && only.has("gemm")) {
   }
 }
 
-const attentionRows = only.has("attention")
+const attentionRows = only.has("attention") && !onGpu
   ? benchAttention({ B: 4, H: 8, D: 64, Ts: [128, 512, 1024], threads, torch: !args["skip-torch"], pkgRoot })
   : [];
-const seekrOverhead = only.has("seekr") ? benchSeekrOverhead({ batch, seq, steps: Math.max(3, Math.min(steps, 6)) }) : null;
+const seekrOverhead = only.has("seekr") && !onGpu ? benchSeekrOverhead({ batch, seq, steps: Math.max(3, Math.min(steps, 6)) }) : null;
 
 const result = {
   date: new Date().toISOString(),
   machine: { cpu: cpus()[0]?.model, cores: cpus().length, fmaPeakGflopsPerCore: peak, gemm: report.cpu.gemm, simd: report.cpu.simd },
+  device: deviceName,
+  gpu: gpuName ? { name: gpuName, bf16PeakTflops: peakTflops, gemm: devices().cuda.gemm } : null,
   threads,
   config: { ...cfg, batch, seq },
-  seekr: ours,
+  steps: stepRows,
   pytorch: torchRuns,
   gemm: gemmRows,
   attention: attentionRows,
   seekrOverhead,
 };
-mkdirSync(dirname(args.out!), { recursive: true });
-writeFileSync(args.out!, JSON.stringify(result, null, 2));
-console.log(`\nresults written to ${args.out}`);
+const outPath = args.out ?? join(repoRoot, "bench-out", onGpu ? "tensor-cuda.json" : "tensor-cpu.json");
+mkdirSync(dirname(outPath), { recursive: true });
+writeFileSync(outPath, JSON.stringify(result, null, 2));
+console.log(`\nresults written to ${outPath}`);

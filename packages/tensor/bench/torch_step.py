@@ -28,6 +28,7 @@ other work, so compare medians from back-to-back runs only.
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -185,6 +186,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--config", type=str, default=None, help="JSON object overriding fields of the default config")
     ap.add_argument("--device", type=str, default="cpu", help="cpu (default) or cuda (the GPU machine's anchor)")
+    ap.add_argument("--amp", type=str, default="float32", choices=["float32", "bfloat16", "float16"],
+                    help="torch.autocast dtype for forward + loss (float16 adds a GradScaler); float32 = off")
     a = ap.parse_args(argv)
 
     c = dict(DEFAULT_CONFIG)
@@ -207,12 +210,24 @@ def main(argv=None):
     tokens = torch.randint(0, V, (B, T + 1)).to(a.device)
     ids, targets = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
 
+    amp = None if a.amp == "float32" else getattr(torch, a.amp)
+    dev_type = "cuda" if a.device.startswith("cuda") else "cpu"
+    scaler = torch.cuda.amp.GradScaler() if amp == torch.float16 and dev_type == "cuda" else None
+
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(ids).reshape(-1, V), targets.reshape(-1))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, max_norm=c["clip_grad_norm"])
-        opt.step()
+        with torch.autocast(dev_type, dtype=amp) if amp is not None else contextlib.nullcontext():
+            loss = F.cross_entropy(model(ids).float().reshape(-1, V), targets.reshape(-1))
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(params, max_norm=c["clip_grad_norm"])
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, max_norm=c["clip_grad_norm"])
+            opt.step()
         return loss.item()
 
     for _ in range(a.warmup):
@@ -231,6 +246,7 @@ def main(argv=None):
         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
         "attention": "sdpa" if HAS_SDPA else "eager",
         "device": a.device,
+        "amp": a.amp,
         "step_ms_median": round(med, 3),
         "step_ms_min": round(min(times), 3),
         "tokens_per_s": round(B * T / (med / 1e3), 1),

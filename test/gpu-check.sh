@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Every GPU check and GPU benchmark of the project in one command, for a machine with an NVIDIA GPU (and, for the
+# anchors, PyTorch with CUDA). Built here, run there: see docs/benchmarks.md ("GPU runs") and ../shared/gpu/README.md.
+#
+#   bash test/gpu-check.sh [OUT_DIR]        (default: $OUT, else ./gpu-out)
+#
+# Each step has its own time limit, writes its log to OUT_DIR and the script goes on after a failure; the last lines
+# printed are a summary (step, exit status, seconds). Exit status: the number of failed steps.
+# Needs: native/build/Release/seekr.node built with CUDA, packages/tensor/dist and dist-bench, node on PATH.
+set -u
+cd "$(dirname "$0")/.."
+OUT_DIR="${1:-${OUT:-gpu-out}}"
+mkdir -p "$OUT_DIR"
+SUMMARY=()
+FAILED=0
+
+step() { # step NAME TIMEOUT_S COMMAND...
+  local name="$1" limit="$2"
+  shift 2
+  local t0=$SECONDS
+  echo "== $name"
+  timeout "$limit" "$@" >"$OUT_DIR/$name.log" 2>&1
+  local rc=$?
+  local dt=$((SECONDS - t0))
+  tail -n 4 "$OUT_DIR/$name.log" | sed 's/^/   /'
+  SUMMARY+=("$(printf '%-24s rc %-3s %4ss' "$name" "$rc" "$dt")")
+  [ "$rc" -eq 0 ] || FAILED=$((FAILED + 1))
+}
+
+step devices 60 node -e '
+  const S = require("./native/index.js").native;
+  console.log(JSON.stringify(S.backendInfo(), null, 2));'
+nvidia-smi >"$OUT_DIR/nvidia-smi.log" 2>&1 || true
+
+# Every CUDA kernel against the CPU kernels (ops, attention, half precision, allocator, OOM).
+step native-tests 300 node --test native/test/
+# The half-precision GEMM again on Seekr's own WMMA kernel (cuBLAS disabled).
+step half-own-gemm 180 env SEEKR_CUBLAS=off node --test native/test/gpu/half.test.mjs
+# Whole training steps on cuda:0 against PyTorch's fixtures: float32, then bf16 / f16 autocast.
+step llama-step 180 node packages/tensor/test/gpu/llama-step.mjs
+step llama-step-amp 180 node packages/tensor/test/gpu/llama-step-amp.mjs
+# Speed: training steps (reference config and ~125M, bf16) with MFU beside PyTorch's eager step on the same card.
+step bench-step 420 node packages/tensor/dist-bench/bench/run.js --device cuda --steps 10 --warmup 3 --out "$OUT_DIR/bench-step.json"
+# Attention kernels (f32 and tensor cores) beside PyTorch SDPA / eager on the same card.
+step bench-attention 240 bash -c 'node native/bench/attention-gpu.mjs && python3 native/bench/attention-gpu-torch.py'
+
+echo
+echo "summary ($OUT_DIR):"
+printf '  %s\n' "${SUMMARY[@]}"
+exit "$FAILED"
