@@ -177,7 +177,8 @@ static void convert_on(const Device& d, const void* src, DType sd, void* dst, DT
   else cpu::convert(src, sd, dst, dd, (int64_t)n);
 }
 
-void HalfStaging::stage(Storage* s, bool output) {
+void HalfStaging::stage(Storage* s, Stage mode) {
+  const bool output = mode != Stage::In;
   if (!s || (s->dtype != DType::BF16 && s->dtype != DType::F16)) {
     for (Entry& e : entries_)  // already staged (the same buffer at two positions)
       if (e.s == s) e.output = e.output || output;
@@ -185,7 +186,7 @@ void HalfStaging::stage(Storage* s, bool output) {
   }
   Storage* f = storage_alloc(s->device, DType::F32, s->numel);  // throws before anything is swapped
   try {
-    convert_on(s->device, s->ptr, s->dtype, f->ptr, DType::F32, s->numel);
+    if (mode != Stage::Out) convert_on(s->device, s->ptr, s->dtype, f->ptr, DType::F32, s->numel);
   } catch (...) {
     storage_release(f);
     delete f;
@@ -221,11 +222,13 @@ Storage* peek_storage(const Napi::CallbackInfo& info, size_t i) {
 }
 
 void define_float(Napi::Env env, Napi::Object exports, const char* name, std::vector<int> in, std::vector<int> out,
-                  std::function<Napi::Value(const Napi::CallbackInfo&)> fn) {
-  define(env, exports, name, [fn, in, out](const Napi::CallbackInfo& info) -> Napi::Value {
+                  std::function<Napi::Value(const Napi::CallbackInfo&)> fn, std::vector<int> inout) {
+  define(env, exports, name, [fn, in, out, inout](const Napi::CallbackInfo& info) -> Napi::Value {
     HalfStaging st;
-    for (int i : out) st.stage(peek_storage(info, (size_t)i), true);
-    for (int i : in) st.stage(peek_storage(info, (size_t)i), false);
+    // Read operands first: a buffer that is both read and written (in place) is then widened, not left raw.
+    for (int i : inout) st.stage(peek_storage(info, (size_t)i), Stage::InOut);
+    for (int i : in) st.stage(peek_storage(info, (size_t)i), Stage::In);
+    for (int i : out) st.stage(peek_storage(info, (size_t)i), Stage::Out);
     Napi::Value r = fn(info);
     st.commit();
     return r;

@@ -47,17 +47,19 @@ std::vector<int32_t> int32_values_on_host(const Storage* s);
 int native_call_depth();
 
 // bfloat16 / float16 operands for the float32 kernels: stage() swaps a half buffer's contents for a float32 copy on
-// the same device (converted exactly) for the duration of the call, so the kernels and their checks see float32;
-// commit() rounds the staged outputs back (nearest even) into their own buffers; the destructor puts every buffer back
-// and frees the copies (without writing back when the kernel threw). Other dtypes are left alone (the binding's own
-// checks then report them). The same buffer staged twice (in-place ops) gets one copy.
+// the same device for the duration of the call, so the kernels and their checks see float32. Inputs and
+// read-modify-write outputs are widened exactly into the copy; write-only outputs (the kernel overwrites every
+// element) skip that pass. commit() rounds the staged outputs back (nearest even) into their own buffers; the
+// destructor puts every buffer back and frees the copies (without writing back when the kernel threw). Other dtypes
+// are left alone (the binding's own checks then report them). The same buffer staged twice gets one copy.
+enum class Stage { In, Out, InOut };
 class HalfStaging {
  public:
   HalfStaging() = default;
   HalfStaging(const HalfStaging&) = delete;
   HalfStaging& operator=(const HalfStaging&) = delete;
   ~HalfStaging();
-  void stage(Storage* s, bool output);
+  void stage(Storage* s, Stage mode);
   void commit();
 
  private:
@@ -74,9 +76,10 @@ void define(Napi::Env env, Napi::Object exports, const char* name,
             std::function<Napi::Value(const Napi::CallbackInfo&)> fn);
 
 // define() for the float32 kernels that also take bfloat16 / float16 buffers: the handles at argument positions `in`
-// (read) and `out` (written) are staged through HalfStaging around fn; outputs are committed when fn returns.
+// (read), `out` (overwritten in full by the kernel) and `inout` (read and written) are staged through HalfStaging
+// around fn; outputs are committed when fn returns.
 void define_float(Napi::Env env, Napi::Object exports, const char* name, std::vector<int> in, std::vector<int> out,
-                  std::function<Napi::Value(const Napi::CallbackInfo&)> fn);
+                  std::function<Napi::Value(const Napi::CallbackInfo&)> fn, std::vector<int> inout = {});
 // The handle at position i when it is a live Seekr buffer, else nullptr (no error: the binding reports bad arguments).
 Storage* peek_storage(const Napi::CallbackInfo& info, size_t i);
 

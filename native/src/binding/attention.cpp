@@ -79,7 +79,7 @@ static int64_t read_variant(const Args& a, size_t i, bool allow_tensor_cores = f
 }
 
 void register_attention(Napi::Env env, Napi::Object exports) {
-  define_float(env, exports, "attention", {0, 1, 2, 13}, {3, 4, 16}, [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "attention", {0, 1, 2, 13}, {}, [](const Napi::CallbackInfo& info) {
     Args a(info, "attention");
     Storage* q = a.tensor(0, "q");
     Storage* k = a.tensor(1, "k");
@@ -124,8 +124,8 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     if (variant == 1) cpu::attention_forward_reference(s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), x);
     else cpu::attention_forward(s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), x);
     return info.Env().Undefined();
-  });
-  define_float(env, exports, "attentionBackward", {0, 1, 2, 3, 4, 5, 17}, {6, 7, 8, 18}, [](const Napi::CallbackInfo& info) {
+  }, {3, 4, 16});
+  define_float(env, exports, "attentionBackward", {0, 1, 2, 3, 4, 5, 17}, {6, 7, 8}, [](const Napi::CallbackInfo& info) {
     Args a(info, "attentionBackward");
     Storage* q = a.tensor(0, "q");
     Storage* k = a.tensor(1, "k");
@@ -168,7 +168,7 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     fn(s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), dout->as<float>(),
        dq->as<float>(), dk->as<float>(), dv->as<float>(), x);
     return info.Env().Undefined();
-  });
+  }, {18});
 
   struct Distill {
     cpu::AttnShape s;
@@ -215,7 +215,7 @@ void register_attention(Napi::Env env, Napi::Object exports) {
                                                   d.teacher->as<float>());
     return Napi::Number::New(info.Env(), total);
   });
-  define_float(env, exports, "attentionDistillBackward", {0, 1, 2, 5, 6}, {8, 9}, [read_distill](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "attentionDistillBackward", {0, 1, 2, 5, 6}, {}, [read_distill](const Napi::CallbackInfo& info) {
     Args a(info, "attentionDistillBackward");
     Distill d = read_distill(a, 0, 10);
     Storage* gy = a.tensor(6, "gy");
@@ -243,7 +243,7 @@ void register_attention(Napi::Env env, Napi::Object exports) {
                                     d.heads->as<int32_t>(), d.n_heads, d.rows->as<int32_t>(), d.n_rows,
                                     d.teacher->as<float>(), scale, dq->as<float>(), dk->as<float>());
     return info.Env().Undefined();
-  });
+  }, {8, 9});
 }
 
 }  // namespace seekr

@@ -70,7 +70,7 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
   // scatterAddRows(src, ids, out, cols): out[ids[i]] += src[i]
-  define_float(env, exports, "scatterAddRows", {0}, {2}, [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "scatterAddRows", {0}, {}, [](const Napi::CallbackInfo& info) {
     Args a(info, "scatterAdd");
     Storage* src = a.tensor(0, "src");
     Storage* ids = a.tensor(1, "ids");
@@ -95,7 +95,7 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     }
     cpu::scatter_add_rows(src->as<float>(), ip, out->as<float>(), (int64_t)ids->numel, cols);
     return info.Env().Undefined();
-  });
+  }, {2});
 }
 
 }  // namespace seekr

@@ -52,9 +52,9 @@ void register_matmul(Napi::Env env, Napi::Object exports) {
       return info.Env().Undefined();
     }
     HalfStaging st;
-    st.stage(C, true);
-    st.stage(A, false);
-    st.stage(B, false);
+    st.stage(A, Stage::In);
+    st.stage(B, Stage::In);
+    st.stage(C, beta == 0.f ? Stage::Out : Stage::InOut);  // beta 0 ignores C's old values
     if (C->device.type == DeviceType::CUDA)  // one kernel on CUDA devices: `backend` selects among the cpu's GEMMs
       cuda::gemm_batched(C->device.index, g, alpha, A->as<float>(), B->as<float>(), beta, C->as<float>());
     else

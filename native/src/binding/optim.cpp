@@ -7,7 +7,7 @@ namespace seekr {
 
 void register_optim(Napi::Env env, Napi::Object exports) {
   // adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step)
-  define_float(env, exports, "adamw", {1}, {0, 2, 3}, [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "adamw", {1}, {}, [](const Napi::CallbackInfo& info) {
     Args a(info, "adamw");
     Storage* p = a.tensor(0, "param");
     Storage* g = a.tensor(1, "grad");
@@ -28,9 +28,9 @@ void register_optim(Napi::Env env, Napi::Object exports) {
     }
     cpu::adamw(p->as<float>(), g->as<float>(), m->as<float>(), v->as<float>(), (int64_t)p->numel, lr, b1, b2, eps, wd, step);
     return info.Env().Undefined();
-  });
+  }, {0, 2, 3});
   // sgd(param, grad, buf, lr, momentum, dampening, weightDecay, nesterov, firstStep)
-  define_float(env, exports, "sgd", {1}, {0, 2}, [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "sgd", {1}, {}, [](const Napi::CallbackInfo& info) {
     Args a(info, "sgd");
     Storage* p = a.tensor(0, "param");
     Storage* g = a.tensor(1, "grad");
@@ -49,8 +49,8 @@ void register_optim(Napi::Env env, Napi::Object exports) {
     }
     cpu::sgd(p->as<float>(), g->as<float>(), buf->as<float>(), (int64_t)p->numel, lr, mom, damp, wd, nesterov, first);
     return info.Env().Undefined();
-  });
-  define_float(env, exports, "scaleInPlace", {}, {0}, [](const Napi::CallbackInfo& info) {
+  }, {0, 2});
+  define_float(env, exports, "scaleInPlace", {}, {}, [](const Napi::CallbackInfo& info) {
     Args a(info, "scaleInPlace");
     Storage* x = a.tensor(0, "x");
     float s = (float)a.f64(1, "scale");
@@ -61,9 +61,9 @@ void register_optim(Napi::Env env, Napi::Object exports) {
     }
     cpu::scale_inplace(x->as<float>(), (int64_t)x->numel, s);
     return info.Env().Undefined();
-  });
+  }, {0});
   // axpyInPlace(y, x, alpha): y += alpha * x
-  define_float(env, exports, "axpyInPlace", {1}, {0}, [](const Napi::CallbackInfo& info) {
+  define_float(env, exports, "axpyInPlace", {1}, {}, [](const Napi::CallbackInfo& info) {
     Args a(info, "axpyInPlace");
     Storage* y = a.tensor(0, "y");
     Storage* x = a.tensor(1, "x");
@@ -78,7 +78,7 @@ void register_optim(Napi::Env env, Napi::Object exports) {
     }
     cpu::axpy_inplace(y->as<float>(), x->as<float>(), (int64_t)y->numel, alpha);
     return info.Env().Undefined();
-  });
+  }, {0});
 }
 
 }  // namespace seekr

@@ -1,0 +1,741 @@
+// Tensor-core flash attention (FlashAttention-2 style) for sm_80 / sm_90. Operands are bf16 or f16 in shared memory,
+// read with ldmatrix into mma.sync.m16n8k16 fragments (f32 accumulators); softmax statistics stay in f32 registers.
+// - Forward: one block of 8 warps per (b, h, 128 query rows). Each warp owns 16 rows and keeps their Q fragments, the
+//   16 x D output accumulator and the running max / sum in registers. K / V tiles of 64 keys stream through shared
+//   memory, double-buffered with cp.async; exp2 with the scale folded in; P is rounded to the operand type for P V.
+//   Key tiles past the causal limit of the block are not loaded; warps skip tiles none of their rows can see.
+// - Backward, deterministic (no atomics): D_i = rowsum(dO * O) per row; a dK / dV kernel with one block per
+//   (b, kv head, key tile), each warp owning 16 keys and looping over the query tiles of every head of the group
+//   (S^T = K Q^T, dP^T = V dO^T, P^T from the lse, dV += P^T dO, dS^T = P^T (dP^T - D_i), dK += dS^T Q); a dQ kernel
+//   with one block per (b, h, 64 query rows) over the key tiles (dQ += dS K).
+// - Inputs stored as f32 are rounded to bf16 while tiles are loaded (no cp.async then).
+// Semantics of cpu/attention.cpp: masked or padded keys get probability exactly 0; a row with no visible key gets
+// output 0 and lse +inf, so its backward probabilities are 0 too.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+
+#include "cuda/attention_tc.h"
+#include "cuda/common.cuh"
+
+namespace seekr {
+namespace cuda {
+
+using namespace detail;
+
+namespace {
+using cpu::AttnShape;
+
+// ---- primitives: inline PTX and conversions ---------------------------------------------------------------------
+struct OpBF16 {
+  static constexpr int kDType = (int)DType::BF16;
+};
+struct OpF16 {
+  static constexpr int kDType = (int)DType::F16;
+};
+
+__device__ __forceinline__ unsigned char* dyn_smem() {
+  extern __shared__ __align__(128) unsigned char attn_tc_smem[];
+  return attn_tc_smem;
+}
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// Two floats rounded to the operand type, `lo` in the low 16 bits (the lower column of an mma fragment pair).
+template <class Op> __device__ __forceinline__ uint32_t pack2(float lo, float hi);
+template <> __device__ __forceinline__ uint32_t pack2<OpBF16>(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+template <> __device__ __forceinline__ uint32_t pack2<OpF16>(float lo, float hi) {
+  __half2 v = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+
+// d += A (16 x 16, row) * B (16 x 8, col), f32 accumulators.
+template <class Op>
+__device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
+template <>
+__device__ __forceinline__ void mma16816<OpBF16>(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+template <>
+__device__ __forceinline__ void mma16816<OpF16>(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Four 8 x 8 b16 matrices; lane l gives the address of row l & 7 of matrix l >> 3.
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const uint16_t* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t (&r)[4], const uint16_t* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+
+// 16-byte global -> shared copy; zero-fills the destination when !valid (src is then not read).
+__device__ __forceinline__ void cp_async16(uint16_t* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+__device__ __forceinline__ void sts128(uint16_t* p, uint4 v) { *reinterpret_cast<uint4*>(p) = v; }
+__device__ __forceinline__ float lds_f32(const float* p) { return *p; }
+__device__ __forceinline__ void sts_f32(float* p, float v) { *p = v; }
+__device__ __forceinline__ float shfl_xor(float v, int m) { return __shfl_xor_sync(0xffffffffu, v, m); }
+
+// Global memory: element i of a buffer of dtype dt, as float; stores round to nearest even.
+__device__ __forceinline__ float ldg_f(const void* p, int64_t i, int dt) {
+  if (dt == (int)DType::F32) return __ldg(static_cast<const float*>(p) + i);
+  const unsigned short u = __ldg(static_cast<const unsigned short*>(p) + i);
+  return dt == (int)DType::BF16 ? __bfloat162float(__ushort_as_bfloat16(u)) : __half2float(__ushort_as_half(u));
+}
+__device__ __forceinline__ float4 ldg_f4(const void* p, int64_t i) {
+  return __ldg(reinterpret_cast<const float4*>(static_cast<const float*>(p) + i));
+}
+__device__ __forceinline__ void stg_f(void* p, int64_t i, float v, int dt) {
+  if (dt == (int)DType::F32) static_cast<float*>(p)[i] = v;
+  else if (dt == (int)DType::BF16) static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
+  else static_cast<__half*>(p)[i] = __float2half_rn(v);
+}
+
+// ---- kernels ----------------------------------------------------------------------------------------------------
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
+
+__device__ __forceinline__ int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+__device__ __forceinline__ int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+
+struct FwdArgs {
+  int64_t B, Tq, Tk, H, Hkv;
+  bool causal;
+  float c2;  // scale * log2(e)
+  const void *q, *k, *v;
+  int in_dt;
+  bool vq, vk, vv;  // base pointer 16-byte aligned
+  void* out;
+  int out_dt;
+  float* lse;
+  const float* mask;
+};
+
+struct BwdArgs {
+  int64_t B, Tq, Tk, H, Hkv;
+  bool causal;
+  float scale, c2;
+  const void *q, *k, *v, *dout;
+  int in_dt, dout_dt;
+  bool vq, vk, vv, vdo;
+  const void* out;
+  int out_dt;
+  const float* lse;
+  float* di;  // [B, H, Tq] scratch
+  void *dq, *dk, *dv;
+  int grad_dt;
+  const float* mask;
+};
+
+// Shared-memory rows are D + 8 elements (16 bytes of padding): ldmatrix rows of 8 consecutive tile rows fall in
+// distinct banks.
+template <int D> struct FwdCfg {
+  static constexpr int NW = 8, NT = NW * 32, BQ = NW * 16, BN = 64, LDS = D + 8;
+  static constexpr int TILE = BN * LDS;                          // elements of one K or V tile
+  static constexpr size_t SMEM = 4 * TILE * 2 + 2 * BN * 4;      // K, V double-buffered + key bias
+  static_assert(BQ * LDS <= 4 * TILE, "the Q staging tile fits in the K / V buffers");
+};
+template <int D> struct DqCfg {
+  static constexpr int NW = 4, NT = NW * 32, BQ = NW * 16, BN = D >= 128 ? 32 : 64, LDS = D + 8;
+  static constexpr int TILE = BN * LDS;
+  static constexpr int AREA = 4 * TILE > 2 * BQ * LDS ? 4 * TILE : 2 * BQ * LDS;  // K / V buffers or Q + dO staging
+  static constexpr size_t SMEM = AREA * 2 + 2 * BN * 4;
+};
+template <int D> struct DkvCfg {
+  static constexpr int NW = D >= 128 ? 4 : 8, NT = NW * 32, BN = NW * 16, BM = D >= 128 ? 32 : 64, LDS = D + 8;
+  static constexpr int KT = BN * LDS, QT = BM * LDS;
+  static constexpr size_t SMEM = (2 * KT + 4 * QT) * 2 + 4 * BM * 4;  // K, V; Q, dO double-buffered; lse, D_i
+};
+
+// Copies rows [row0, row0 + ROWS) of an operand whose row r starts at element base + r * stride of src (dtype dt)
+// into shared memory as Op, row stride D + 8; rows >= nrows become zeros. Storage already of the operand type with a
+// 16-byte aligned base (vec) goes through cp.async; anything else is converted through registers.
+template <class Op>
+__device__ __forceinline__ uint4 load8(const void* src, int dt, bool vec, int64_t e) {
+  float f[8];
+  if (dt == (int)DType::F32 && vec) {
+    const float4 x = ldg_f4(src, e), y = ldg_f4(src, e + 4);
+    f[0] = x.x; f[1] = x.y; f[2] = x.z; f[3] = x.w;
+    f[4] = y.x; f[5] = y.y; f[6] = y.z; f[7] = y.w;
+  } else {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) f[i] = ldg_f(src, e + i, dt);
+  }
+  uint4 r;
+  r.x = pack2<Op>(f[0], f[1]);
+  r.y = pack2<Op>(f[2], f[3]);
+  r.z = pack2<Op>(f[4], f[5]);
+  r.w = pack2<Op>(f[6], f[7]);
+  return r;
+}
+template <class Op, int D, int ROWS, int NT>
+__device__ __forceinline__ void load_rows(uint16_t* dst, const void* src, int dt, bool vec, int64_t base,
+                                          int64_t stride, int64_t row0, int64_t nrows) {
+  constexpr int CPR = D / 8, LDS = D + 8, N = ROWS * CPR;
+  const bool async = vec && dt == Op::kDType;
+#pragma unroll
+  for (int c0 = 0; c0 < N; c0 += NT) {
+    const int c = c0 + (int)threadIdx.x;
+    if (N % NT != 0 && c >= N) break;
+    const int r = c / CPR, col = (c % CPR) * 8;
+    const int64_t gr = row0 + r;
+    const bool ok = gr < nrows;
+    const int64_t e = base + gr * stride + col;  // not dereferenced when !ok
+    uint16_t* d = dst + r * LDS + col;
+    if (async) {
+      cp_async16(d, ok ? static_cast<const void*>(static_cast<const uint16_t*>(src) + e) : src, ok);
+    } else {
+      uint4 v;
+      v.x = v.y = v.z = v.w = 0u;
+      if (ok) v = load8<Op>(src, dt, vec, e);
+      sts128(d, v);
+    }
+  }
+}
+
+// S (16 x 8 * NTILES) = A (16 x D, fragments in registers) * B^T, B rows [n0, n0 + 8 * NTILES) of a row-major
+// shared tile with row stride LDS (keys of K or V, or queries of Q or dO).
+template <class Op, int D, int NTILES, int LDS>
+__device__ __forceinline__ void mma_abt(float (&s)[NTILES][4], const uint32_t (&af)[D / 16][4], const uint16_t* bs,
+                                        int lane) {
+#pragma unroll
+  for (int n = 0; n < NTILES; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk)
+#pragma unroll
+    for (int np = 0; np < NTILES / 2; ++np) {
+      uint32_t r[4];
+      ldsm_x4(r, bs + (np * 16 + (lane & 7) + (lane >> 4) * 8) * LDS + kk * 16 + ((lane >> 3) & 1) * 8);
+      mma16816<Op>(s[2 * np], af[kk], r[0], r[1]);
+      mma16816<Op>(s[2 * np + 1], af[kk], r[2], r[3]);
+    }
+}
+// acc (16 x D) += P (16 x 16 * KSTEPS, accumulator layout in p) * V, V a row-major shared tile [16 * KSTEPS][LDS].
+template <class Op, int D, int KSTEPS, int LDS>
+__device__ __forceinline__ void mma_pv(float (&acc)[D / 8][4], const float (&p)[2 * KSTEPS][4], const uint16_t* vs,
+                                       int lane) {
+#pragma unroll
+  for (int kk = 0; kk < KSTEPS; ++kk) {
+    const uint32_t pa[4] = {pack2<Op>(p[2 * kk][0], p[2 * kk][1]), pack2<Op>(p[2 * kk][2], p[2 * kk][3]),
+                            pack2<Op>(p[2 * kk + 1][0], p[2 * kk + 1][1]),
+                            pack2<Op>(p[2 * kk + 1][2], p[2 * kk + 1][3])};
+#pragma unroll
+    for (int dp = 0; dp < D / 16; ++dp) {
+      uint32_t r[4];
+      ldsm_x4_t(r, vs + (kk * 16 + (lane & 15)) * LDS + dp * 16 + (lane >> 4) * 8);
+      mma16816<Op>(acc[2 * dp], pa, r[0], r[1]);
+      mma16816<Op>(acc[2 * dp + 1], pa, r[2], r[3]);
+    }
+  }
+}
+// A fragments (16 x D) of rows [r0, r0 + 16) of a row-major shared tile.
+template <int D, int LDS>
+__device__ __forceinline__ void load_afrag(uint32_t (&af)[D / 16][4], const uint16_t* s, int r0, int lane) {
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) ldsm_x4(af[kk], s + (r0 + (lane & 15)) * LDS + kk * 16 + (lane >> 4) * 8);
+}
+
+__device__ __forceinline__ bool key_on(const float* mask, int64_t b, int64_t Tk, int64_t j) {
+  return j < Tk && (mask == nullptr || mask[b * Tk + j] != 0.f);
+}
+
+inline int64_t fwd_blocks(const FwdArgs& a, int bq) { return a.B * a.H * ((a.Tq + bq - 1) / bq); }
+inline int64_t dq_blocks(const BwdArgs& a, int bq) { return a.B * a.H * ((a.Tq + bq - 1) / bq); }
+inline int64_t dkv_blocks(const BwdArgs& a, int bn) { return a.B * a.Hkv * ((a.Tk + bn - 1) / bn); }
+inline int64_t di_blocks(const BwdArgs& a) { return (a.B * a.Tq * a.H + 7) / 8; }
+
+template <class Op, int D>
+__global__ void __launch_bounds__(FwdCfg<D>::NT) fwd_tc_kernel(FwdArgs a) {
+  using C = FwdCfg<D>;
+  constexpr int LDS = C::LDS, BN = C::BN, BQ = C::BQ, NT = C::NT;
+  uint16_t* const sm = reinterpret_cast<uint16_t*>(dyn_smem());
+  float* const bias0 = reinterpret_cast<float*>(sm + 4 * C::TILE);  // [2][BN]: 0 = key on, -inf = off
+  const int tid = (int)threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tg = lane & 3;
+  // The last query tiles (most keys under causal masking) are scheduled first.
+  const int64_t nbh = a.B * a.H, nqt = (a.Tq + BQ - 1) / BQ;
+  const int64_t bh = (int64_t)blockIdx.x % nbh, qt = nqt - 1 - (int64_t)blockIdx.x / nbh;
+  const int64_t b = bh / a.H, h = bh % a.H, kh = h / (a.H / a.Hkv);
+  const int64_t t0 = qt * BQ, off = a.Tk - a.Tq;
+  const int64_t wr0 = t0 + warp * 16, wr1 = imin(wr0 + 15, a.Tq - 1);  // this warp's rows (none when wr0 >= Tq)
+  const int64_t row0 = wr0 + g, row1 = row0 + 8;
+  const int64_t kend = a.causal ? imax(0, imin(a.Tk, imin(t0 + BQ, a.Tq) + off)) : a.Tk;
+  const int ntiles = (int)((kend + BN - 1) / BN);
+
+  // Q rows, staged through the K / V buffers, then held as A fragments.
+  load_rows<Op, D, BQ, NT>(sm, a.q, a.in_dt, a.vq, (b * a.Tq * a.H + h) * D, a.H * D, t0, a.Tq);
+  cp_async_commit();
+  cp_async_wait<0>();
+  __syncthreads();
+  uint32_t qf[D / 16][4];
+  load_afrag<D, LDS>(qf, sm, warp * 16, lane);
+  __syncthreads();
+
+  const int64_t kv_base = (b * a.Tk * a.Hkv + kh) * D, kv_stride = a.Hkv * D;
+  auto load_kv = [&](int it, int buf) {
+    const int64_t j0 = (int64_t)it * BN;
+    uint16_t* ks = sm + buf * 2 * C::TILE;
+    load_rows<Op, D, BN, NT>(ks, a.k, a.in_dt, a.vk, kv_base, kv_stride, j0, a.Tk);
+    load_rows<Op, D, BN, NT>(ks + C::TILE, a.v, a.in_dt, a.vv, kv_base, kv_stride, j0, a.Tk);
+    if (tid < BN) sts_f32(bias0 + buf * BN + tid, key_on(a.mask, b, a.Tk, j0 + tid) ? 0.f : -INFINITY);
+  };
+
+  float o[D / 8][4];
+#pragma unroll
+  for (int n = 0; n < D / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // running max (log2 units), per-lane partial sums
+
+  if (ntiles > 0) load_kv(0, 0);
+  cp_async_commit();
+  for (int it = 0; it < ntiles; ++it) {
+    const int buf = it & 1;
+    cp_async_wait<0>();
+    __syncthreads();  // tile `it` visible; every warp is done with tile it - 1, whose buffer is refilled below
+    if (it + 1 < ntiles) load_kv(it + 1, buf ^ 1);
+    cp_async_commit();
+    const int64_t j0 = (int64_t)it * BN;
+    if (wr0 >= a.Tq || (a.causal && j0 > wr1 + off)) continue;  // warp-uniform: no row of this warp sees the tile
+    const uint16_t* ks = sm + buf * 2 * C::TILE;
+    const float* bias = bias0 + buf * BN;
+
+    float s[BN / 8][4];
+    mma_abt<Op, D, BN / 8, LDS>(s, qf, ks, lane);
+    const bool need_mask = a.mask != nullptr || j0 + BN > a.Tk || (a.causal && j0 + BN - 1 > wr0 + off);
+#pragma unroll
+    for (int n = 0; n < BN / 8; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        float x = s[n][e] * a.c2;
+        if (need_mask) {
+          const int c = n * 8 + 2 * tg + (e & 1);
+          const int64_t row = (e >> 1) ? row1 : row0;
+          const bool on = lds_f32(bias + c) == 0.f && (!a.causal || j0 + c <= row + off);
+          x = on ? x : -INFINITY;
+        }
+        s[n][e] = x;
+      }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float mx = -INFINITY;
+#pragma unroll
+      for (int n = 0; n < BN / 8; ++n) mx = fmaxf(mx, fmaxf(s[n][2 * r], s[n][2 * r + 1]));
+      mx = fmaxf(mx, shfl_xor(mx, 1));
+      mx = fmaxf(mx, shfl_xor(mx, 2));
+      const float mnew = fmaxf(m[r], mx);
+      const float mu = mnew == -INFINITY ? 0.f : mnew;  // all keys so far masked: p = 0, no NaN
+      const float corr = exp2f(m[r] - mu);
+      m[r] = mnew;
+      float sum = 0.f;
+#pragma unroll
+      for (int n = 0; n < BN / 8; ++n) {
+        s[n][2 * r] = exp2f(s[n][2 * r] - mu);
+        s[n][2 * r + 1] = exp2f(s[n][2 * r + 1] - mu);
+        sum += s[n][2 * r] + s[n][2 * r + 1];
+      }
+      l[r] = l[r] * corr + sum;
+#pragma unroll
+      for (int n = 0; n < D / 8; ++n) {
+        o[n][2 * r] *= corr;
+        o[n][2 * r + 1] *= corr;
+      }
+    }
+    mma_pv<Op, D, BN / 16, LDS>(o, s, ks + C::TILE, lane);
+  }
+
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    l[r] += shfl_xor(l[r], 1);
+    l[r] += shfl_xor(l[r], 2);
+    const int64_t row = r ? row1 : row0;
+    if (row >= a.Tq) continue;
+    const float inv = l[r] > 0.f ? 1.f / l[r] : 0.f;
+    const int64_t base = ((b * a.Tq + row) * a.H + h) * D + 2 * tg;
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) {
+      stg_f(a.out, base + n * 8, o[n][2 * r] * inv, a.out_dt);
+      stg_f(a.out, base + n * 8 + 1, o[n][2 * r + 1] * inv, a.out_dt);
+    }
+    if (tg == 0) a.lse[(b * a.H + h) * a.Tq + row] = l[r] > 0.f ? m[r] * kLn2 + __logf(l[r]) : INFINITY;
+  }
+}
+
+// D_i = sum_d dO * O per row (b, t, h), one warp per row, into di[b, h, t].
+template <int D>
+__global__ void __launch_bounds__(256) di_tc_kernel(BwdArgs a) {
+  const int64_t row = (int64_t)blockIdx.x * 8 + (threadIdx.x >> 5);
+  const int lane = (int)threadIdx.x & 31;
+  if (row >= a.B * a.Tq * a.H) return;  // warp-uniform
+  float acc = 0.f;
+#pragma unroll
+  for (int d = lane; d < D; d += 32) acc += ldg_f(a.out, row * D + d, a.out_dt) * ldg_f(a.dout, row * D + d, a.dout_dt);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) acc += shfl_xor(acc, o);
+  const int64_t h = row % a.H, t = (row / a.H) % a.Tq, b = row / (a.H * a.Tq);
+  if (lane == 0) a.di[(b * a.H + h) * a.Tq + t] = acc;
+}
+
+template <class Op, int D>
+__global__ void __launch_bounds__(DqCfg<D>::NT) dq_tc_kernel(BwdArgs a) {
+  using C = DqCfg<D>;
+  constexpr int LDS = C::LDS, BN = C::BN, BQ = C::BQ, NT = C::NT;
+  uint16_t* const sm = reinterpret_cast<uint16_t*>(dyn_smem());
+  float* const bias0 = reinterpret_cast<float*>(sm + C::AREA);
+  const int tid = (int)threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tg = lane & 3;
+  const int64_t nbh = a.B * a.H, nqt = (a.Tq + BQ - 1) / BQ;
+  const int64_t bh = (int64_t)blockIdx.x % nbh, qt = nqt - 1 - (int64_t)blockIdx.x / nbh;
+  const int64_t b = bh / a.H, h = bh % a.H, kh = h / (a.H / a.Hkv);
+  const int64_t t0 = qt * BQ, off = a.Tk - a.Tq;
+  const int64_t wr0 = t0 + warp * 16, wr1 = imin(wr0 + 15, a.Tq - 1);
+  const int64_t row0 = wr0 + g, row1 = row0 + 8;
+  const int64_t kend = a.causal ? imax(0, imin(a.Tk, imin(t0 + BQ, a.Tq) + off)) : a.Tk;
+  const int ntiles = (int)((kend + BN - 1) / BN);
+
+  const int64_t q_base = (b * a.Tq * a.H + h) * D, q_stride = a.H * D;
+  load_rows<Op, D, BQ, NT>(sm, a.q, a.in_dt, a.vq, q_base, q_stride, t0, a.Tq);
+  load_rows<Op, D, BQ, NT>(sm + BQ * LDS, a.dout, a.dout_dt, a.vdo, q_base, q_stride, t0, a.Tq);
+  cp_async_commit();
+  cp_async_wait<0>();
+  __syncthreads();
+  uint32_t qf[D / 16][4], gf[D / 16][4];
+  load_afrag<D, LDS>(qf, sm, warp * 16, lane);
+  load_afrag<D, LDS>(gf, sm + BQ * LDS, warp * 16, lane);
+  __syncthreads();
+
+  float lse2[2], dI[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t row = r ? row1 : row0;
+    const bool ok = row < a.Tq;
+    lse2[r] = ok ? a.lse[(b * a.H + h) * a.Tq + row] * kLog2e : INFINITY;
+    dI[r] = ok ? a.di[(b * a.H + h) * a.Tq + row] : 0.f;
+  }
+
+  const int64_t kv_base = (b * a.Tk * a.Hkv + kh) * D, kv_stride = a.Hkv * D;
+  auto load_kv = [&](int it, int buf) {
+    const int64_t j0 = (int64_t)it * BN;
+    uint16_t* ks = sm + buf * 2 * C::TILE;
+    load_rows<Op, D, BN, NT>(ks, a.k, a.in_dt, a.vk, kv_base, kv_stride, j0, a.Tk);
+    load_rows<Op, D, BN, NT>(ks + C::TILE, a.v, a.in_dt, a.vv, kv_base, kv_stride, j0, a.Tk);
+    if (tid < BN) sts_f32(bias0 + buf * BN + tid, key_on(a.mask, b, a.Tk, j0 + tid) ? 0.f : -INFINITY);
+  };
+
+  float acc[D / 8][4];
+#pragma unroll
+  for (int n = 0; n < D / 8; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+
+  if (ntiles > 0) load_kv(0, 0);
+  cp_async_commit();
+  for (int it = 0; it < ntiles; ++it) {
+    const int buf = it & 1;
+    cp_async_wait<0>();
+    __syncthreads();
+    if (it + 1 < ntiles) load_kv(it + 1, buf ^ 1);
+    cp_async_commit();
+    const int64_t j0 = (int64_t)it * BN;
+    if (wr0 >= a.Tq || (a.causal && j0 > wr1 + off)) continue;
+    const uint16_t* ks = sm + buf * 2 * C::TILE;
+    const float* bias = bias0 + buf * BN;
+
+    float s[BN / 8][4], dp[BN / 8][4];
+    mma_abt<Op, D, BN / 8, LDS>(s, qf, ks, lane);
+    mma_abt<Op, D, BN / 8, LDS>(dp, gf, ks + C::TILE, lane);
+    const bool need_mask = a.mask != nullptr || j0 + BN > a.Tk || (a.causal && j0 + BN - 1 > wr0 + off);
+#pragma unroll
+    for (int n = 0; n < BN / 8; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        bool on = true;
+        if (need_mask) {
+          const int c = n * 8 + 2 * tg + (e & 1);
+          const int64_t row = (e >> 1) ? row1 : row0;
+          on = lds_f32(bias + c) == 0.f && (!a.causal || j0 + c <= row + off);
+        }
+        const float p = on ? exp2f(s[n][e] * a.c2 - lse2[e >> 1]) : 0.f;
+        dp[n][e] = p * (dp[n][e] - dI[e >> 1]);  // dS / scale
+      }
+    mma_pv<Op, D, BN / 16, LDS>(acc, dp, ks, lane);  // dQ += dS K
+  }
+
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t row = r ? row1 : row0;
+    if (row >= a.Tq) continue;
+    const int64_t base = ((b * a.Tq + row) * a.H + h) * D + 2 * tg;
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) {
+      stg_f(a.dq, base + n * 8, acc[n][2 * r] * a.scale, a.grad_dt);
+      stg_f(a.dq, base + n * 8 + 1, acc[n][2 * r + 1] * a.scale, a.grad_dt);
+    }
+  }
+}
+
+template <class Op, int D>
+__global__ void __launch_bounds__(DkvCfg<D>::NT) dkv_tc_kernel(BwdArgs a) {
+  using C = DkvCfg<D>;
+  constexpr int LDS = C::LDS, BN = C::BN, BM = C::BM, NT = C::NT;
+  uint16_t* const sm = reinterpret_cast<uint16_t*>(dyn_smem());
+  uint16_t* const Ks = sm;
+  uint16_t* const Vs = sm + C::KT;
+  float* const stat0 = reinterpret_cast<float*>(sm + 2 * C::KT + 4 * C::QT);  // [2][lse * log2e (BM), D_i (BM)]
+  const int tid = (int)threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tg = lane & 3;
+  const int64_t nbk = a.B * a.Hkv;
+  const int64_t bk = (int64_t)blockIdx.x % nbk, kt = (int64_t)blockIdx.x / nbk;
+  const int64_t b = bk / a.Hkv, kh = bk % a.Hkv, group = a.H / a.Hkv;
+  const int64_t j0 = kt * BN, off = a.Tk - a.Tq;
+  // Query tiles from the first row that sees key j0, for every head of the group.
+  const int64_t qt0 = (a.causal ? imax(0, j0 - off) : 0) / BM, nqt = (a.Tq + BM - 1) / BM;
+  const int64_t per = nqt > qt0 ? nqt - qt0 : 0;
+  const int nit = (int)(group * per);
+
+  load_rows<Op, D, BN, NT>(Ks, a.k, a.in_dt, a.vk, (b * a.Tk * a.Hkv + kh) * D, a.Hkv * D, j0, a.Tk);
+  load_rows<Op, D, BN, NT>(Vs, a.v, a.in_dt, a.vv, (b * a.Tk * a.Hkv + kh) * D, a.Hkv * D, j0, a.Tk);
+  auto load_q = [&](int it, int buf) {
+    const int64_t h = kh * group + it / per, i0 = (qt0 + it % per) * BM;
+    uint16_t* qs = sm + 2 * C::KT + buf * 2 * C::QT;
+    const int64_t base = (b * a.Tq * a.H + h) * D, stride = a.H * D;
+    load_rows<Op, D, BM, NT>(qs, a.q, a.in_dt, a.vq, base, stride, i0, a.Tq);
+    load_rows<Op, D, BM, NT>(qs + C::QT, a.dout, a.dout_dt, a.vdo, base, stride, i0, a.Tq);
+    if (tid < BM) {
+      const int64_t t = i0 + tid;
+      float* st = stat0 + buf * 2 * BM;
+      sts_f32(st + tid, t < a.Tq ? a.lse[(b * a.H + h) * a.Tq + t] * kLog2e : INFINITY);
+      sts_f32(st + BM + tid, t < a.Tq ? a.di[(b * a.H + h) * a.Tq + t] : 0.f);
+    }
+  };
+  if (nit > 0) load_q(0, 0);
+  cp_async_commit();
+
+  const int64_t wk0 = j0 + warp * 16;  // this warp's first key
+  const int64_t key0 = wk0 + g, key1 = key0 + 8;
+  const bool kon[2] = {key_on(a.mask, b, a.Tk, key0), key_on(a.mask, b, a.Tk, key1)};
+  float dk[D / 8][4], dv[D / 8][4];
+#pragma unroll
+  for (int n = 0; n < D / 8; ++n)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dk[n][e] = dv[n][e] = 0.f;
+
+  for (int it = 0; it < nit; ++it) {
+    const int buf = it & 1;
+    cp_async_wait<0>();
+    __syncthreads();
+    if (it + 1 < nit) load_q(it + 1, buf ^ 1);
+    cp_async_commit();
+    const int64_t i0 = (qt0 + it % per) * BM, tl = imin(i0 + BM, a.Tq) - 1;
+    if (wk0 >= a.Tk || (a.causal && tl + off < wk0)) continue;  // warp-uniform: no row of the tile sees its keys
+    const uint16_t* qs = sm + 2 * C::KT + buf * 2 * C::QT;
+    const uint16_t* gs = qs + C::QT;
+    const float* st = stat0 + buf * 2 * BM;
+
+    float s[BM / 8][4], dp[BM / 8][4];
+    {
+      uint32_t af[D / 16][4];
+      load_afrag<D, LDS>(af, Ks, warp * 16, lane);
+      mma_abt<Op, D, BM / 8, LDS>(s, af, qs, lane);  // S^T = K Q^T
+      load_afrag<D, LDS>(af, Vs, warp * 16, lane);
+      mma_abt<Op, D, BM / 8, LDS>(dp, af, gs, lane);  // dP^T = V dO^T
+    }
+    const bool need_causal = a.causal && wk0 + 15 > i0 + off;
+#pragma unroll
+    for (int n = 0; n < BM / 8; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int c = n * 8 + 2 * tg + (e & 1);
+        const bool on = kon[e >> 1] && (!need_causal || ((e >> 1) ? key1 : key0) <= i0 + c + off);
+        const float p = on ? exp2f(s[n][e] * a.c2 - lds_f32(st + c)) : 0.f;
+        s[n][e] = p;
+        dp[n][e] = p * (dp[n][e] - lds_f32(st + BM + c));  // dS^T / scale
+      }
+    mma_pv<Op, D, BM / 16, LDS>(dv, s, gs, lane);   // dV += P^T dO
+    mma_pv<Op, D, BM / 16, LDS>(dk, dp, qs, lane);  // dK += dS^T Q
+  }
+
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t key = r ? key1 : key0;
+    if (key >= a.Tk) continue;
+    const int64_t base = ((b * a.Tk + key) * a.Hkv + kh) * D + 2 * tg;
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) {
+      stg_f(a.dk, base + n * 8, dk[n][2 * r] * a.scale, a.grad_dt);
+      stg_f(a.dk, base + n * 8 + 1, dk[n][2 * r + 1] * a.scale, a.grad_dt);
+      stg_f(a.dv, base + n * 8, dv[n][2 * r], a.grad_dt);
+      stg_f(a.dv, base + n * 8 + 1, dv[n][2 * r + 1], a.grad_dt);
+    }
+  }
+}
+
+// ---- host -------------------------------------------------------------------------------------------------------
+std::string shape_str(const AttnShape& s) {
+  return "B=" + std::to_string(s.B) + " Tq=" + std::to_string(s.Tq) + " Tk=" + std::to_string(s.Tk) +
+         " H=" + std::to_string(s.H) + " Hkv=" + std::to_string(s.Hkv) + " D=" + std::to_string(s.D) +
+         (s.causal ? " causal" : "");
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+void check_common(const char* op, int device, const AttnShape& s, DType in_dtype) {
+  if (!attention_tc_supported(s))
+    throw Error(std::string(op) + ": the tensor-core kernels take head dims 16, 32, 64 or 128 with H a multiple of "
+                "Hkv and non-negative sizes (" + shape_str(s) + ")");
+  if (in_dtype != DType::BF16 && in_dtype != DType::F16 && in_dtype != DType::F32)
+    throw Error(std::string(op) + ": the tensor-core kernels take bfloat16, float16 or float32 inputs, not " +
+                dtype_name(in_dtype) + " (" + shape_str(s) + ")");
+  int major = 0;
+  check_call(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), op, "device attribute");
+  if (major < 8)
+    throw Error(std::string(op) + ": the tensor-core kernels need compute capability 8.0 or newer, cuda:" +
+                std::to_string(device) + " has " + std::to_string(major) + ".x (" + shape_str(s) + ")");
+}
+void check_float_dtype(const char* op, const char* what, DType d, const AttnShape& s) {
+  if (d != DType::F32 && d != DType::BF16 && d != DType::F16)
+    throw Error(std::string(op) + ": " + what + " must be float32, bfloat16 or float16, not " + dtype_name(d) + " (" +
+                shape_str(s) + ")");
+}
+unsigned grid_1d(const char* op, int64_t blocks, const AttnShape& s) {
+  if (blocks > 0x7fffffffLL) throw Error(std::string(op) + ": too many blocks for one launch (" + shape_str(s) + ")");
+  return (unsigned)blocks;
+}
+
+template <class K>
+void set_smem(K kernel, size_t bytes, const char* op) {
+  check_call(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes), op,
+             "shared memory size");
+}
+
+template <class Op, int D>
+void launch_fwd(const FwdArgs& a, const AttnShape& s) {
+  using C = FwdCfg<D>;
+  set_smem(fwd_tc_kernel<Op, D>, C::SMEM, "attention");
+  fwd_tc_kernel<Op, D><<<grid_1d("attention", fwd_blocks(a, C::BQ), s), C::NT, C::SMEM>>>(a);
+  check_launch("attention (tensor cores)");
+}
+
+template <class Op, int D>
+void launch_bwd(const BwdArgs& a, const AttnShape& s) {
+  const char* op = "attentionBackward";
+  if (a.Tq > 0) {
+    di_tc_kernel<D><<<grid_1d(op, di_blocks(a), s), 256>>>(a);
+    check_launch("attentionBackward (tensor cores, D_i)");
+  }
+  if (a.Tk > 0) {
+    using C = DkvCfg<D>;
+    set_smem(dkv_tc_kernel<Op, D>, C::SMEM, op);
+    dkv_tc_kernel<Op, D><<<grid_1d(op, dkv_blocks(a, C::BN), s), C::NT, C::SMEM>>>(a);
+    check_launch("attentionBackward (tensor cores, dK / dV)");
+  }
+  if (a.Tq > 0) {
+    using C = DqCfg<D>;
+    set_smem(dq_tc_kernel<Op, D>, C::SMEM, op);
+    dq_tc_kernel<Op, D><<<grid_1d(op, dq_blocks(a, C::BQ), s), C::NT, C::SMEM>>>(a);
+    check_launch("attentionBackward (tensor cores, dQ)");
+  }
+}
+
+template <class Op>
+void dispatch_fwd(const FwdArgs& a, const AttnShape& s) {
+  switch (s.D) {
+    case 16: launch_fwd<Op, 16>(a, s); break;
+    case 32: launch_fwd<Op, 32>(a, s); break;
+    case 64: launch_fwd<Op, 64>(a, s); break;
+    default: launch_fwd<Op, 128>(a, s); break;
+  }
+}
+template <class Op>
+void dispatch_bwd(const BwdArgs& a, const AttnShape& s) {
+  switch (s.D) {
+    case 16: launch_bwd<Op, 16>(a, s); break;
+    case 32: launch_bwd<Op, 32>(a, s); break;
+    case 64: launch_bwd<Op, 64>(a, s); break;
+    default: launch_bwd<Op, 128>(a, s); break;
+  }
+}
+
+}  // namespace
+
+bool attention_tc_supported(const AttnShape& s) {
+  const bool dim_ok = s.D == 16 || s.D == 32 || s.D == 64 || s.D == 128;
+  return dim_ok && s.B >= 0 && s.Tq >= 0 && s.Tk >= 0 && s.Hkv > 0 && s.H > 0 && s.H % s.Hkv == 0;
+}
+
+void attention_forward_tc(int device, const AttnShape& s, DType in_dtype, const void* q, const void* k, const void* v,
+                          DType out_dtype, void* out, float* lse, const float* key_mask) {
+  const char* op = "attention";
+  use_device(device);
+  check_common(op, device, s, in_dtype);
+  check_float_dtype(op, "the output", out_dtype, s);
+  if (s.B == 0 || s.Tq == 0) return;
+  FwdArgs a;
+  a.B = s.B; a.Tq = s.Tq; a.Tk = s.Tk; a.H = s.H; a.Hkv = s.Hkv;
+  a.causal = s.causal;
+  a.c2 = s.scale * kLog2e;
+  a.q = q; a.k = k; a.v = v;
+  a.in_dt = (int)in_dtype;
+  a.vq = aligned16(q); a.vk = aligned16(k); a.vv = aligned16(v);
+  a.out = out;
+  a.out_dt = (int)out_dtype;
+  a.lse = lse;
+  a.mask = key_mask;
+  if (in_dtype == DType::F16) dispatch_fwd<OpF16>(a, s);
+  else dispatch_fwd<OpBF16>(a, s);
+}
+
+void attention_backward_tc(int device, const AttnShape& s, DType in_dtype, const void* q, const void* k,
+                           const void* v, const void* out, DType out_dtype, const float* lse, const void* dout,
+                           DType dout_dtype, DType grad_dtype, void* dq, void* dk, void* dv, const float* key_mask) {
+  const char* op = "attentionBackward";
+  use_device(device);
+  check_common(op, device, s, in_dtype);
+  check_float_dtype(op, "out", out_dtype, s);
+  check_float_dtype(op, "dout", dout_dtype, s);
+  check_float_dtype(op, "the gradients", grad_dtype, s);
+  if (s.B == 0) return;
+  const int64_t rows = s.B * s.H * s.Tq;
+  Scratch di(device, (size_t)rows * sizeof(float));
+  BwdArgs a;
+  a.B = s.B; a.Tq = s.Tq; a.Tk = s.Tk; a.H = s.H; a.Hkv = s.Hkv;
+  a.causal = s.causal;
+  a.scale = s.scale;
+  a.c2 = s.scale * kLog2e;
+  a.q = q; a.k = k; a.v = v; a.dout = dout;
+  a.in_dt = (int)in_dtype;
+  a.dout_dt = (int)dout_dtype;
+  a.vq = aligned16(q); a.vk = aligned16(k); a.vv = aligned16(v); a.vdo = aligned16(dout);
+  a.out = out;
+  a.out_dt = (int)out_dtype;
+  a.lse = lse;
+  a.di = di.as<float>();
+  a.dq = dq; a.dk = dk; a.dv = dv;
+  a.grad_dt = (int)grad_dtype;
+  a.mask = key_mask;
+  if (in_dtype == DType::F16) dispatch_bwd<OpF16>(a, s);
+  else dispatch_bwd<OpBF16>(a, s);
+}
+
+}  // namespace cuda
+}  // namespace seekr

@@ -1,0 +1,27 @@
+// Tensor-core flash attention for sm_80 and newer (A100, H100): bf16 / f16 operands on mma.sync with f32
+// accumulation and f32 softmax statistics. Same semantics as cpu::attention_forward / attention_backward (causal
+// offset Tk - Tq, GQA, optional key mask) without taps or the sensitivity statistic; device pointers, device first.
+#pragma once
+#include "common/core.h"
+#include "cpu/attention.h"
+
+namespace seekr {
+namespace cuda {
+
+// Head dims 16, 32, 64, 128 with H a positive multiple of Hkv. Other shapes belong to the f32 kernels.
+bool attention_tc_supported(const cpu::AttnShape& s);
+
+// q [B, Tq, H, D], k / v [B, Tk, Hkv, D] stored as in_dtype (BF16 or F16; F32 is rounded to bf16 while loading),
+// contiguous. out [B, Tq, H, D] in out_dtype (F32, BF16 or F16); lse f32 [B, H, Tq] (+inf for a row with no visible
+// key, whose output is 0). key_mask: f32 [B, Tk] or null, 0 = padding.
+void attention_forward_tc(int device, const cpu::AttnShape& s, DType in_dtype, const void* q, const void* k,
+                          const void* v, DType out_dtype, void* out, float* lse, const float* key_mask);
+
+// Overwrites dq [B, Tq, H, D], dk / dv [B, Tk, Hkv, D] (grad_dtype: F32, BF16 or F16) from the forward's inputs, its
+// out (out_dtype) and lse, and dout (dout_dtype: in_dtype or F32). Deterministic (no atomics).
+void attention_backward_tc(int device, const cpu::AttnShape& s, DType in_dtype, const void* q, const void* k,
+                           const void* v, const void* out, DType out_dtype, const float* lse, const void* dout,
+                           DType dout_dtype, DType grad_dtype, void* dq, void* dk, void* dv, const float* key_mask);
+
+}  // namespace cuda
+}  // namespace seekr
