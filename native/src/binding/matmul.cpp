@@ -2,6 +2,7 @@
 // a, b, out: float32, bfloat16 or float16 in any combination; f32 accumulation.
 #include "binding/args.h"
 #include "cpu/gemm.h"
+#include "cpu/gemm_bf16.h"
 #include "cuda/kernels.h"
 
 namespace seekr {
@@ -51,6 +52,14 @@ void register_matmul(Napi::Env env, Napi::Object exports) {
       cuda::gemm_batched_half(C->device.index, g, alpha, A->dtype, A->ptr, B->ptr, beta, C->dtype, C->ptr);
       return info.Env().Undefined();
     }
+    if (C->device.type == DeviceType::CPU && A->dtype == DType::BF16 && B->dtype == DType::BF16 && backend == 0 &&
+        cpu::have_bf16_gemm()) {  // AVX512-BF16: bf16 operands straight into vdpbf16ps, f32 accumulation
+      HalfStaging st;
+      st.stage(C, beta == 0.f ? Stage::Out : Stage::InOut);
+      cpu::gemm_bf16_batched(g, alpha, A->as<uint16_t>(), B->as<uint16_t>(), beta, C->as<float>());
+      st.commit();
+      return info.Env().Undefined();
+    }
     HalfStaging st;
     st.stage(A, Stage::In);
     st.stage(B, Stage::In);
@@ -73,6 +82,7 @@ void register_matmul(Napi::Env env, Napi::Object exports) {
     auto o = Napi::Object::New(info.Env());
     o.Set("blas", cpu::have_blas());
     o.Set("avx2", cpu::have_avx2());
+    o.Set("bf16", cpu::have_bf16_gemm());
     return o;
   });
 }

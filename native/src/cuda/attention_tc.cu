@@ -237,6 +237,25 @@ __device__ __forceinline__ void mma_abt(float (&s)[NTILES][4], const uint32_t (&
       mma16816<Op>(s[2 * np + 1], af[kk], r[2], r[3]);
     }
 }
+// Same with the A rows [r0, r0 + 16) read from a row-major shared tile, one 16-column slice at a time.
+template <class Op, int D, int NTILES, int LDS>
+__device__ __forceinline__ void mma_abt_ss(float (&s)[NTILES][4], const uint16_t* as, int r0, const uint16_t* bs,
+                                           int lane) {
+#pragma unroll
+  for (int n = 0; n < NTILES; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    uint32_t af[4];
+    ldsm_x4(af, as + (r0 + (lane & 15)) * LDS + kk * 16 + (lane >> 4) * 8);
+#pragma unroll
+    for (int np = 0; np < NTILES / 2; ++np) {
+      uint32_t r[4];
+      ldsm_x4(r, bs + (np * 16 + (lane & 7) + (lane >> 4) * 8) * LDS + kk * 16 + ((lane >> 3) & 1) * 8);
+      mma16816<Op>(s[2 * np], af, r[0], r[1]);
+      mma16816<Op>(s[2 * np + 1], af, r[2], r[3]);
+    }
+  }
+}
 // acc (16 x D) += P (16 x 16 * KSTEPS, accumulator layout in p) * V, V a row-major shared tile [16 * KSTEPS][LDS].
 template <class Op, int D, int KSTEPS, int LDS>
 __device__ __forceinline__ void mma_pv(float (&acc)[D / 8][4], const float (&p)[2 * KSTEPS][4], const uint16_t* vs,
@@ -327,6 +346,11 @@ __global__ void __launch_bounds__(FwdCfg<D>::NT) fwd_tc_kernel(FwdArgs a) {
     float s[BN / 8][4];
     mma_abt<Op, D, BN / 8, LDS>(s, qf, ks, lane);
     const bool need_mask = a.mask != nullptr || j0 + BN > a.Tk || (a.causal && j0 + BN - 1 > wr0 + off);
+    // Row r sees tile columns c <= cmax[r] (causal), clamped to [-1, BN].
+    int cmax[2] = {BN, BN};
+    if (a.causal)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) cmax[r] = (int)imax(-1, imin(BN, (r ? row1 : row0) + off - j0));
 #pragma unroll
     for (int n = 0; n < BN / 8; ++n)
 #pragma unroll
@@ -334,9 +358,7 @@ __global__ void __launch_bounds__(FwdCfg<D>::NT) fwd_tc_kernel(FwdArgs a) {
         float x = s[n][e] * a.c2;
         if (need_mask) {
           const int c = n * 8 + 2 * tg + (e & 1);
-          const int64_t row = (e >> 1) ? row1 : row0;
-          const bool on = lds_f32(bias + c) == 0.f && (!a.causal || j0 + c <= row + off);
-          x = on ? x : -INFINITY;
+          x = (lds_f32(bias + c) == 0.f && c <= cmax[e >> 1]) ? x : -INFINITY;
         }
         s[n][e] = x;
       }
@@ -466,6 +488,10 @@ __global__ void __launch_bounds__(DqCfg<D>::NT) dq_tc_kernel(BwdArgs a) {
     mma_abt<Op, D, BN / 8, LDS>(s, qf, ks, lane);
     mma_abt<Op, D, BN / 8, LDS>(dp, gf, ks + C::TILE, lane);
     const bool need_mask = a.mask != nullptr || j0 + BN > a.Tk || (a.causal && j0 + BN - 1 > wr0 + off);
+    int cmax[2] = {BN, BN};
+    if (a.causal)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) cmax[r] = (int)imax(-1, imin(BN, (r ? row1 : row0) + off - j0));
 #pragma unroll
     for (int n = 0; n < BN / 8; ++n)
 #pragma unroll
@@ -473,8 +499,7 @@ __global__ void __launch_bounds__(DqCfg<D>::NT) dq_tc_kernel(BwdArgs a) {
         bool on = true;
         if (need_mask) {
           const int c = n * 8 + 2 * tg + (e & 1);
-          const int64_t row = (e >> 1) ? row1 : row0;
-          on = lds_f32(bias + c) == 0.f && (!a.causal || j0 + c <= row + off);
+          on = lds_f32(bias + c) == 0.f && c <= cmax[e >> 1];
         }
         const float p = on ? exp2f(s[n][e] * a.c2 - lse2[e >> 1]) : 0.f;
         dp[n][e] = p * (dp[n][e] - dI[e >> 1]);  // dS / scale
@@ -553,20 +578,19 @@ __global__ void __launch_bounds__(DkvCfg<D>::NT) dkv_tc_kernel(BwdArgs a) {
     const float* st = stat0 + buf * 2 * BM;
 
     float s[BM / 8][4], dp[BM / 8][4];
-    {
-      uint32_t af[D / 16][4];
-      load_afrag<D, LDS>(af, Ks, warp * 16, lane);
-      mma_abt<Op, D, BM / 8, LDS>(s, af, qs, lane);  // S^T = K Q^T
-      load_afrag<D, LDS>(af, Vs, warp * 16, lane);
-      mma_abt<Op, D, BM / 8, LDS>(dp, af, gs, lane);  // dP^T = V dO^T
-    }
-    const bool need_causal = a.causal && wk0 + 15 > i0 + off;
+    mma_abt_ss<Op, D, BM / 8, LDS>(s, Ks, warp * 16, qs, lane);   // S^T = K Q^T
+    mma_abt_ss<Op, D, BM / 8, LDS>(dp, Vs, warp * 16, gs, lane);  // dP^T = V dO^T
+    // Query column c sees key r when c >= key_r - i0 - off (clamped to [0, BM]).
+    int cmin[2] = {0, 0};
+    if (a.causal)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) cmin[r] = (int)imax(0, imin(BM, (r ? key1 : key0) - i0 - off));
 #pragma unroll
     for (int n = 0; n < BM / 8; ++n)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int c = n * 8 + 2 * tg + (e & 1);
-        const bool on = kon[e >> 1] && (!need_causal || ((e >> 1) ? key1 : key0) <= i0 + c + off);
+        const bool on = kon[e >> 1] && c >= cmin[e >> 1];
         const float p = on ? exp2f(s[n][e] * a.c2 - lds_f32(st + c)) : 0.f;
         s[n][e] = p;
         dp[n][e] = p * (dp[n][e] - lds_f32(st + BM + c));  // dS^T / scale

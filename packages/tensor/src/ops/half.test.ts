@@ -1,6 +1,7 @@
 // bfloat16 / float16 storage with float32 compute: casts against the JS encoders, every op on half inputs against the
 // float32 op on the decoded values rounded once, dtype promotion, gradients' dtypes, autocast and GradScaler.
 import { describe, expect, it } from "vitest";
+import { native } from "@seekr/native";
 import fc from "fast-check";
 import {
   Generator, Tensor, tensor, tidy, memory, cast, autocast, autocastDType, valueAndGrad, AdamW, GradScaler, clipGradNorm,
@@ -136,15 +137,45 @@ describe("ops on bfloat16 / float16 compute in float32 and round once", () => {
   });
 
   it("matmul (batched, transposed) accumulates in float32", () => {
+    // float16 operands are widened to float32 (exact same bits as the float32 product, rounded once); bfloat16 ones
+    // run on AVX512-BF16 where the CPU has it (pairs of exact products, another summation order): within one ulp.
+    const bf16Gemm = native.gemmInfo().bf16;
     fc.assert(
-      fc.property(seedArb, halfArb, fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), (seed, d, m, k, tb) => {
+      fc.property(seedArb, halfArb, fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 70 }), fc.boolean(), fc.boolean(), (seed, d, m, k, ta, tb) => {
         tidy(() => {
-          const a = halfNormal(seed, [2, m, k], d);
+          const a = halfNormal(seed, ta ? [2, k, m] : [2, m, k], d);
           const b = halfNormal(seed + 1, tb ? [5, k] : [k, 5], d);
-          expectRoundedOf(matmul(a, b, { transB: tb }), matmul(f32Of(a), f32Of(b), { transB: tb }), d);
+          const h = matmul(a, b, { transA: ta, transB: tb });
+          const ref = matmul(f32Of(a), f32Of(b), { transA: ta, transB: tb });
+          if (d === "float16" || !bf16Gemm) return expectRoundedOf(h, ref, d);
+          expect(h.dtype).toBe(d);
+          const hv = h.toFloatArray(), rv = ref.dataSync() as Float32Array;
+          const scale = Math.max(...Array.from(rv, Math.abs));
+          rv.forEach((r, i) => expect(Math.abs(hv[i]! - r)).toBeLessThanOrEqual(2 ** -8 * Math.max(Math.abs(r), 1e-3 * scale) + 1e-6 * scale));
         });
       }),
-      { numRuns: 25 },
+      { numRuns: 40 },
+    );
+  });
+
+  it("the AVX512-BF16 GEMM (where present) agrees with the float32 GEMM on the same bf16 values: batches, broadcast, beta, edges", () => {
+    fc.assert(
+      fc.property(seedArb, fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 80 }), fc.integer({ min: 0, max: 70 }), fc.integer({ min: 1, max: 3 }), fc.boolean(), fc.boolean(), fc.constantFrom(0, 1, 0.5),
+        (seed, M, N, K, batch, ta, tb, beta) => {
+          const r = (n: number, s: number) => Float32Array.from(new Generator(s).normal([n]).toFloatArray(), (v) => roundTo("bfloat16", v));
+          const A = r(batch * M * K, seed), B = r(K * N, seed + 1), C0 = r(batch * M * N, seed + 2);
+          const run = (dtype: DType, backend: number) => {
+            const a = tensor(A, { dtype }), b = tensor(B, { dtype }), c = tensor(C0);
+            native.matmul(a.handle, b.handle, c.handle, batch, M, N, K, ta, tb, M * K, 0, 1.5, beta, backend);
+            const out = c.dataSync() as Float32Array;
+            for (const t of [a, b, c]) t.dispose();
+            return out;
+          };
+          const got = run("bfloat16", 0), want = run("float32", 3); // reference: double-precision loop
+          const tol = (i: number) => 2 ** -22 * Math.max(1, Math.sqrt(K)) * 8 + 2 ** -22 * Math.abs(want[i]!);
+          got.forEach((g, i) => expect(Math.abs(g - want[i]!), `element ${i}: ${g} vs ${want[i]}`).toBeLessThanOrEqual(tol(i)));
+        }),
+      { numRuns: 60 },
     );
   });
 
