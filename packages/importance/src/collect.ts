@@ -105,7 +105,7 @@ export function captureAttention(model: LlamaModel, batches: readonly Batch[], o
       if (opts.rows === undefined || opts.rows === "all") {
         const r = new Int32Array(B * T);
         for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) r[b * T + t] = t;
-        rows = tensor(r, { dtype: "int32", shape: [B, T] });
+        rows = tensor(r, { dtype: "int32", shape: [B, T], device: batch.inputIds.device });
       } else {
         const given = opts.rows[i];
         if (!given) throw new Error(`captureAttention: no rows given for batch ${i}`);

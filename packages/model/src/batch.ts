@@ -1,5 +1,6 @@
 // Batching token sequences: left or right padding, attention masks, padded labels, batch encoding of texts.
-import { type Tensor, tensor } from "@seekr/tensor";
+import type { DeviceLike, Tensor } from "@seekr/tensor";
+import { mirroredTensor } from "./host.js";
 import type { EncodeOptions, Tokenizer } from "./tokenizer.js";
 
 export type PaddingSide = "left" | "right";
@@ -15,6 +16,8 @@ export interface PadOptions {
   maxLength?: number;
   /** Pad the time axis up to a multiple of this. */
   padToMultipleOf?: number;
+  /** Device of the tensors (default "cpu"): the model's (`model.device`), which forward requires. */
+  device?: DeviceLike;
 }
 
 /** A padded batch on the host and as tensors. */
@@ -76,14 +79,17 @@ export function padArrays(seqs: readonly (readonly number[])[], opts: PadOptions
   return { ids, mask, labels, lengths, B, T };
 }
 
-/** Pads sequences to one length: ids, attention mask and (optionally) labels as int32 [B, T] tensors. */
+/**
+ * Pads sequences to one length: ids, attention mask and (optionally) labels as int32 [B, T] tensors on `device`.
+ * The tensors keep their host values for the model, so forward reads them without a device round trip.
+ */
 export function padBatch(seqs: readonly (readonly number[])[], opts: PadOptions = {}): PaddedBatch {
   const a = padArrays(seqs, opts);
-  const shape = [a.B, a.T];
+  const o = { shape: [a.B, a.T], ...(opts.device !== undefined ? { device: opts.device } : {}) };
   return {
-    ids: tensor(a.ids, { shape, dtype: "int32" }),
-    attentionMask: tensor(a.mask, { shape, dtype: "int32" }),
-    labels: a.labels ? tensor(a.labels, { shape, dtype: "int32" }) : null,
+    ids: mirroredTensor(a.ids, o),
+    attentionMask: mirroredTensor(a.mask, o),
+    labels: a.labels ? mirroredTensor(a.labels, o) : null,
     lengths: a.lengths,
     batchSize: a.B,
     seqLen: a.T,

@@ -1,5 +1,5 @@
 // The key/value cache of incremental decoding: per-layer past keys and values, the past key mask and positions.
-import type { Tensor } from "@seekr/tensor";
+import type { Device, Tensor } from "@seekr/tensor";
 
 /**
  * Past keys and values of every layer, for decoding without recomputing the prompt. `LlamaModel.forward` with
@@ -22,6 +22,8 @@ export class KVCache {
   constructor(
     readonly numLayers: number,
     readonly batchSize: number,
+    /** The device of the model that fills it (set by `LlamaModel.createCache`; forward refuses another model's device). */
+    readonly device: Device | null = null,
   ) {
     if (!Number.isInteger(numLayers) || numLayers <= 0) throw new Error(`KVCache: numLayers must be a positive integer, got ${numLayers}`);
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new Error(`KVCache: batchSize must be a positive integer, got ${batchSize}`);

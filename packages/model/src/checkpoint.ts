@@ -2,7 +2,7 @@
 // float32 / bfloat16 / float16 storage, streamed tensor-by-tensor loading, atomic writes, errors naming tensor and file.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { type Tensor, f16BitsToF32, f32ToF16Bits, readSafetensorsHeader, tensor, type SafetensorsEntry, shapeStr } from "@seekr/tensor";
+import { type DeviceLike, type Tensor, f16BitsToF32, f32ToF16Bits, readSafetensorsHeader, tensor, type SafetensorsEntry, shapeStr } from "@seekr/tensor";
 import { type LlamaConfig, fromHfConfig, parameterShapes, toHfConfig } from "./config.js";
 import { LlamaModel } from "./model.js";
 
@@ -136,7 +136,8 @@ function writeJson(path: string, value: unknown): void {
  * Saves a model in Hugging Face's format: config.json (LlamaForCausalLM) and the weights under their HF names
  * (a tied lm_head is not stored, as transformers does). Every file is written to a temporary name, fsynced and renamed
  * into place; weights go first, then the index, then config.json; weight files of an earlier save that the new
- * layout does not use (a single file vs shards) are removed last.
+ * layout does not use (a single file vs shards) are removed last. Parameters on a device are copied to the host one
+ * tensor at a time.
  */
 export function saveCheckpoint(model: LlamaModel, dir: string, opts: SaveOptions = {}): SavedCheckpoint {
   const dtype = opts.dtype ?? "float32";
@@ -198,6 +199,8 @@ export interface LoadCheckpointOptions {
    * checkpoints, and lm_head.weight when the embeddings are tied (the embedding is used, as transformers does).
    */
   strict?: boolean;
+  /** Device of the model (default "cpu"): each tensor is read on the host, converted, then copied there. */
+  device?: DeviceLike;
 }
 
 /** The config of a checkpoint directory (config.json parsed and validated). */
@@ -270,7 +273,7 @@ function readTensor(fd: number, path: string, dataStart: number, e: SafetensorsE
  * All headers are checked before any data is read: a missing tensor, a wrong shape, an unsupported dtype or a
  * truncated file raises an error naming the tensor, the file and what was expected. Tensors are then streamed one
  * at a time (bfloat16 / float16 converted to float32), so the host never holds more than one tensor's bytes besides
- * the model.
+ * the model. With `device`, each tensor is copied to that device as it is read.
  */
 export function loadCheckpoint(dir: string, opts: LoadCheckpointOptions = {}): LlamaModel {
   const config = opts.config ?? loadConfig(dir);
@@ -329,7 +332,7 @@ export function loadCheckpoint(dir: string, opts: LoadCheckpointOptions = {}): L
       try {
         for (const { e, shape } of entries) {
           const data = readTensor(fd, path, dataStart, e, shape);
-          params.set(e.name, tensor(data, { shape }).keep());
+          params.set(e.name, tensor(data, { shape, ...(opts.device !== undefined ? { device: opts.device } : {}) }).keep());
         }
       } finally {
         closeSync(fd);

@@ -1,7 +1,8 @@
 // Batched autoregressive decoding with left padding: greedy or sampled, KV cache (no prompt recomputation), stop on
 // EOS / stop strings / max new tokens; runs under noGrad and frees every step's tensors.
-import { noGrad, tensor, tidy } from "@seekr/tensor";
+import { noGrad, tidy } from "@seekr/tensor";
 import { eosIds } from "./config.js";
+import { mirroredTensor } from "./host.js";
 import type { LlamaModel } from "./model.js";
 import { padArrays } from "./batch.js";
 import { type SamplingOptions, checkSampling, createRandom, selectToken } from "./sampling.js";
@@ -40,6 +41,7 @@ export interface GenerateResult {
 /**
  * Continues each prompt (token ids; rows may differ in length: they are left-padded into one batch). With the cache
  * the prompt is run once and every later step feeds one token per row (attention with Tq = 1 over past + 1 keys).
+ * Runs on the model's device; each step's last logits come back to the host to choose the next tokens.
  */
 export function generate(model: LlamaModel, prompts: readonly (readonly number[])[], opts: GenerateOptions): GenerateResult {
   const { maxNewTokens } = opts;
@@ -72,13 +74,14 @@ export function generate(model: LlamaModel, prompts: readonly (readonly number[]
   let seqMask = padded.mask;
   let T = padded.T;
   const cache = useCache ? model.createCache(B) : null;
+  const device = model.device;
   try {
     const lastLogits = (ids: Int32Array, mask: Int32Array, width: number): Float32Array =>
       noGrad(() =>
         tidy(() => {
           steps++;
-          const r = model.forward(tensor(ids, { shape: [B, width], dtype: "int32" }), {
-            attentionMask: tensor(mask, { shape: [B, width], dtype: "int32" }),
+          const r = model.forward(mirroredTensor(ids, { shape: [B, width], device }), {
+            attentionMask: mirroredTensor(mask, { shape: [B, width], device }),
             returnLogits: "last",
             ...(cache ? { kvCache: cache } : {}),
           });

@@ -6,6 +6,7 @@ export {
   type LayerTap, type LayerDistill, type SensitivityMode, type ForwardOptions, type ForwardResult, type AttendContext, type AttendResult, type InitOptions,
 } from "./model.js";
 export { KVCache } from "./cache.js";
+export { mirroredTensor } from "./host.js";
 export {
   saveCheckpoint, loadCheckpoint, loadConfig, checkpointFiles, toBf16, fromBf16, CONFIG_FILE, SINGLE_FILE, INDEX_FILE,
   type StorageDType, type SaveOptions, type SavedCheckpoint, type LoadCheckpointOptions,

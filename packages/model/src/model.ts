@@ -1,11 +1,12 @@
 // LlamaModel: a LLaMA-style decoder (Hugging Face names and conventions) with attention taps, per-head sensitivity,
 // attention distillation, masks with left or right padding, labels with the HF shift, and a KV cache.
 import {
-  type Tensor, Generator, add, attention, attentionDistill, attentionTapped, concat, crossEntropy, embedding, full, isGradEnabled,
-  linear, mul, reshape, rmsNorm, rope, silu, slice, tensor, tidy, shapeStr,
+  type Device, type DeviceLike, type Tensor, Generator, add, attention, attentionDistill, attentionTapped, concat, copyTo, crossEntropy, deviceName,
+  embedding, full, isGradEnabled, linear, mul, parseDevice, reshape, rmsNorm, rope, silu, slice, tensor, tidy, shapeStr,
 } from "@seekr/tensor";
 import { type LlamaConfig, parameterShapes, validateConfig } from "./config.js";
 import { KVCache } from "./cache.js";
+import { hostValues, mirroredTensor } from "./host.js";
 
 /** Attention rows to capture in one layer: probabilities P[b, heads[i], rows[b, r], :]. */
 export interface LayerTap {
@@ -91,6 +92,8 @@ export interface InitOptions {
   seed?: number;
   /** Std of the normal init of every matrix (default config.initializerRange). */
   std?: number;
+  /** Device of the parameters (default "cpu"); the values are drawn on the host, so they are the same on every device. */
+  device?: DeviceLike;
 }
 
 /**
@@ -101,11 +104,13 @@ export interface InitOptions {
 export class LlamaModel {
   readonly config: LlamaConfig;
   private readonly params: Map<string, Tensor>;
+  private dev: Device;
   private disposed = false;
 
   /**
    * Wraps existing parameters (the model takes ownership: they are kept and made to require grad). Every name of
    * `parameterShapes(config)` must be present with its shape; with tied embeddings lm_head.weight must be absent.
+   * All must be on one device, which becomes the model's.
    */
   constructor(config: LlamaConfig, params: Map<string, Tensor>) {
     validateConfig(config);
@@ -118,6 +123,9 @@ export class LlamaModel {
       if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
         throw new Error(`LlamaModel: parameter '${name}' has shape ${shapeStr(t.shape)}, expected ${shapeStr(shape)}`);
       if (t.isDisposed) throw new Error(`LlamaModel: parameter '${name}' was disposed`);
+      const first = ordered.values().next().value;
+      if (first && deviceName(first.device) !== deviceName(t.device))
+        throw new Error(`LlamaModel: parameter '${name}' is on ${deviceName(t.device)}, '${first.name}' on ${deviceName(first.device)}: a model's parameters must be on one device`);
       t.keep();
       t.requiresGrad = true;
       t.name = name;
@@ -127,6 +135,7 @@ export class LlamaModel {
       if (!ordered.has(name))
         throw new Error(`LlamaModel: unexpected parameter '${name}'${name === "lm_head.weight" ? " (tie_word_embeddings is true: lm_head is the embedding)" : ""}`);
     this.params = ordered;
+    this.dev = ordered.values().next().value!.device;
   }
 
   /**
@@ -138,19 +147,27 @@ export class LlamaModel {
     validateConfig(config);
     const seed = opts.seed ?? 0;
     const std = opts.std ?? config.initializerRange;
+    const device = parseDevice(opts.device);
     const gen = new Generator(seed);
     const params = new Map<string, Tensor>();
     try {
       for (const [name, shape] of parameterShapes(config)) {
         let t: Tensor;
-        if (shape.length === 1) t = full(shape, 1);
+        if (shape.length === 1) t = full(shape, 1, { device });
         else if (name === "model.embed_tokens.weight" && config.padTokenId !== null) {
           const w = gen.normal(shape, 0, std);
           const data = w.dataSync() as Float32Array;
           w.dispose();
           data.fill(0, config.padTokenId * config.hiddenSize, (config.padTokenId + 1) * config.hiddenSize);
-          t = tensor(data, { shape });
-        } else t = gen.normal(shape, 0, std);
+          t = tensor(data, { shape, device });
+        } else {
+          t = gen.normal(shape, 0, std); // drawn on the host: the same values whatever the device
+          if (device.type !== "cpu") {
+            const d = copyTo(t, device);
+            t.dispose();
+            t = d;
+          }
+        }
         params.set(name, t.keep());
       }
     } catch (err) {
@@ -196,9 +213,42 @@ export class LlamaModel {
     return this.disposed;
   }
 
+  /** The device of the parameters, where forward computes (its inputs must be there too). */
+  get device(): Device {
+    return this.dev;
+  }
+
+  /**
+   * Moves the parameters (and gradients) to `device`, in place: new kept tensors that require grad replace the old
+   * ones, which are freed. Tensors taken from the model before (parameterList(), an optimizer's) are then stale:
+   * create optimizers after moving. A no-op when the model is already there.
+   */
+  to(device: DeviceLike): this {
+    this.checkAlive();
+    const dev = parseDevice(device);
+    if (deviceName(dev) === deviceName(this.dev)) return this;
+    const moved = new Map<string, Tensor>();
+    try {
+      for (const [name, t] of this.params) {
+        const c = copyTo(t, dev).keep();
+        moved.set(name, c);
+        c.requiresGrad = t.requiresGrad;
+        c.name = name;
+        if (t.grad && !t.grad.isDisposed) c.grad = copyTo(t.grad, dev).keep();
+      }
+    } catch (err) {
+      for (const t of moved.values()) t.dispose();
+      throw err;
+    }
+    for (const t of this.params.values()) t.dispose();
+    for (const [name, t] of moved) this.params.set(name, t);
+    this.dev = dev;
+    return this;
+  }
+
   /** A new KV cache sized for this model and a batch of `batchSize` rows. */
   createCache(batchSize: number): KVCache {
-    return new KVCache(this.config.numHiddenLayers, batchSize);
+    return new KVCache(this.config.numHiddenLayers, batchSize, this.dev);
   }
 
   /** Frees every parameter (and its gradient). */
@@ -209,6 +259,14 @@ export class LlamaModel {
 
   private checkAlive(): void {
     if (this.disposed) throw new Error("LlamaModel: used after dispose()");
+  }
+
+  /** Refuses an input on another device than the model's. */
+  private checkDevice(what: string, t: Tensor): void {
+    if (deviceName(t.device) !== deviceName(this.dev))
+      throw new Error(
+        `LlamaModel.forward: ${what} is on ${deviceName(t.device)} but the model is on ${deviceName(this.dev)}; create the batch on the model's device (e.g. padBatch(..., { device: model.device })) or move the model with model.to("${deviceName(t.device)}")`,
+      );
   }
 
   private P(name: string): Tensor {
@@ -249,15 +307,20 @@ export class LlamaModel {
       throw new Error(`LlamaModel.forward: ids must be an int32 [batch, time] tensor, got ${ids?.dtype} ${ids ? shapeStr(ids.shape) : ids}`);
     const [B, T] = ids.shape as [number, number];
     if (B === 0 || T === 0) throw new Error(`LlamaModel.forward: ids ${shapeStr(ids.shape)} is empty`);
-    const idData = ids.dataSync() as Int32Array;
-    for (let i = 0; i < idData.length; i++) {
-      const v = idData[i]!;
-      if (v < 0 || v >= c.vocabSize)
-        throw new Error(`LlamaModel.forward: ids[${Math.floor(i / T)}, ${i % T}] = ${v} is not a token id in [0, ${c.vocabSize}) (vocab_size)`);
-    }
+    this.checkDevice("ids", ids);
+    // Checked here when the values are on the host; on a device without a host copy the embedding kernel checks them.
+    const idData = hostValues(ids, true);
+    if (idData)
+      for (let i = 0; i < idData.length; i++) {
+        const v = idData[i]!;
+        if (v < 0 || v >= c.vocabSize)
+          throw new Error(`LlamaModel.forward: ids[${Math.floor(i / T)}, ${i % T}] = ${v} is not a token id in [0, ${c.vocabSize}) (vocab_size)`);
+      }
     const cache = opts.kvCache ?? null;
     if (cache) {
       if (cache.isDisposed) throw new Error("LlamaModel.forward: kvCache was disposed");
+      if (cache.device && deviceName(cache.device) !== deviceName(this.dev))
+        throw new Error(`LlamaModel.forward: kvCache is on ${deviceName(cache.device)} but the model is on ${deviceName(this.dev)}`);
       if (cache.batchSize !== B) throw new Error(`LlamaModel.forward: kvCache is for batch size ${cache.batchSize}, ids ${shapeStr(ids.shape)} has ${B}`);
       if (cache.numLayers !== c.numHiddenLayers) throw new Error(`LlamaModel.forward: kvCache has ${cache.numLayers} layers, the model ${c.numHiddenLayers}`);
       if (isGradEnabled()) throw new Error("LlamaModel.forward: kvCache is for inference; call forward inside noGrad()");
@@ -265,7 +328,8 @@ export class LlamaModel {
     const past = cache ? cache.length : 0;
     const Tk = past + T;
 
-    // Masks and positions (host side: small).
+    // Masks, positions and targets: built on the host (small), uploaded before any kernel of this pass is queued.
+    const dev = this.dev;
     const newMask = this.newTokenMask(opts.attentionMask, B, T, past);
     const fullMask = new Int32Array(B * Tk);
     let anyPad = false;
@@ -279,6 +343,7 @@ export class LlamaModel {
     if (opts.positions) {
       const p = opts.positions;
       if (p.dtype !== "int32" || p.size !== B * T) throw new Error(`LlamaModel.forward: positions must be int32 [${B}, ${T}], got ${p.dtype} ${shapeStr(p.shape)}`);
+      this.checkDevice("positions", p);
       positions = p;
       for (let b = 0; b < B; b++) {
         let s = cache ? cache.seen[b]! : 0;
@@ -295,9 +360,10 @@ export class LlamaModel {
         }
         seenAfter[b] = s;
       }
-      positions = tensor(pos, { shape: [B, T], dtype: "int32" });
+      positions = tensor(pos, { shape: [B, T], dtype: "int32", device: dev });
     }
-    const keyMask = anyPad ? tensor(Float32Array.from(fullMask), { shape: [B, Tk] }) : null;
+    const keyMask = anyPad ? tensor(Float32Array.from(fullMask), { shape: [B, Tk], device: dev }) : null;
+    const targets = opts.labels ? this.shiftedTargets(opts.labels, B, T, newMask) : null;
 
     // Per-layer requests.
     const L = c.numHiddenLayers;
@@ -383,8 +449,7 @@ export class LlamaModel {
     const lastOnly = returnLogits === "last";
     const hN = rmsNorm(lastOnly && !opts.labels ? slice(x, [0, T - 1, 0], [B, T, c.hiddenSize]) : x, this.P("model.norm.weight"), c.rmsNormEps);
     const logits = linear(hN, this.lmHead);
-    if (opts.labels) {
-      const targets = this.shiftedTargets(opts.labels, B, T, newMask);
+    if (targets) {
       result.loss = crossEntropy(reshape(logits, [B * T, c.vocabSize]), reshape(targets, [B * T]), { ignoreIndex: -100 });
     }
     if (returnLogits === true) result.logits = logits;
@@ -400,7 +465,8 @@ export class LlamaModel {
     const full = m.rank === 2 && m.shape[0] === B && m.shape[1] === past + T && past > 0;
     if (!(m.rank === 2 && m.shape[0] === B && (m.shape[1] === T || full)))
       throw new Error(`LlamaModel.forward: attentionMask ${shapeStr(m.shape)} must be [${B}, ${T}]${past > 0 ? ` or [${B}, ${past + T}] (past + new)` : ""}`);
-    const d = m.toFloatArray();
+    this.checkDevice("attentionMask", m);
+    const d = hostValues(m)!;
     const W = m.shape[1]!;
     for (let b = 0; b < B; b++)
       for (let t = 0; t < T; t++) {
@@ -415,7 +481,8 @@ export class LlamaModel {
   private shiftedTargets(labels: Tensor, B: number, T: number, mask: Int32Array): Tensor {
     if (labels.dtype !== "int32" || labels.rank !== 2 || labels.shape[0] !== B || labels.shape[1] !== T)
       throw new Error(`LlamaModel.forward: labels must be int32 [${B}, ${T}] like ids, got ${labels.dtype} ${shapeStr(labels.shape)}`);
-    const l = labels.dataSync() as Int32Array;
+    this.checkDevice("labels", labels);
+    const l = hostValues(labels)!;
     const out = new Int32Array(B * T).fill(-100);
     for (let b = 0; b < B; b++)
       for (let t = 0; t + 1 < T; t++) {
@@ -425,7 +492,7 @@ export class LlamaModel {
           throw new Error(`LlamaModel.forward: labels[${b}, ${t + 1}] = ${y} is neither -100 nor a token id in [0, ${this.config.vocabSize})`);
         out[b * T + t] = y;
       }
-    return tensor(out, { shape: [B, T], dtype: "int32" });
+    return mirroredTensor(out, { shape: [B, T], device: this.dev });
   }
 
   private byLayer(what: string, list: readonly LayerTap[] | undefined, B: number, T: number): Map<number, LayerTap> {
@@ -439,10 +506,15 @@ export class LlamaModel {
       const r = e.rows;
       if (!r || r.dtype !== "int32" || r.rank !== 2 || r.shape[0] !== B)
         throw new Error(`LlamaModel.forward: ${what}[layer ${e.layer}].rows must be int32 [${B}, R], got ${r ? `${r.dtype} ${shapeStr(r.shape)}` : r}`);
-      const rd = r.dataSync() as Int32Array;
-      for (let i = 0; i < rd.length; i++)
-        if (rd[i]! < 0 || rd[i]! >= T)
-          throw new Error(`LlamaModel.forward: ${what}[layer ${e.layer}].rows[${Math.floor(i / r.shape[1]!)}, ${i % r.shape[1]!}] = ${rd[i]} is not a query position in [0, ${T})`);
+      this.checkDevice(`${what}[layer ${e.layer}].rows`, r);
+      const teacher = (e as Partial<LayerDistill>).teacher;
+      if (teacher && typeof teacher === "object" && "device" in teacher) this.checkDevice(`${what}[layer ${e.layer}].teacher`, teacher);
+      // Checked here when the rows are on the host; on a device without a host copy the attention kernels check them.
+      const rd = hostValues(r, true);
+      if (rd)
+        for (let i = 0; i < rd.length; i++)
+          if (rd[i]! < 0 || rd[i]! >= T)
+            throw new Error(`LlamaModel.forward: ${what}[layer ${e.layer}].rows[${Math.floor(i / r.shape[1]!)}, ${i % r.shape[1]!}] = ${rd[i]} is not a query position in [0, ${T})`);
       m.set(e.layer, e);
     }
     return m;

@@ -259,7 +259,7 @@ export function attentionTapped(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   let sensCount: Tensor | null = null;
   if (opts.sensitivity) {
     sens = full([d.B, d.H], 0, { device: q.device });
-    sensCount = sensitivityCounts(d, causal, opts.sensitivity, mask);
+    sensCount = sensitivityCounts(d, causal, opts.sensitivity, mask, q);
   }
   const sensAll = opts.sensitivity !== "visible";
   record(
@@ -282,7 +282,7 @@ export function attentionTapped(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   return { out, taps, sensitivity: sens, sensitivityCount: sensCount };
 }
 
-function sensitivityCounts(d: AttnDims, causal: boolean, mode: "all" | "visible", mask: Tensor | null): Tensor {
+function sensitivityCounts(d: AttnDims, causal: boolean, mode: "all" | "visible", mask: Tensor | null, like: Tensor): Tensor {
   const counts = new Float32Array(d.B);
   const m = mode === "visible" && mask ? (mask.dataSync() as Float32Array) : null;
   const off = d.Tk - d.Tq;
@@ -299,7 +299,7 @@ function sensitivityCounts(d: AttnDims, causal: boolean, mode: "all" | "visible"
     }
     counts[b] = c;
   }
-  return tensor(counts, { shape: [d.B] });
+  return tensor(counts, { shape: [d.B], device: like.device });
 }
 
 export interface AttentionDistillOptions {

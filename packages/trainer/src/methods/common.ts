@@ -20,7 +20,7 @@ export function splitBySource(env: MethodEnv, batch: TrainBatch): { fresh: Train
   for (const r of batch.rows) (r.source === "new" ? fresh : replay).push(r);
   if (replay.length === 0) return { fresh: batch, replay: null };
   if (fresh.length === 0) return { fresh: null, replay: batch };
-  return { fresh: makeBatch(fresh, env.padId), replay: makeBatch(replay, env.padId) };
+  return { fresh: makeBatch(fresh, env.padId, env.model.device), replay: makeBatch(replay, env.padId, env.model.device) };
 }
 
 /** Replay-batch terms: L_replay (LM loss), L_logit (KL to the stored teacher logits), L_seekr (attention distillation). */

@@ -3,7 +3,7 @@
 import { type Tensor, add, mul, mulScalar, noGrad, square, sub, sum, tidy, zerosLike } from "@seekr/tensor";
 import { createRng, deriveSeed, shuffled } from "../tasks/rng.js";
 import { makeBatch } from "../train/batch.js";
-import { copyParameters, prefixed, withPrefix } from "./params.js";
+import { copyParameters, onDevice, prefixed, withPrefix } from "./params.js";
 import type { LossResult, Method, MethodEnv, MethodState } from "./types.js";
 
 /**
@@ -47,7 +47,7 @@ export function createEWC(env: MethodEnv): Method {
       for (const [name, p] of params) acc.set(name, noGrad(() => zerosLike(p).keep()));
       for (const i of order) {
         tidy(() => {
-          const b = makeBatch([{ source: "new", example: task.train[i]!, encoded: encoder.encode(task.train[i]!), entry: null }], padId);
+          const b = makeBatch([{ source: "new", example: task.train[i]!, encoded: encoder.encode(task.train[i]!), entry: null }], padId, model.device);
           const loss = model.forward(b.ids, { attentionMask: b.attentionMask, labels: b.labels, returnLogits: false }).loss!;
           loss.backward();
           noGrad(() => {
@@ -92,8 +92,8 @@ export function createEWC(env: MethodEnv): Method {
       free(anchor);
       fisher = anchor = null;
       if ((s.json as { consolidated?: boolean } | null)?.consolidated) {
-        fisher = withPrefix("fisher.", s.tensors);
-        anchor = withPrefix("anchor.", s.tensors);
+        fisher = onDevice(withPrefix("fisher.", s.tensors), env.model.device);
+        anchor = onDevice(withPrefix("anchor.", s.tensors), env.model.device);
         for (const t of [...fisher.values(), ...anchor.values()]) t.keep();
       }
     },

@@ -43,7 +43,7 @@ export function createLwF(env: MethodEnv): Method {
     loadState(s) {
       previous?.dispose();
       previous = null;
-      if ((s.json as { previous?: boolean } | null)?.previous) previous = new LlamaModel(env.model.config, s.tensors);
+      if ((s.json as { previous?: boolean } | null)?.previous) previous = new LlamaModel(env.model.config, s.tensors).to(env.model.device);
     },
     dispose() {
       previous?.dispose();

@@ -1,7 +1,7 @@
 // Parameter copies: frozen model copies (LwF), parameter snapshots (EWC anchors), state tensors by name.
 
 import { LlamaModel } from "@seekr/model";
-import { type Tensor, clone, noGrad } from "@seekr/tensor";
+import { type Device, type Tensor, clone, copyTo, deviceName, noGrad } from "@seekr/tensor";
 
 /** Detached copies of a model's parameters (kept: the caller disposes them). */
 export function copyParameters(model: LlamaModel): Map<string, Tensor> {
@@ -19,6 +19,13 @@ export function copyParameters(model: LlamaModel): Map<string, Tensor> {
 /** A frozen copy of a model (same config, copied parameters); use it under noGrad. */
 export function frozenCopy(model: LlamaModel): LlamaModel {
   return new LlamaModel(model.config, copyParameters(model));
+}
+
+/** The tensors on `device`: those elsewhere are replaced by copies (the originals are left to their owner). */
+export function onDevice(tensors: Map<string, Tensor>, device: Device): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [k, v] of tensors) out.set(k, deviceName(v.device) === deviceName(device) ? v : copyTo(v, device));
+  return out;
 }
 
 /** Prefixes tensor names (for method state). */

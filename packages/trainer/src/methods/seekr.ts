@@ -2,7 +2,7 @@
 
 import { type HeadSelection, resolveBudgets, selectHeads, selectQueryRows } from "@seekr/budget";
 import { type AttentionSnapshot, type Batch, captureAttention, collectSensitivity, forgettability, ImportanceTracker } from "@seekr/importance";
-import type { LayerDistill } from "@seekr/model";
+import { type LayerDistill, mirroredTensor } from "@seekr/model";
 import type { JsonValue, ReplayMemory, ReplaySample } from "@seekr/replay";
 import { type Tensor, add, mulScalar, tensor, tidy } from "@seekr/tensor";
 import type { Example, TaskData } from "../data/types.js";
@@ -52,31 +52,43 @@ export function createSeekr(env: MethodEnv): Method {
   let before: AttentionSnapshot | null = null;
   let beforeTask: string | null = null;
 
-  /** Importance batches of a task's replay samples (right-padded, training batch size). */
-  const withBatches = <T>(task: TaskData, picked: readonly number[], fn: (batches: Batch[], rows: Tensor[] | null) => T): T =>
+  /**
+   * Importance batches of a task's replay samples (right-padded, training batch size) on the model's device; with
+   * `withRows`, the query rows to capture per batch: the stored B_T rows ("query"), else every position.
+   */
+  const withBatches = <T>(task: TaskData, picked: readonly number[], withRows: boolean, fn: (batches: Batch[], rows: Tensor[]) => T): T =>
     tidy(() => {
       const batches: Batch[] = [];
       const rows: Tensor[] = [];
       const bs = env.run.training.batchSize;
+      const device = env.model.device;
       for (let s = 0; s < picked.length; s += bs) {
         const idx = picked.slice(s, s + bs);
         const b = makeBatch(
           idx.map((i) => ({ source: "new" as const, example: task.train[i]!, encoded: env.encoder.encode(task.train[i]!), entry: null })),
           env.padId,
+          device,
         );
         batches.push({ inputIds: b.ids, attentionMask: b.attentionMask, labels: b.labels });
+        if (!withRows) continue;
         if (sx.importanceRows === "query" && m.budget.queryRows > 0) {
           const R = m.budget.queryRows;
           const data = new Int32Array(idx.length * R);
           idx.forEach((i, j) => data.set(queryRowsFor(seed, task.name, i, env.encoder.encode(task.train[i]!).ids.length, R), j * R));
-          rows.push(tensor(data, { dtype: "int32", shape: [idx.length, R] }));
+          rows.push(mirroredTensor(data, { shape: [idx.length, R], device }));
+        } else {
+          // Every position (captureAttention's "all", built here on the model's device).
+          const T = b.seqLen;
+          const data = new Int32Array(idx.length * T);
+          for (let j = 0; j < idx.length; j++) for (let t = 0; t < T; t++) data[j * T + t] = t;
+          rows.push(mirroredTensor(data, { shape: [idx.length, T], device }));
         }
       }
-      return fn(batches, rows.length > 0 ? rows : null);
+      return fn(batches, rows);
     });
 
   const capture = (task: TaskData, picked: readonly number[]): AttentionSnapshot =>
-    withBatches(task, picked, (batches, rows) => captureAttention(env.model, batches, rows ? { rows } : {}));
+    withBatches(task, picked, true, (batches, rows) => captureAttention(env.model, batches, { rows }));
 
   const storedHeads = (sel: Selection): Pair[] => {
     if (sx.teacherHeads === "selected") return sel.heads.map(([l, h]): Pair => [l, h]);
@@ -93,7 +105,8 @@ export function createSeekr(env: MethodEnv): Method {
     const R = Math.max(...teachers.map((t) => t.sig.queryRows.length));
     const rowsData = new Int32Array(B * R);
     teachers.forEach((t, b) => rowsData.set(t.sig.queryRows, b * R)); // padded rows: row 0 (one visible key: KL 0, gradient 0)
-    const rowsT = tensor(rowsData, { dtype: "int32", shape: [B, R] });
+    const device = env.model.device;
+    const rowsT = mirroredTensor(rowsData, { shape: [B, R], device });
     const out: LayerDistill[] = [];
     for (const g of groupHeads(selection.heads)) {
       const heads = g.heads.filter((h) => teachers.every((t) => t.rows.index.has(headKey(g.layer, h))));
@@ -112,7 +125,7 @@ export function createSeekr(env: MethodEnv): Method {
           }
         });
       });
-      out.push({ layer: g.layer, heads, rows: rowsT, teacher: tensor(data, { shape: [B, nh, R, T] }), reduction: sx.reduction });
+      out.push({ layer: g.layer, heads, rows: rowsT, teacher: tensor(data, { shape: [B, nh, R, T], device }), reduction: sx.reduction });
     }
     return out;
   };
@@ -158,7 +171,7 @@ export function createSeekr(env: MethodEnv): Method {
     afterTask({ task, model, encoder }: TaskContext) {
       const picked = store.pick(task);
       // Importance on R_k: sensitivity with θ_k, forgettability θ_{k−1} → θ_k.
-      const sensitivity = withBatches(task, picked, (batches) => collectSensitivity(model, batches, { mode: sx.sensitivityMode }));
+      const sensitivity = withBatches(task, picked, false, (batches) => collectSensitivity(model, batches, { mode: sx.sensitivityMode }));
       if (!before || beforeTask !== task.name) throw new Error(`seekr: no attention snapshot of θ_{k−1} for task ${JSON.stringify(task.name)} (beforeTask was not run)`);
       const after = capture(task, picked);
       const forget = forgettability(before, after);

@@ -1,8 +1,8 @@
 // Teacher signals stored with replay samples right after task k (θ_k): answer-position logits and attention rows.
 
-import type { LlamaModel } from "@seekr/model";
+import { type LlamaModel, mirroredTensor } from "@seekr/model";
 import { type AttentionSignal, attentionSignal, fullLogits, type LogitSignal, type RowDType, topKLogits } from "@seekr/replay";
-import { noGrad, tensor, tidy } from "@seekr/tensor";
+import { noGrad, tidy } from "@seekr/tensor";
 import type { Example } from "../data/types.js";
 import { answerPositions, type ExampleEncoder } from "../train/batch.js";
 
@@ -55,12 +55,12 @@ export function computeTeacherSignals(model: LlamaModel, encoder: ExampleEncoder
       tidy(() => {
         const enc = encoder.encode(ex);
         const T = enc.ids.length;
-        const ids = tensor(Int32Array.from(enc.ids), { dtype: "int32", shape: [1, T] });
+        const ids = mirroredTensor(Int32Array.from(enc.ids), { shape: [1, T], device: model.device });
         const rows = req.attention ? req.attention.rows(i, T) : [];
-        const rowsT = tensor(Int32Array.from(rows), { dtype: "int32", shape: [1, rows.length] });
+        const rowsT = groups.length > 0 && rows.length > 0 ? mirroredTensor(Int32Array.from(rows), { shape: [1, rows.length], device: model.device }) : null;
         const r = model.forward(ids, {
           returnLogits: wantLogits,
-          ...(groups.length > 0 && rows.length > 0 ? { taps: groups.map((g) => ({ layer: g.layer, heads: g.heads, rows: rowsT })) } : {}),
+          ...(rowsT ? { taps: groups.map((g) => ({ layer: g.layer, heads: g.heads, rows: rowsT })) } : {}),
         });
         const out: TeacherSignals = {};
         if (wantLogits) {

@@ -3,9 +3,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { type LlamaConfig, LlamaModel, llamaConfig, loadCheckpoint, saveCheckpoint, type Tokenizer } from "@seekr/model";
-import { AdamW, clipGradNorm, loadSafetensors, saveSafetensors, type Tensor, tensor, tidy } from "@seekr/tensor";
+import { type LlamaConfig, LlamaModel, llamaConfig, loadCheckpoint, mirroredTensor, saveCheckpoint, type Tokenizer } from "@seekr/model";
+import { AdamW, clipGradNorm, type Device, type DeviceLike, loadSafetensors, parseDevice, saveSafetensors, type Tensor, tidy } from "@seekr/tensor";
 import type { RunConfig } from "../config/types.js";
+import { resolveRunDevice } from "../run/device.js";
 import { DEFAULT_EXTRAS, type RunExtras } from "../run/extras.js";
 import { hashOf } from "../run/hash.js";
 import { loadOptimizerMoments, saveOptimizerMoments } from "../run/checkpoint.js";
@@ -35,16 +36,22 @@ export function modelConfigFor(run: RunConfig, tokenizer: Tokenizer): LlamaConfi
   });
 }
 
-/** What the base model depends on (hashed into its cache key). */
-export function baseModelSpec(run: RunConfig, extras: RunExtras = DEFAULT_EXTRAS): Record<string, unknown> {
+/**
+ * What the base model depends on (hashed into its cache key). Pre-training on CUDA adds `device: "cuda"` (its
+ * float rounding differs from the CPU's), so CPU runs never reuse a GPU-built base; CPU keys are unchanged.
+ * `device` defaults to the run's `device` resolved on this machine.
+ */
+export function baseModelSpec(run: RunConfig, extras: RunExtras = DEFAULT_EXTRAS, device?: DeviceLike): Record<string, unknown> {
   const m = run.model;
   const fileId = (p: string): { path: string; bytes: number; sha256: string } => {
     const abs = resolve(p);
     const data = statSync(abs).isDirectory() ? readFileSync(join(abs, "tokenizer.json")) : readFileSync(abs);
     return { path: abs, bytes: data.length, sha256: createHash("sha256").update(data).digest("hex") };
   };
+  const onCuda = (device === undefined ? resolveRunDevice(run.device) : parseDevice(device)).type === "cuda";
   return {
     recipe: PRETRAIN_RECIPE,
+    ...(onCuda ? { device: "cuda" } : {}),
     shape: {
       hiddenSize: m.hiddenSize,
       intermediateSize: m.intermediateSize,
@@ -67,8 +74,8 @@ export function baseModelSpec(run: RunConfig, extras: RunExtras = DEFAULT_EXTRAS
 }
 
 /** The cache key: 16 hex digits of the SHA-256 of the spec. */
-export function baseModelKey(run: RunConfig, extras: RunExtras = DEFAULT_EXTRAS): string {
-  return hashOf(baseModelSpec(run, extras));
+export function baseModelKey(run: RunConfig, extras: RunExtras = DEFAULT_EXTRAS, device?: DeviceLike): string {
+  return hashOf(baseModelSpec(run, extras, device));
 }
 
 /** The cache root: extras.cacheDir, else $SEEKR_CACHE_DIR, else `<output>/../.cache`. */
@@ -143,7 +150,7 @@ function sequenceSource(tokenizer: Tokenizer, o: PretrainOptions): () => number[
   };
 }
 
-/** Pre-trains `model` in place as a language model on every token; returns the loss of each step. */
+/** Pre-trains `model` in place (on its device) as a language model on every token; returns the loss of each step. */
 export async function pretrain(model: LlamaModel, tokenizer: Tokenizer, o: PretrainOptions): Promise<number[]> {
   const next = sequenceSource(tokenizer, o);
   const params = model.parameterList();
@@ -173,7 +180,7 @@ export async function pretrain(model: LlamaModel, tokenizer: Tokenizer, o: Pretr
       const seqs = Array.from({ length: o.batchSize }, () => next());
       const loss = tidy(() => {
         const flat = Int32Array.from(seqs.flat());
-        const ids = tensor(flat, { dtype: "int32", shape: [seqs.length, o.seqLen] });
+        const ids = mirroredTensor(flat, { shape: [seqs.length, o.seqLen], device: model.device });
         const r = model.forward(ids, { labels: ids, returnLogits: false });
         r.loss!.backward();
         clipGradNorm(params, 1.0);
@@ -206,18 +213,20 @@ export interface BaseModel {
  * is the base. Otherwise the model is initialised (seed `extras.pretrain.seed`) or loaded from
  * `model.checkpoint`, pre-trained for `model.pretrain.steps` steps on the generic corpus, and saved to
  * `<cache>/seekr-base-<key>/` (written to a temporary folder and renamed into place, so concurrent runs never
- * see a partial model); later runs with the same settings reuse it.
+ * see a partial model); later runs with the same settings reuse it. Pre-training runs on `opts.device` (default:
+ * the run's `device` resolved on this machine).
  */
 export async function ensureBaseModel(
   run: RunConfig,
-  opts: { extras?: RunExtras; onStep?: (p: PretrainProgress) => void; signal?: AbortSignal } = {},
+  opts: { extras?: RunExtras; device?: DeviceLike; onStep?: (p: PretrainProgress) => void; signal?: AbortSignal } = {},
 ): Promise<BaseModel> {
   const extras = opts.extras ?? DEFAULT_EXTRAS;
   const pre = run.model.pretrain;
   if (run.model.checkpoint !== undefined && pre.steps === 0) {
     return { dir: resolve(run.model.checkpoint), key: "checkpoint", built: false, seconds: 0, finalLoss: null };
   }
-  const key = baseModelKey(run, extras);
+  const device: Device = opts.device === undefined ? resolveRunDevice(run.device) : parseDevice(opts.device);
+  const key = baseModelKey(run, extras, device);
   const root = cacheRoot(run, extras);
   const dir = join(root, `seekr-base-${key}`);
   const metaPath = join(dir, "pretrain.json");
@@ -229,8 +238,8 @@ export async function ensureBaseModel(
   const tokenizer = createTokenizer(run.model.tokenizer);
   const config = modelConfigFor(run, tokenizer);
   const partial = new PartialPretrain(join(root, `.seekr-base-${key}.partial`), key);
-  const saved = partial.read(config);
-  const model = saved?.model ?? (run.model.checkpoint !== undefined ? loadCheckpoint(run.model.checkpoint, { config }) : LlamaModel.init(config, { seed: extras.pretrain.seed }));
+  const saved = partial.read(config, device);
+  const model = saved?.model ?? (run.model.checkpoint !== undefined ? loadCheckpoint(run.model.checkpoint, { config, device }) : LlamaModel.init(config, { seed: extras.pretrain.seed, device }));
   const priorSeconds = saved?.seconds ?? 0;
   try {
     const seqLen = Math.min(extras.pretrain.seqLen, config.maxPositionEmbeddings);
@@ -258,7 +267,7 @@ export async function ensureBaseModel(
     const every = Math.max(1, Math.floor(losses.length / 100));
     writeFileSync(
       join(tmp, "pretrain.json"),
-      `${JSON.stringify({ key, spec: baseModelSpec(run, extras), seconds, finalLoss, losses: losses.filter((_, i) => i % every === 0 || i === losses.length - 1), createdAt: new Date().toISOString() }, null, 2)}\n`,
+      `${JSON.stringify({ key, spec: baseModelSpec(run, extras, device), seconds, finalLoss, losses: losses.filter((_, i) => i % every === 0 || i === losses.length - 1), createdAt: new Date().toISOString() }, null, 2)}\n`,
     );
     try {
       renameSync(tmp, dir);
@@ -290,11 +299,11 @@ class PartialPretrain {
     readonly key: string,
   ) {}
 
-  read(config: LlamaConfig): { model: LlamaModel; snapshot: PretrainSnapshot; seconds: number } | null {
+  read(config: LlamaConfig, device: Device): { model: LlamaModel; snapshot: PretrainSnapshot; seconds: number } | null {
     const state = readJsonIfExists<{ key: string; generation: number; step: number; losses: number[]; seconds: number; optimizer: boolean }>(join(this.dir, "state.json"));
     if (!state || state.key !== this.key) return null;
     const g = join(this.dir, `g${state.generation}`);
-    const params = loadSafetensors(join(g, "model.safetensors")).tensors;
+    const params = loadSafetensors(join(g, "model.safetensors"), { device }).tensors;
     let model: LlamaModel;
     try {
       model = new LlamaModel(config, params);
@@ -327,7 +336,7 @@ class PartialPretrain {
   }
 }
 
-/** Loads the base model (a fresh copy of its parameters). */
-export function loadBaseModel(base: BaseModel): LlamaModel {
-  return loadCheckpoint(base.dir);
+/** Loads the base model (a fresh copy of its parameters) on `device` (default cpu). */
+export function loadBaseModel(base: BaseModel, device?: DeviceLike): LlamaModel {
+  return loadCheckpoint(base.dir, device === undefined ? {} : { device });
 }

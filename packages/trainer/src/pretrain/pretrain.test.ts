@@ -44,7 +44,7 @@ describe("schedule", () => {
 });
 
 describe("ensureBaseModel", () => {
-  const config = resolveConfig({ output: join(root, "runs", "a"), model: { preset: "tiny", numHiddenLayers: 1, pretrain: { steps: 30, batchSize: 8, lr: 3e-3 } } });
+  const config = resolveConfig({ output: join(root, "runs", "a"), device: "cpu", model: { preset: "tiny", numHiddenLayers: 1, pretrain: { steps: 30, batchSize: 8, lr: 3e-3 } } });
 
   it("pre-trains once (the loss falls), caches under <output>/../.cache, and reuses the cache", async () => {
     const t0 = performance.now();

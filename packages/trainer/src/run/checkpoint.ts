@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { type LlamaConfig, LlamaModel } from "@seekr/model";
 import { type JsonValue, loadMemory, MEMORY_FILE_NAME, saveMemory } from "@seekr/replay";
-import { type AdamW, type GradScalerState, type Tensor, loadSafetensors, saveSafetensors, tidy } from "@seekr/tensor";
+import { type AdamW, type DeviceLike, type GradScalerState, type Tensor, loadSafetensors, saveSafetensors, tidy } from "@seekr/tensor";
 import type { Example } from "../data/types.js";
 import type { Method, MethodState } from "../methods/types.js";
 import type { Position } from "./events.js";
@@ -68,7 +68,7 @@ export interface SaveInput {
   previous: CheckpointState | null;
 }
 
-/** Writes a checkpoint generation, then state.json atomically, then removes older generations. */
+/** Writes a checkpoint generation, then state.json atomically, then removes older generations (device tensors are copied to the host as they are written). */
 export function saveMethodCheckpoint(input: SaveInput): CheckpointState {
   const { layout, method, model, optimizer } = input;
   const label = method.label;
@@ -156,10 +156,10 @@ export function readMethodCheckpoint(layout: RunLayout, label: string): Checkpoi
   return s;
 }
 
-/** The model saved in a checkpoint (a new LlamaModel owning the loaded parameters). */
-export function loadCheckpointModel(layout: RunLayout, state: CheckpointState, config: LlamaConfig): LlamaModel {
+/** The model saved in a checkpoint (a new LlamaModel owning the loaded parameters, on `device`, default cpu). */
+export function loadCheckpointModel(layout: RunLayout, state: CheckpointState, config: LlamaConfig, device?: DeviceLike): LlamaModel {
   const path = join(layout.checkpointDir(state.method), state.files.model);
-  const { tensors } = loadSafetensors(path);
+  const { tensors } = loadSafetensors(path, device === undefined ? {} : { device });
   try {
     return new LlamaModel(config, tensors);
   } catch (e) {
@@ -168,7 +168,10 @@ export function loadCheckpointModel(layout: RunLayout, state: CheckpointState, c
   }
 }
 
-/** Restores the method's state from a checkpoint and returns the optimizer state to load (null before the first step). */
+/**
+ * Restores the method's state from a checkpoint (its tensors loaded on the model's device) and returns the optimizer
+ * state to load (null before the first step; the moments stay on the host: AdamW.loadState copies them).
+ */
 export function restoreMethodCheckpoint(
   layout: RunLayout,
   state: CheckpointState,
@@ -178,7 +181,7 @@ export function restoreMethodCheckpoint(
   const root = layout.checkpointDir(state.method);
   if (method.loadState) {
     tidy(() => {
-      const tensors = state.files.method ? loadSafetensors(join(root, state.files.method)).tensors : new Map<string, Tensor>();
+      const tensors = state.files.method ? loadSafetensors(join(root, state.files.method), { device: model.device }).tensors : new Map<string, Tensor>();
       const memory = state.files.memory ? loadMemory<Example>(join(root, state.files.memory)) : null;
       method.loadState!({ json: state.methodState, tensors, memory });
     });

@@ -96,6 +96,7 @@ describe("every method on the lookup stream", () => {
     expect(saved.extras).toMatchObject({ eval: { unseen: "next", baseline: true }, threads: 1 });
     const run = readJson<RunInfo>(join(out, "run.json"));
     expect(run.format).toBe("seekr.run");
+    expect(run.device).toBe("cpu");
     expect(run.base!.key).toMatch(/^[0-9a-f]{16}$/);
     const lines = logLines(out);
     for (const l of lines) {

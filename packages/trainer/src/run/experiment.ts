@@ -4,7 +4,7 @@ import { appendFileSync, mkdirSync, rmSync, truncateSync } from "node:fs";
 import { resolve } from "node:path";
 import { type LlamaModel, type PromptTemplate, type Tokenizer } from "@seekr/model";
 import { type PlannedBatch, type ReplayMemory, ReplayScheduler } from "@seekr/replay";
-import { AdamW, GradScaler, autocast, clipGradNorm, devices, memory, resetPeakMemory, setThreads, tidy } from "@seekr/tensor";
+import { AdamW, type Device, GradScaler, autocast, clipGradNorm, deviceName, devices, memory, resetPeakMemory, setThreads, tidy } from "@seekr/tensor";
 import type { MethodConfig, RunConfig } from "../config/types.js";
 import { loadStream } from "../data/stream.js";
 import type { Example, TaskData } from "../data/types.js";
@@ -25,6 +25,7 @@ import {
   restoreMethodCheckpoint,
   saveMethodCheckpoint,
 } from "./checkpoint.js";
+import { resolveRunDevice } from "./device.js";
 import type { Position, RunEvent } from "./events.js";
 import { type RunExtras, type RunExtrasInput, resolveExtras } from "./extras.js";
 import { hashOf } from "./hash.js";
@@ -73,9 +74,11 @@ export interface RunInfo {
   commit: string | null;
   startedAt: string;
   updatedAt: string;
+  /** The device this session computes on: `device` of the config resolved on this machine ("cpu", "cuda:0", ...). */
+  device?: string;
   /**
-   * Per method: status, seconds (all sessions) and peakBytes, the engine's peak of live CPU tensor bytes while the
-   * method ran (reset when it starts). A resumed method reports the peak of its last session only.
+   * Per method: status, seconds (all sessions) and peakBytes, the engine's peak of live tensor bytes on the run's
+   * device while the method ran (reset when it starts). A resumed method reports the peak of its last session only.
    */
   methods: Record<string, { status: "running" | "done" | "interrupted"; seconds: number; peakBytes?: number }>;
   /** Base model's scores per task (FWT baseline), when evaluated. */
@@ -94,16 +97,13 @@ function unionTask(tasks: readonly TaskData[]): TaskData {
   return { name: "multitask", metric: tasks[0]!.metric, train: tasks.flatMap((t) => t.train), eval: [], test: [], source: "union" };
 }
 
-function checkDevice(device: string): void {
-  if (device === "auto" || device === "cpu") return;
-  throw new Error(`device: ${JSON.stringify(device)} is not supported by the trainer yet: @seekr/model runs its forward pass on the CPU (use "cpu" or "auto")`);
-}
-
 interface Shared {
   config: RunConfig;
   extras: RunExtras;
   layout: RunLayout;
   tasks: TaskData[];
+  /** Where the models, batches and method tensors live. */
+  device: Device;
   tokenizer: Tokenizer;
   template: PromptTemplate;
   base: BaseModel;
@@ -119,21 +119,22 @@ interface Shared {
  * Runs every configured method through the task stream from the same base model and writes the run folder
  * (config.json, log.jsonl, scores.json, run.json, importance/, checkpoints/; see src/run/README.md).
  * Deterministic: the same config and seed give the same score matrices (bit-identical on the CPU), also
- * across an interruption and `resume`.
+ * across an interruption and `resume`. `config.device` is resolved first ("auto": CUDA when usable); a CUDA
+ * device that is not usable is an error that says why.
  */
 export async function runExperiment(config: RunConfig, options: RunOptions = {}): Promise<RunResult> {
   const extras = resolveExtras(options.extras, config);
-  checkDevice(config.device);
+  const device = resolveRunDevice(config.device);
   const threadsBefore = devices().cpu.threads;
   if (extras.threads !== null) setThreads(extras.threads);
   try {
-    return await run(config, extras, options);
+    return await run(config, extras, options, device);
   } finally {
     if (extras.threads !== null && devices().cpu.threads !== threadsBefore) setThreads(threadsBefore);
   }
 }
 
-async function run(config: RunConfig, extras: RunExtras, options: RunOptions): Promise<RunResult> {
+async function run(config: RunConfig, extras: RunExtras, options: RunOptions, device: Device): Promise<RunResult> {
   const t0 = performance.now();
   const emit = (e: RunEvent): void => options.onEvent?.(e);
   const output = resolve(options.resume ?? config.output);
@@ -171,6 +172,7 @@ async function run(config: RunConfig, extras: RunExtras, options: RunOptions): P
     commit: gitCommit(),
     startedAt: prevInfo?.startedAt ?? new Date().toISOString(),
     updatedAt: new Date().toISOString(),
+    device: deviceName(device),
     methods: prevInfo?.methods ?? {},
     baseline: prevInfo?.baseline ?? null,
   };
@@ -182,6 +184,7 @@ async function run(config: RunConfig, extras: RunExtras, options: RunOptions): P
   try {
     base = await ensureBaseModel(config, {
       extras,
+      device,
       ...(options.signal ? { signal: options.signal } : {}),
       onStep: (p) => {
         if (!pretrainStarted) {
@@ -224,7 +227,7 @@ async function run(config: RunConfig, extras: RunExtras, options: RunOptions): P
     if (fileSize(layout.evals) > evalBytes) truncateSync(layout.evals, evalBytes);
   }
 
-  const shared: Shared = { config, extras, layout, tasks, tokenizer, template, base, baseline: null, hash, emit, signal: options.signal, info, scores };
+  const shared: Shared = { config, extras, layout, tasks, device, tokenizer, template, base, baseline: null, hash, emit, signal: options.signal, info, scores };
 
   // FWT baseline: the base model on every task, once per run.
   if (extras.eval.baseline) {
@@ -232,7 +235,7 @@ async function run(config: RunConfig, extras: RunExtras, options: RunOptions): P
     if (resuming && saved && saved.tasks.join("\n") === scores.tasks.join("\n")) {
       shared.baseline = saved.scores.map((v) => (v === null ? Number.NaN : v));
     } else {
-      const model = loadBaseModel(base);
+      const model = loadBaseModel(base, device);
       try {
         const row: number[] = [];
         for (const task of tasks) {
@@ -314,17 +317,17 @@ async function runMethod(s: Shared, mcfg: MethodConfig, methodIndex: number): Pr
     return { label, kind: mcfg.name, scores: state.result, seconds: state.seconds, skipped: true };
   }
 
-  // Peak CPU tensor memory of this method (of this session only when it resumes: earlier sessions' peaks are lost).
+  // Peak tensor memory on the run's device of this method (this session only when it resumes: earlier peaks are lost).
   resetPeakMemory();
-  const peakBytes = (): number => memory().devices.cpu?.peakBytes ?? 0;
+  const peakBytes = (): number => memory().devices[deviceName(s.device)]?.peakBytes ?? 0;
   const multitask = mcfg.name === "multitask";
   const stream = multitask ? [unionTask(s.tasks)] : s.tasks;
   const encoder = new ExampleEncoder(s.tokenizer, s.template, config.training.maxLength);
   const padId = padIdOf(s.tokenizer);
-  const baseModel = loadBaseModel(s.base);
+  const baseModel = loadBaseModel(s.base, s.device);
   let model: LlamaModel = baseModel;
   if (state) {
-    model = loadCheckpointModel(layout, state, baseModel.config);
+    model = loadCheckpointModel(layout, state, baseModel.config, s.device);
     baseModel.dispose();
   }
   const env: MethodEnv = { model, tokenizer: s.tokenizer, encoder, padId, tasks: stream, run: config, method: mcfg, extras };
@@ -419,7 +422,7 @@ async function runMethod(s: Shared, mcfg: MethodConfig, methodIndex: number): Pr
             const rows = batchRows(plan.batches[step]!, task, memory, encoder);
             const sctx: StepContext = { ...tctx, epoch, step };
             const out = tidy(() => {
-              const batch = makeBatch(rows, padId);
+              const batch = makeBatch(rows, padId, model.device);
               const { loss, parts } = autocast(precision, () => method.batchLoss(batch, sctx));
               scaler.scaleLoss(loss).backward();
               scaler.unscale(params);

@@ -7,6 +7,7 @@ export {
   loadCheckpointModel,
   readMethodCheckpoint,
 } from "./checkpoint.js";
+export { resolveRunDevice } from "./device.js";
 export type { Position, RunEvent, RunEventType } from "./events.js";
 export { configHash, type MethodResult, type RunInfo, type RunOptions, type RunResult, runExperiment } from "./experiment.js";
 export { DEFAULT_EXTRAS, type RunExtras, type RunExtrasInput, resolveExtras } from "./extras.js";

@@ -60,12 +60,14 @@ export function writeLookupStream(root: string, opts: { tasks?: readonly LookupT
 }
 
 /**
- * A tiny run: the "tiny" preset, a short pre-training, the lookup stream in `dataDir`, short evaluation.
- * `overrides` are merged into the raw configuration before it is resolved.
+ * A tiny run: the "tiny" preset, a short pre-training, the lookup stream in `dataDir`, short evaluation, on the CPU
+ * (the tests compare bits; a GPU machine would pick CUDA for "auto"). `overrides` are merged into the raw
+ * configuration before it is resolved.
  */
 export function tinyRunConfig(output: string, dataDir: string, tasks: readonly string[], overrides: Record<string, unknown> = {}): RunConfig {
   const raw: Record<string, unknown> = {
     seed: 3,
+    device: "cpu",
     output,
     data: { source: "trace", path: dataDir, tasks: [...tasks] },
     model: { preset: "tiny", numHiddenLayers: 2, pretrain: { steps: 40, batchSize: 16, lr: 3e-3 } },

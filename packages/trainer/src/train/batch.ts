@@ -2,7 +2,7 @@
 
 import { encodeExample, type EncodedExample, padBatch, type PromptTemplate, type Tokenizer } from "@seekr/model";
 import type { ReplayEntry } from "@seekr/replay";
-import type { Tensor } from "@seekr/tensor";
+import type { DeviceLike, Tensor } from "@seekr/tensor";
 import type { Example } from "../data/types.js";
 
 /** One row of a batch: the example, its encoding and where it came from. */
@@ -46,12 +46,12 @@ export class ExampleEncoder {
   }
 }
 
-/** Pads rows into tensors (call inside `tidy`). */
-export function makeBatch(rows: BatchRow[], padId: number): TrainBatch {
+/** Pads rows into tensors on `device` (the model's; default cpu). Call inside `tidy`. */
+export function makeBatch(rows: BatchRow[], padId: number, device?: DeviceLike): TrainBatch {
   if (rows.length === 0) throw new Error("makeBatch: a batch needs at least one row");
   const b = padBatch(
     rows.map((r) => r.encoded.ids),
-    { labels: rows.map((r) => r.encoded.labels), padId, side: "right" },
+    { labels: rows.map((r) => r.encoded.labels), padId, side: "right", ...(device !== undefined ? { device } : {}) },
   );
   return { rows, ids: b.ids, attentionMask: b.attentionMask, labels: b.labels!, seqLen: b.seqLen };
 }

@@ -12,10 +12,10 @@ function negEntropy(p: Float32Array): number {
   return s;
 }
 
-/** Rows `flat` (indices into B·T) of logits [B, T, V] as [N, V] (differentiable). */
+/** Rows `flat` (indices into B·T) of logits [B, T, V] as [N, V] (differentiable; on the logits' device). */
 export function gatherPositions(logits: Tensor, flat: readonly number[]): Tensor {
   const [B, T, V] = logits.shape as [number, number, number];
-  const idx = tensor(Int32Array.from(flat), { dtype: "int32", shape: [flat.length] });
+  const idx = tensor(Int32Array.from(flat), { dtype: "int32", shape: [flat.length], device: logits.device });
   return indexSelect(reshape(logits, [B * T, V]), idx);
 }
 
@@ -23,14 +23,15 @@ export function gatherPositions(logits: Tensor, flat: readonly number[]): Tensor
  * Mean over N positions of KL(teacher ‖ softmax(student / temperature)), the teacher given as dense
  * probabilities [N × V] (already at the temperature). The value is the KL itself (the teacher-entropy
  * constant is added on the host; gradients equal those of the cross-entropy against the teacher, as in
- * the reference code). Returns a scalar tensor; 0 positions give 0.
+ * the reference code). Returns a scalar tensor on the student's device; 0 positions give 0.
  */
 export function klToTeacher(studentRows: Tensor, teacherProbs: Float32Array, temperature = 1): Tensor {
   const [N, V] = studentRows.shape as [number, number];
+  const device = studentRows.device;
   if (teacherProbs.length !== N * V) throw new Error(`klToTeacher: teacher has ${teacherProbs.length} values, expected ${N} × ${V}`);
-  if (N === 0) return tensor(new Float32Array([0]), { shape: [] });
+  if (N === 0) return tensor(new Float32Array([0]), { shape: [], device });
   const logq = logSoftmax(temperature === 1 ? studentRows : mulScalar(studentRows, 1 / temperature), -1);
-  const p = tensor(teacherProbs, { shape: [N, V] });
+  const p = tensor(teacherProbs, { shape: [N, V], device });
   const crossEntropy = mulScalar(sum(mul(p, logq)), -1 / N);
   return addScalar(crossEntropy, negEntropy(teacherProbs) / N);
 }
