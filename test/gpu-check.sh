@@ -6,9 +6,14 @@
 #
 # Each step has its own time limit, writes its log to OUT_DIR and the script goes on after a failure; the last lines
 # printed are a summary (step, exit status, seconds). Exit status: the number of failed steps.
-# Needs: native/build/Release/seekr.node built with CUDA, packages/tensor/dist and dist-bench, node on PATH.
+# Needs: native/build/Release/seekr.node built with CUDA, every package's dist (and packages/tensor/dist-bench), the
+# production node_modules, node on PATH — `bash test/gpu-pack.sh` here packs all of it into .device/seekr-gpu.tar.xz,
+# which this script unpacks when the build outputs are missing (a fresh GPU machine).
 set -u
 cd "$(dirname "$0")/.."
+if [ ! -f native/build/Release/seekr.node ] && [ -f .device/seekr-gpu.tar.xz ]; then
+  tar -xJf .device/seekr-gpu.tar.xz
+fi
 OUT_DIR="${1:-${OUT:-gpu-out}}"
 mkdir -p "$OUT_DIR"
 SUMMARY=()
@@ -39,6 +44,8 @@ step half-own-gemm 180 env SEEKR_CUBLAS=off node --test native/test/gpu/half.tes
 # Whole training steps on cuda:0 against PyTorch's fixtures: float32, then bf16 / f16 autocast.
 step llama-step 180 node packages/tensor/test/gpu/llama-step.mjs
 step llama-step-amp 180 node packages/tensor/test/gpu/llama-step-amp.mjs
+# @seekr/model on cuda:0 against the CPU; the same short continual-learning run on the CPU and on cuda:0 (f32, bf16).
+step model-trainer 420 node test/gpu/model-trainer.mjs
 # Speed: training steps (reference config and ~125M, bf16) with MFU beside PyTorch's eager step on the same card.
 step bench-step 420 node packages/tensor/dist-bench/bench/run.js --device cuda --steps 10 --warmup 3 --out "$OUT_DIR/bench-step.json"
 # Attention kernels (f32 and tensor cores) beside PyTorch SDPA / eager on the same card.
