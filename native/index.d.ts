@@ -52,7 +52,8 @@ export interface NativeAddon {
 
   matmul(a: Handle, b: Handle, out: Handle, batch: number, M: number, N: number, K: number, transA: boolean, transB: boolean,
     strideA: number, strideB: number, alpha: number, beta: number, backend?: number): void;
-  gemmInfo(): { blas: boolean; avx2: boolean };
+  /** CPU GEMM capabilities: OpenBLAS linked, AVX2/FMA kernel, AVX512-BF16 kernel for bf16 products. */
+  gemmInfo(): { blas: boolean; avx2: boolean; bf16: boolean };
   fmaPeak(seconds: number): number;
   releaseCache(): void;
   cacheBytes(): number;

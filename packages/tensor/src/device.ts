@@ -56,7 +56,7 @@ export function devices(): DeviceReport {
   const info = native.backendInfo();
   const gemm = native.gemmInfo();
   return {
-    cpu: { threads: info.threads, gemm: info.blas, simd: gemm.avx2 ? "avx2+fma" : "scalar (no AVX2/FMA)" },
+    cpu: { threads: info.threads, gemm: info.blas, simd: `${gemm.avx2 ? "avx2+fma" : "scalar (no AVX2/FMA)"}${gemm.bf16 ? ", avx512-bf16 (bf16 GEMM)" : ""}` },
     cuda: {
       compiled: info.cudaCompiled,
       available: info.cudaAvailable,
