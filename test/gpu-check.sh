@@ -39,6 +39,7 @@ nvidia-smi >"$OUT_DIR/nvidia-smi.log" 2>&1 || true
 
 # Every CUDA kernel against the CPU kernels (ops, attention, half precision, allocator, OOM).
 step native-tests 300 node --test native/test/
+step ts-op-suite 180 node --test packages/tensor/test/devices/
 # The half-precision GEMM again on Seekr's own WMMA kernel (cuBLAS disabled).
 step half-own-gemm 180 env SEEKR_CUBLAS=off node --test native/test/gpu/half.test.mjs
 # Whole training steps on cuda:0 against PyTorch's fixtures: float32, then bf16 / f16 autocast.
