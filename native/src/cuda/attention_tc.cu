@@ -1,14 +1,15 @@
 // Tensor-core flash attention (FlashAttention-2 style) for sm_80 / sm_90. Operands are bf16 or f16 in shared memory,
 // read with ldmatrix into mma.sync.m16n8k16 fragments (f32 accumulators); softmax statistics stay in f32 registers.
-// - Forward: one block of 8 warps per (b, h, 128 query rows). Each warp owns 16 rows and keeps their Q fragments, the
-//   16 x D output accumulator and the running max / sum in registers. K / V tiles of 64 keys stream through shared
-//   memory, double-buffered with cp.async; exp2 with the scale folded in; P is rounded to the operand type for P V.
-//   Key tiles past the causal limit of the block are not loaded; warps skip tiles none of their rows can see.
+// - Forward: one block per (b, h, 128 query rows): 4 warps of 32 rows (D <= 64) or 8 warps of 16 rows (D = 128). A warp
+//   keeps its Q fragments, output accumulators and running max / sum in registers. K / V tiles of 64 keys stream
+//   through shared memory, double-buffered with cp.async; exp2 with the scale folded in; P is rounded to the operand
+//   type for P V. Key tiles past the causal limit of the block are not loaded; warps skip tiles none of their rows see.
 // - Backward, deterministic (no atomics): D_i = rowsum(dO * O) per row; a dK / dV kernel with one block per
 //   (b, kv head, key tile), each warp owning 16 keys and looping over the query tiles of every head of the group
 //   (S^T = K Q^T, dP^T = V dO^T, P^T from the lse, dV += P^T dO, dS^T = P^T (dP^T - D_i), dK += dS^T Q); a dQ kernel
 //   with one block per (b, h, 64 query rows) over the key tiles (dQ += dS K).
-// - Inputs stored as f32 are rounded to bf16 while tiles are loaded (no cp.async then).
+// - Inputs stored as f32 (or 16-bit storage not 16-byte aligned) are converted through registers instead of cp.async;
+//   f32 is rounded to bf16.
 // Semantics of cpu/attention.cpp: masked or padded keys get probability exactly 0; a row with no visible key gets
 // output 0 and lse +inf, so its backward probabilities are 0 too.
 #include <cuda_bf16.h>
@@ -154,10 +155,11 @@ struct BwdArgs {
   const float* mask;
 };
 
-// Shared-memory rows are D + 8 elements (16 bytes of padding): ldmatrix rows of 8 consecutive tile rows fall in
-// distinct banks.
+// Tile shapes. Shared-memory rows are D + 8 elements (16 bytes of padding), so the 8 rows of an ldmatrix fall in
+// distinct banks. Forward: MT 16-row blocks per warp share each K / V fragment (two halve the shared-memory reads per
+// mma; at D = 128 the Q fragments and O accumulators of one fill the registers).
 template <int D> struct FwdCfg {
-  static constexpr int NW = 8, NT = NW * 32, BQ = NW * 16, BN = 64, LDS = D + 8;
+  static constexpr int MT = D >= 128 ? 1 : 2, NW = 8 / MT, NT = NW * 32, BQ = NW * 16 * MT, BN = 64, LDS = D + 8;
   static constexpr int TILE = BN * LDS;                          // elements of one K or V tile
   static constexpr size_t SMEM = 4 * TILE * 2 + 2 * BN * 4;      // K, V double-buffered + key bias
   static_assert(BQ * LDS <= 4 * TILE, "the Q staging tile fits in the K / V buffers");
@@ -174,9 +176,7 @@ template <int D> struct DkvCfg {
   static constexpr size_t SMEM = (2 * KT + 4 * QT) * 2 + 4 * BM * 4;  // K, V; Q, dO double-buffered; lse, D_i
 };
 
-// Copies rows [row0, row0 + ROWS) of an operand whose row r starts at element base + r * stride of src (dtype dt)
-// into shared memory as Op, row stride D + 8; rows >= nrows become zeros. Storage already of the operand type with a
-// 16-byte aligned base (vec) goes through cp.async; anything else is converted through registers.
+// Eight consecutive elements from global memory (dtype dt) rounded to Op; vec: 16-byte aligned rows.
 template <class Op>
 __device__ __forceinline__ uint4 load8(const void* src, int dt, bool vec, int64_t e) {
   float f[8];
@@ -195,27 +195,34 @@ __device__ __forceinline__ uint4 load8(const void* src, int dt, bool vec, int64_
   r.w = pack2<Op>(f[6], f[7]);
   return r;
 }
+// Copies rows [row0, row0 + ROWS) of an operand whose row r starts at element base + r * stride of src (dtype dt)
+// into shared memory as Op, row stride D + 8; rows >= nrows become zeros. Storage already of the operand type with a
+// 16-byte aligned base (vec) goes through cp.async; anything else is converted through registers.
 template <class Op, int D, int ROWS, int NT>
 __device__ __forceinline__ void load_rows(uint16_t* dst, const void* src, int dt, bool vec, int64_t base,
                                           int64_t stride, int64_t row0, int64_t nrows) {
   constexpr int CPR = D / 8, LDS = D + 8, N = ROWS * CPR;
-  const bool async = vec && dt == Op::kDType;
+  if (vec && dt == Op::kDType) {
 #pragma unroll
-  for (int c0 = 0; c0 < N; c0 += NT) {
-    const int c = c0 + (int)threadIdx.x;
-    if (N % NT != 0 && c >= N) break;
-    const int r = c / CPR, col = (c % CPR) * 8;
-    const int64_t gr = row0 + r;
-    const bool ok = gr < nrows;
-    const int64_t e = base + gr * stride + col;  // not dereferenced when !ok
-    uint16_t* d = dst + r * LDS + col;
-    if (async) {
-      cp_async16(d, ok ? static_cast<const void*>(static_cast<const uint16_t*>(src) + e) : src, ok);
-    } else {
+    for (int c0 = 0; c0 < N; c0 += NT) {
+      const int c = c0 + (int)threadIdx.x;
+      if (N % NT != 0 && c >= N) break;
+      const int r = c / CPR, col = (c % CPR) * 8;
+      const int64_t gr = row0 + r;
+      const bool ok = gr < nrows;
+      const uint16_t* p = static_cast<const uint16_t*>(src) + (base + gr * stride + col);  // not read when !ok
+      cp_async16(dst + r * LDS + col, ok ? static_cast<const void*>(p) : src, ok);
+    }
+  } else {
+    // One chunk at a time: this path runs while the caller's accumulators are live.
+#pragma unroll 1
+    for (int c = (int)threadIdx.x; c < N; c += NT) {
+      const int r = c / CPR, col = (c % CPR) * 8;
+      const int64_t gr = row0 + r;
       uint4 v;
       v.x = v.y = v.z = v.w = 0u;
-      if (ok) v = load8<Op>(src, dt, vec, e);
-      sts128(d, v);
+      if (gr < nrows) v = load8<Op>(src, dt, vec, base + gr * stride + col);
+      sts128(dst + r * LDS + col, v);
     }
   }
 }
@@ -274,6 +281,52 @@ __device__ __forceinline__ void mma_pv(float (&acc)[D / 8][4], const float (&p)[
     }
   }
 }
+// MT blocks of 16 A rows sharing every B fragment: S[mt] = A[mt] B^T, then acc[mt] += P[mt] V.
+template <class Op, int D, int MT, int NTILES, int LDS>
+__device__ __forceinline__ void mma_abt_m(float (&s)[MT][NTILES][4], const uint32_t (&af)[MT][D / 16][4],
+                                          const uint16_t* bs, int lane) {
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int n = 0; n < NTILES; ++n) s[mt][n][0] = s[mt][n][1] = s[mt][n][2] = s[mt][n][3] = 0.f;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk)
+#pragma unroll
+    for (int np = 0; np < NTILES / 2; ++np) {
+      uint32_t r[4];
+      ldsm_x4(r, bs + (np * 16 + (lane & 7) + (lane >> 4) * 8) * LDS + kk * 16 + ((lane >> 3) & 1) * 8);
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        mma16816<Op>(s[mt][2 * np], af[mt][kk], r[0], r[1]);
+        mma16816<Op>(s[mt][2 * np + 1], af[mt][kk], r[2], r[3]);
+      }
+    }
+}
+template <class Op, int D, int MT, int KSTEPS, int LDS>
+__device__ __forceinline__ void mma_pv_m(float (&acc)[MT][D / 8][4], const float (&p)[MT][2 * KSTEPS][4],
+                                         const uint16_t* vs, int lane) {
+#pragma unroll
+  for (int kk = 0; kk < KSTEPS; ++kk) {
+    uint32_t pa[MT][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+      pa[mt][0] = pack2<Op>(p[mt][2 * kk][0], p[mt][2 * kk][1]);
+      pa[mt][1] = pack2<Op>(p[mt][2 * kk][2], p[mt][2 * kk][3]);
+      pa[mt][2] = pack2<Op>(p[mt][2 * kk + 1][0], p[mt][2 * kk + 1][1]);
+      pa[mt][3] = pack2<Op>(p[mt][2 * kk + 1][2], p[mt][2 * kk + 1][3]);
+    }
+#pragma unroll
+    for (int dp = 0; dp < D / 16; ++dp) {
+      uint32_t r[4];
+      ldsm_x4_t(r, vs + (kk * 16 + (lane & 15)) * LDS + dp * 16 + (lane >> 4) * 8);
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        mma16816<Op>(acc[mt][2 * dp], pa[mt], r[0], r[1]);
+        mma16816<Op>(acc[mt][2 * dp + 1], pa[mt], r[2], r[3]);
+      }
+    }
+  }
+}
 // A fragments (16 x D) of rows [r0, r0 + 16) of a row-major shared tile.
 template <int D, int LDS>
 __device__ __forceinline__ void load_afrag(uint32_t (&af)[D / 16][4], const uint16_t* s, int r0, int lane) {
@@ -291,9 +344,9 @@ inline int64_t dkv_blocks(const BwdArgs& a, int bn) { return a.B * a.Hkv * ((a.T
 inline int64_t di_blocks(const BwdArgs& a) { return (a.B * a.Tq * a.H + 7) / 8; }
 
 template <class Op, int D>
-__global__ void __launch_bounds__(FwdCfg<D>::NT) fwd_tc_kernel(FwdArgs a) {
+__global__ void __launch_bounds__(FwdCfg<D>::NT, 1) fwd_tc_kernel(FwdArgs a) {
   using C = FwdCfg<D>;
-  constexpr int LDS = C::LDS, BN = C::BN, BQ = C::BQ, NT = C::NT;
+  constexpr int LDS = C::LDS, BN = C::BN, BQ = C::BQ, NT = C::NT, MT = C::MT, WR = 16 * MT;
   uint16_t* const sm = reinterpret_cast<uint16_t*>(dyn_smem());
   float* const bias0 = reinterpret_cast<float*>(sm + 4 * C::TILE);  // [2][BN]: 0 = key on, -inf = off
   const int tid = (int)threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tg = lane & 3;
@@ -302,8 +355,7 @@ __global__ void __launch_bounds__(FwdCfg<D>::NT) fwd_tc_kernel(FwdArgs a) {
   const int64_t bh = (int64_t)blockIdx.x % nbh, qt = nqt - 1 - (int64_t)blockIdx.x / nbh;
   const int64_t b = bh / a.H, h = bh % a.H, kh = h / (a.H / a.Hkv);
   const int64_t t0 = qt * BQ, off = a.Tk - a.Tq;
-  const int64_t wr0 = t0 + warp * 16, wr1 = imin(wr0 + 15, a.Tq - 1);  // this warp's rows (none when wr0 >= Tq)
-  const int64_t row0 = wr0 + g, row1 = row0 + 8;
+  const int64_t wr0 = t0 + warp * WR, wr1 = imin(wr0 + WR - 1, a.Tq - 1);  // this warp's rows (none if wr0 >= Tq)
   const int64_t kend = a.causal ? imax(0, imin(a.Tk, imin(t0 + BQ, a.Tq) + off)) : a.Tk;
   const int ntiles = (int)((kend + BN - 1) / BN);
 
@@ -312,8 +364,9 @@ __global__ void __launch_bounds__(FwdCfg<D>::NT) fwd_tc_kernel(FwdArgs a) {
   cp_async_commit();
   cp_async_wait<0>();
   __syncthreads();
-  uint32_t qf[D / 16][4];
-  load_afrag<D, LDS>(qf, sm, warp * 16, lane);
+  uint32_t qf[MT][D / 16][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) load_afrag<D, LDS>(qf[mt], sm, warp * WR + mt * 16, lane);
   __syncthreads();
 
   const int64_t kv_base = (b * a.Tk * a.Hkv + kh) * D, kv_stride = a.Hkv * D;
@@ -325,10 +378,15 @@ __global__ void __launch_bounds__(FwdCfg<D>::NT) fwd_tc_kernel(FwdArgs a) {
     if (tid < BN) sts_f32(bias0 + buf * BN + tid, key_on(a.mask, b, a.Tk, j0 + tid) ? 0.f : -INFINITY);
   };
 
-  float o[D / 8][4];
+  // Lane rows: wr0 + 16 mt + g + 8 r for accumulator elements 2 r, 2 r + 1.
+  float o[MT][D / 8][4];
 #pragma unroll
-  for (int n = 0; n < D / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // running max (log2 units), per-lane partial sums
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) o[mt][n][0] = o[mt][n][1] = o[mt][n][2] = o[mt][n][3] = 0.f;
+  float m[MT][2], l[MT][2];  // running max (log2 units), per-lane partial sums
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) m[mt][0] = m[mt][1] = -INFINITY, l[mt][0] = l[mt][1] = 0.f;
 
   if (ntiles > 0) load_kv(0, 0);
   cp_async_commit();
@@ -343,68 +401,75 @@ __global__ void __launch_bounds__(FwdCfg<D>::NT) fwd_tc_kernel(FwdArgs a) {
     const uint16_t* ks = sm + buf * 2 * C::TILE;
     const float* bias = bias0 + buf * BN;
 
-    float s[BN / 8][4];
-    mma_abt<Op, D, BN / 8, LDS>(s, qf, ks, lane);
-    const bool need_mask = a.mask != nullptr || j0 + BN > a.Tk || (a.causal && j0 + BN - 1 > wr0 + off);
-    // Row r sees tile columns c <= cmax[r] (causal), clamped to [-1, BN].
-    int cmax[2] = {BN, BN};
-    if (a.causal)
+    float s[MT][BN / 8][4];
+    mma_abt_m<Op, D, MT, BN / 8, LDS>(s, qf, ks, lane);
 #pragma unroll
-      for (int r = 0; r < 2; ++r) cmax[r] = (int)imax(-1, imin(BN, (r ? row1 : row0) + off - j0));
+    for (int mt = 0; mt < MT; ++mt) {
+      const int64_t mr0 = wr0 + mt * 16;
+      const bool need_mask = a.mask != nullptr || j0 + BN > a.Tk || (a.causal && j0 + BN - 1 > mr0 + off);
+      // Row r sees tile columns c <= cmax[r] (causal), clamped to [-1, BN].
+      int cmax[2] = {BN, BN};
+      if (a.causal)
 #pragma unroll
-    for (int n = 0; n < BN / 8; ++n)
+        for (int r = 0; r < 2; ++r) cmax[r] = (int)imax(-1, imin(BN, mr0 + g + 8 * r + off - j0));
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        float x = s[n][e] * a.c2;
-        if (need_mask) {
-          const int c = n * 8 + 2 * tg + (e & 1);
-          x = (lds_f32(bias + c) == 0.f && c <= cmax[e >> 1]) ? x : -INFINITY;
+      for (int n = 0; n < BN / 8; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          float x = s[mt][n][e] * a.c2;
+          if (need_mask) {
+            const int c = n * 8 + 2 * tg + (e & 1);
+            x = (lds_f32(bias + c) == 0.f && c <= cmax[e >> 1]) ? x : -INFINITY;
+          }
+          s[mt][n][e] = x;
         }
-        s[n][e] = x;
-      }
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float mx = -INFINITY;
+      for (int r = 0; r < 2; ++r) {
+        float mx = -INFINITY;
 #pragma unroll
-      for (int n = 0; n < BN / 8; ++n) mx = fmaxf(mx, fmaxf(s[n][2 * r], s[n][2 * r + 1]));
-      mx = fmaxf(mx, shfl_xor(mx, 1));
-      mx = fmaxf(mx, shfl_xor(mx, 2));
-      const float mnew = fmaxf(m[r], mx);
-      const float mu = mnew == -INFINITY ? 0.f : mnew;  // all keys so far masked: p = 0, no NaN
-      const float corr = exp2f(m[r] - mu);
-      m[r] = mnew;
-      float sum = 0.f;
+        for (int n = 0; n < BN / 8; ++n) mx = fmaxf(mx, fmaxf(s[mt][n][2 * r], s[mt][n][2 * r + 1]));
+        mx = fmaxf(mx, shfl_xor(mx, 1));
+        mx = fmaxf(mx, shfl_xor(mx, 2));
+        const float mnew = fmaxf(m[mt][r], mx);
+        const float mu = mnew == -INFINITY ? 0.f : mnew;  // all keys so far masked: p = 0, no NaN
+        const float corr = exp2f(m[mt][r] - mu);
+        m[mt][r] = mnew;
+        float sum = 0.f;
 #pragma unroll
-      for (int n = 0; n < BN / 8; ++n) {
-        s[n][2 * r] = exp2f(s[n][2 * r] - mu);
-        s[n][2 * r + 1] = exp2f(s[n][2 * r + 1] - mu);
-        sum += s[n][2 * r] + s[n][2 * r + 1];
-      }
-      l[r] = l[r] * corr + sum;
+        for (int n = 0; n < BN / 8; ++n) {
+          s[mt][n][2 * r] = exp2f(s[mt][n][2 * r] - mu);
+          s[mt][n][2 * r + 1] = exp2f(s[mt][n][2 * r + 1] - mu);
+          sum += s[mt][n][2 * r] + s[mt][n][2 * r + 1];
+        }
+        l[mt][r] = l[mt][r] * corr + sum;
 #pragma unroll
-      for (int n = 0; n < D / 8; ++n) {
-        o[n][2 * r] *= corr;
-        o[n][2 * r + 1] *= corr;
+        for (int n = 0; n < D / 8; ++n) {
+          o[mt][n][2 * r] *= corr;
+          o[mt][n][2 * r + 1] *= corr;
+        }
       }
     }
-    mma_pv<Op, D, BN / 16, LDS>(o, s, ks + C::TILE, lane);
+    mma_pv_m<Op, D, MT, BN / 16, LDS>(o, s, ks + C::TILE, lane);
   }
 
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    l[r] += shfl_xor(l[r], 1);
-    l[r] += shfl_xor(l[r], 2);
-    const int64_t row = r ? row1 : row0;
-    if (row >= a.Tq) continue;
-    const float inv = l[r] > 0.f ? 1.f / l[r] : 0.f;
-    const int64_t base = ((b * a.Tq + row) * a.H + h) * D + 2 * tg;
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-    for (int n = 0; n < D / 8; ++n) {
-      stg_f(a.out, base + n * 8, o[n][2 * r] * inv, a.out_dt);
-      stg_f(a.out, base + n * 8 + 1, o[n][2 * r + 1] * inv, a.out_dt);
+    for (int r = 0; r < 2; ++r) {
+      l[mt][r] += shfl_xor(l[mt][r], 1);
+      l[mt][r] += shfl_xor(l[mt][r], 2);
+      const int64_t row = wr0 + mt * 16 + g + 8 * r;
+      if (row >= a.Tq) continue;
+      const float inv = l[mt][r] > 0.f ? 1.f / l[mt][r] : 0.f;
+      const int64_t base = ((b * a.Tq + row) * a.H + h) * D + 2 * tg;
+#pragma unroll
+      for (int n = 0; n < D / 8; ++n) {
+        stg_f(a.out, base + n * 8, o[mt][n][2 * r] * inv, a.out_dt);
+        stg_f(a.out, base + n * 8 + 1, o[mt][n][2 * r + 1] * inv, a.out_dt);
+      }
+      if (tg == 0)
+        a.lse[(b * a.H + h) * a.Tq + row] = l[mt][r] > 0.f ? m[mt][r] * kLn2 + __logf(l[mt][r]) : INFINITY;
     }
-    if (tg == 0) a.lse[(b * a.H + h) * a.Tq + row] = l[r] > 0.f ? m[r] * kLn2 + __logf(l[r]) : INFINITY;
-  }
 }
 
 // D_i = sum_d dO * O per row (b, t, h), one warp per row, into di[b, h, t].
@@ -423,7 +488,7 @@ __global__ void __launch_bounds__(256) di_tc_kernel(BwdArgs a) {
 }
 
 template <class Op, int D>
-__global__ void __launch_bounds__(DqCfg<D>::NT) dq_tc_kernel(BwdArgs a) {
+__global__ void __launch_bounds__(DqCfg<D>::NT, 1) dq_tc_kernel(BwdArgs a) {
   using C = DqCfg<D>;
   constexpr int LDS = C::LDS, BN = C::BN, BQ = C::BQ, NT = C::NT;
   uint16_t* const sm = reinterpret_cast<uint16_t*>(dyn_smem());
@@ -521,7 +586,7 @@ __global__ void __launch_bounds__(DqCfg<D>::NT) dq_tc_kernel(BwdArgs a) {
 }
 
 template <class Op, int D>
-__global__ void __launch_bounds__(DkvCfg<D>::NT) dkv_tc_kernel(BwdArgs a) {
+__global__ void __launch_bounds__(DkvCfg<D>::NT, 1) dkv_tc_kernel(BwdArgs a) {
   using C = DkvCfg<D>;
   constexpr int LDS = C::LDS, BN = C::BN, BM = C::BM, NT = C::NT;
   uint16_t* const sm = reinterpret_cast<uint16_t*>(dyn_smem());
@@ -538,8 +603,6 @@ __global__ void __launch_bounds__(DkvCfg<D>::NT) dkv_tc_kernel(BwdArgs a) {
   const int64_t per = nqt > qt0 ? nqt - qt0 : 0;
   const int nit = (int)(group * per);
 
-  load_rows<Op, D, BN, NT>(Ks, a.k, a.in_dt, a.vk, (b * a.Tk * a.Hkv + kh) * D, a.Hkv * D, j0, a.Tk);
-  load_rows<Op, D, BN, NT>(Vs, a.v, a.in_dt, a.vv, (b * a.Tk * a.Hkv + kh) * D, a.Hkv * D, j0, a.Tk);
   auto load_q = [&](int it, int buf) {
     const int64_t h = kh * group + it / per, i0 = (qt0 + it % per) * BM;
     uint16_t* qs = sm + 2 * C::KT + buf * 2 * C::QT;
@@ -553,7 +616,11 @@ __global__ void __launch_bounds__(DkvCfg<D>::NT) dkv_tc_kernel(BwdArgs a) {
       sts_f32(st + BM + tid, t < a.Tq ? a.di[(b * a.H + h) * a.Tq + t] : 0.f);
     }
   };
-  if (nit > 0) load_q(0, 0);
+  if (nit > 0) {  // nit == 0 (Tq == 0): dK = dV = 0
+    load_rows<Op, D, BN, NT>(Ks, a.k, a.in_dt, a.vk, (b * a.Tk * a.Hkv + kh) * D, a.Hkv * D, j0, a.Tk);
+    load_rows<Op, D, BN, NT>(Vs, a.v, a.in_dt, a.vv, (b * a.Tk * a.Hkv + kh) * D, a.Hkv * D, j0, a.Tk);
+    load_q(0, 0);
+  }
   cp_async_commit();
 
   const int64_t wk0 = j0 + warp * 16;  // this warp's first key
@@ -652,32 +719,37 @@ void set_smem(K kernel, size_t bytes, const char* op) {
              "shared memory size");
 }
 
+// Launch failures name the op, the kernel and the shape.
 template <class Op, int D>
 void launch_fwd(const FwdArgs& a, const AttnShape& s) {
   using C = FwdCfg<D>;
-  set_smem(fwd_tc_kernel<Op, D>, C::SMEM, "attention");
+  const std::string where = "attention (tensor cores, " + shape_str(s) + ")";
+  set_smem(fwd_tc_kernel<Op, D>, C::SMEM, where.c_str());
   fwd_tc_kernel<Op, D><<<grid_1d("attention", fwd_blocks(a, C::BQ), s), C::NT, C::SMEM>>>(a);
-  check_launch("attention (tensor cores)");
+  check_launch(where.c_str());
 }
 
 template <class Op, int D>
 void launch_bwd(const BwdArgs& a, const AttnShape& s) {
   const char* op = "attentionBackward";
+  const std::string shape = shape_str(s);
   if (a.Tq > 0) {
     di_tc_kernel<D><<<grid_1d(op, di_blocks(a), s), 256>>>(a);
-    check_launch("attentionBackward (tensor cores, D_i)");
+    check_launch(("attentionBackward (tensor cores, D_i, " + shape + ")").c_str());
   }
   if (a.Tk > 0) {
     using C = DkvCfg<D>;
-    set_smem(dkv_tc_kernel<Op, D>, C::SMEM, op);
+    const std::string where = "attentionBackward (tensor cores, dK / dV, " + shape + ")";
+    set_smem(dkv_tc_kernel<Op, D>, C::SMEM, where.c_str());
     dkv_tc_kernel<Op, D><<<grid_1d(op, dkv_blocks(a, C::BN), s), C::NT, C::SMEM>>>(a);
-    check_launch("attentionBackward (tensor cores, dK / dV)");
+    check_launch(where.c_str());
   }
   if (a.Tq > 0) {
     using C = DqCfg<D>;
-    set_smem(dq_tc_kernel<Op, D>, C::SMEM, op);
+    const std::string where = "attentionBackward (tensor cores, dQ, " + shape + ")";
+    set_smem(dq_tc_kernel<Op, D>, C::SMEM, where.c_str());
     dq_tc_kernel<Op, D><<<grid_1d(op, dq_blocks(a, C::BQ), s), C::NT, C::SMEM>>>(a);
-    check_launch("attentionBackward (tensor cores, dQ)");
+    check_launch(where.c_str());
   }
 }
 
