@@ -1,6 +1,7 @@
 // Implementation of the checked argument readers and the exception-converting function wrapper.
 #include "binding/args.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -113,6 +114,10 @@ void require_dtype(const Args& a, const Storage* s, const char* name, DType d) {
   if (s->dtype != d)
     a.fail(std::string("'") + name + "' has dtype " + dtype_name(s->dtype) + ", expected " + dtype_name(d));
 }
+void require_float(const Args& a, const Storage* s, const char* name) {
+  if (s->device.type == DeviceType::CUDA && (s->dtype == DType::BF16 || s->dtype == DType::F16)) return;
+  require_dtype(a, s, name, DType::F32);
+}
 void require_same_device(const Args& a, std::initializer_list<const Storage*> list) {
   const Storage* first = *list.begin();
   for (const Storage* s : list)
@@ -222,13 +227,28 @@ Storage* peek_storage(const Napi::CallbackInfo& info, size_t i) {
 }
 
 void define_float(Napi::Env env, Napi::Object exports, const char* name, std::vector<int> in, std::vector<int> out,
-                  std::function<Napi::Value(const Napi::CallbackInfo&)> fn, std::vector<int> inout) {
-  define(env, exports, name, [fn, in, out, inout](const Napi::CallbackInfo& info) -> Napi::Value {
+                  std::function<Napi::Value(const Napi::CallbackInfo&)> fn, std::vector<int> inout,
+                  std::vector<int> cuda_native) {
+  define(env, exports, name, [fn, in, out, inout, cuda_native](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto is_native = [&](int i) { return std::find(cuda_native.begin(), cuda_native.end(), i) != cuda_native.end(); };
+    // Positions left raw: native ones holding a CUDA buffer that no staged position holds too.
+    auto raw = [&](int i) {
+      if (!is_native(i)) return false;
+      Storage* s = peek_storage(info, (size_t)i);
+      if (!s || s->device.type != DeviceType::CUDA) return false;
+      for (const std::vector<int>* list : {&inout, &in, &out})
+        for (int j : *list)
+          if (!is_native(j) && peek_storage(info, (size_t)j) == s) return false;
+      return true;
+    };
     HalfStaging st;
     // Read operands first: a buffer that is both read and written (in place) is then widened, not left raw.
-    for (int i : inout) st.stage(peek_storage(info, (size_t)i), Stage::InOut);
-    for (int i : in) st.stage(peek_storage(info, (size_t)i), Stage::In);
-    for (int i : out) st.stage(peek_storage(info, (size_t)i), Stage::Out);
+    for (int i : inout)
+      if (!raw(i)) st.stage(peek_storage(info, (size_t)i), Stage::InOut);
+    for (int i : in)
+      if (!raw(i)) st.stage(peek_storage(info, (size_t)i), Stage::In);
+    for (int i : out)
+      if (!raw(i)) st.stage(peek_storage(info, (size_t)i), Stage::Out);
     Napi::Value r = fn(info);
     st.commit();
     return r;

@@ -36,6 +36,9 @@ struct Args {
 void require_numel(const Args& a, const Storage* s, const char* name, size_t expected);
 void require_at_least(const Args& a, const Storage* s, const char* name, size_t needed);
 void require_dtype(const Args& a, const Storage* s, const char* name, DType d);
+// require_dtype(F32), except that a buffer on a CUDA device may also be bfloat16 or float16 (define_float's cuda_native
+// positions, which the CUDA kernels take as they are).
+void require_float(const Args& a, const Storage* s, const char* name);
 void require_same_device(const Args& a, std::initializer_list<const Storage*> list);
 // Throws a clear error when an op has no kernel for the device of its inputs yet.
 void require_cpu(const Args& a, const Storage* s);
@@ -77,9 +80,12 @@ void define(Napi::Env env, Napi::Object exports, const char* name,
 
 // define() for the float32 kernels that also take bfloat16 / float16 buffers: the handles at argument positions `in`
 // (read), `out` (overwritten in full by the kernel) and `inout` (read and written) are staged through HalfStaging
-// around fn; outputs are committed when fn returns.
+// around fn; outputs are committed when fn returns. A buffer at one of the `cuda_native` positions that lives on a
+// CUDA device is passed as it is (its kernel reads and writes half data itself), unless a staged position holds the
+// same buffer; on the CPU every position is staged.
 void define_float(Napi::Env env, Napi::Object exports, const char* name, std::vector<int> in, std::vector<int> out,
-                  std::function<Napi::Value(const Napi::CallbackInfo&)> fn, std::vector<int> inout = {});
+                  std::function<Napi::Value(const Napi::CallbackInfo&)> fn, std::vector<int> inout = {},
+                  std::vector<int> cuda_native = {});
 // The handle at position i when it is a live Seekr buffer, else nullptr (no error: the binding reports bad arguments).
 Storage* peek_storage(const Napi::CallbackInfo& info, size_t i);
 

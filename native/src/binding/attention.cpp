@@ -9,6 +9,7 @@
 #include "binding/args.h"
 #include "cpu/attention.h"
 #include "cuda/attention.h"
+#include "cuda/attention_tc.h"
 #include "cuda/backend.h"
 
 #include <vector>
@@ -78,8 +79,18 @@ static int64_t read_variant(const Args& a, size_t i, bool allow_tensor_cores = f
   return v;
 }
 
+static bool is_half(const Storage* s) { return s->dtype == DType::BF16 || s->dtype == DType::F16; }
+static bool is_float(const Storage* s) { return s->dtype == DType::F32 || is_half(s); }
+
+// bf16 / f16 q, k, v of one dtype on a CUDA device, in a shape the tensor-core kernels take: they read and write the
+// half buffers directly (no float32 copies). Everything else goes through HalfStaging to the float32 kernels.
+static bool tensor_core_path(const cpu::AttnShape& s, const Storage* q, const Storage* k, const Storage* v, const Storage* mask) {
+  return q->device.type == DeviceType::CUDA && is_half(q) && k->dtype == q->dtype && v->dtype == q->dtype &&
+         (!mask || mask->dtype == DType::F32) && cuda::attention_tc_supported(s);
+}
+
 void register_attention(Napi::Env env, Napi::Object exports) {
-  define_float(env, exports, "attention", {0, 1, 2, 13}, {}, [](const Napi::CallbackInfo& info) {
+  define(env, exports, "attention", [](const Napi::CallbackInfo& info) {
     Args a(info, "attention");
     Storage* q = a.tensor(0, "q");
     Storage* k = a.tensor(1, "k");
@@ -92,6 +103,22 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     Storage* tap_rows = a.opt_tensor(15, "tapRows");
     Storage* taps = a.opt_tensor(16, "taps");
     int64_t variant = read_variant(a, 17, true);
+    if (!taps && !tap_heads && !tap_rows && variant != 1 && tensor_core_path(s, q, k, v, mask) && is_float(out)) {
+      require_numel(a, q, "q", (size_t)(s.B * s.Tq * s.H * s.D));
+      require_numel(a, k, "k", (size_t)(s.B * s.Tk * s.Hkv * s.D));
+      require_numel(a, v, "v", (size_t)(s.B * s.Tk * s.Hkv * s.D));
+      require_numel(a, out, "out", (size_t)(s.B * s.Tq * s.H * s.D));
+      require_dtype(a, lse, "lse", DType::F32);
+      require_numel(a, lse, "lse", (size_t)(s.B * s.H * s.Tq));
+      const float* m = read_mask(a, mask, s);
+      for (Storage* st : {k, v, out, lse}) require_same_device(a, {q, st});
+      if (mask) require_same_device(a, {q, mask});
+      cuda::attention_forward_tc(q->device.index, s, q->dtype, q->ptr, k->ptr, v->ptr, out->dtype, out->ptr, lse->as<float>(), m);
+      return info.Env().Undefined();
+    }
+    HalfStaging staging;
+    for (Storage* st : {q, k, v, mask}) staging.stage(st, Stage::In);
+    for (Storage* st : {out, lse, taps}) staging.stage(st, Stage::InOut);
     check_qkv(a, s, q, k, v);
     require_dtype(a, out, "out", DType::F32);
     require_dtype(a, lse, "lse", DType::F32);
@@ -118,14 +145,16 @@ void register_attention(Napi::Env env, Napi::Object exports) {
       if (variant == 1) a.fail("the reference variant runs on the cpu only");
       cuda::attention_forward(q->device.index, s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), x,
                               variant == 2);
+      staging.commit();
       return info.Env().Undefined();
     }
     if (variant == 2) a.fail("the tensor-core variant runs on CUDA devices only");
     if (variant == 1) cpu::attention_forward_reference(s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), x);
     else cpu::attention_forward(s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), x);
+    staging.commit();
     return info.Env().Undefined();
-  }, {3, 4, 16});
-  define_float(env, exports, "attentionBackward", {0, 1, 2, 3, 4, 5, 17}, {6, 7, 8}, [](const Napi::CallbackInfo& info) {
+  });
+  define(env, exports, "attentionBackward", [](const Napi::CallbackInfo& info) {
     Args a(info, "attentionBackward");
     Storage* q = a.tensor(0, "q");
     Storage* k = a.tensor(1, "k");
@@ -141,6 +170,25 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     Storage* sens = a.opt_tensor(18, "sensitivity");
     bool sens_all = a.flag(19, "sensitivityAll");
     int64_t variant = read_variant(a, 20);
+    // Tensor cores when the forward's inputs were half (no sensitivity statistic there); gradients of one float dtype.
+    if (!sens && variant != 1 && tensor_core_path(s, q, k, v, mask) && is_float(out) && (dout->dtype == q->dtype || dout->dtype == DType::F32) &&
+        is_float(dq) && dk->dtype == dq->dtype && dv->dtype == dq->dtype) {
+      const size_t nq = (size_t)(s.B * s.Tq * s.H * s.D), nk = (size_t)(s.B * s.Tk * s.Hkv * s.D);
+      for (auto [st, nm] : {std::pair{q, "q"}, {out, "out"}, {dout, "dout"}, {dq, "dq"}}) require_numel(a, st, nm, nq);
+      for (auto [st, nm] : {std::pair{k, "k"}, {v, "v"}, {dk, "dk"}, {dv, "dv"}}) require_numel(a, st, nm, nk);
+      require_dtype(a, lse, "lse", DType::F32);
+      require_numel(a, lse, "lse", (size_t)(s.B * s.H * s.Tq));
+      const float* m = read_mask(a, mask, s);
+      for (Storage* st : {k, v, out, lse, dout, dq, dk, dv}) require_same_device(a, {q, st});
+      if (mask) require_same_device(a, {q, mask});
+      cuda::attention_backward_tc(q->device.index, s, q->dtype, q->ptr, k->ptr, v->ptr, out->ptr, out->dtype, lse->as<float>(),
+                                  dout->ptr, dout->dtype, dq->dtype, dq->ptr, dk->ptr, dv->ptr, m);
+      return info.Env().Undefined();
+    }
+    HalfStaging staging;
+    for (Storage* st : {q, k, v, out, lse, dout, mask}) staging.stage(st, Stage::In);
+    for (Storage* st : {dq, dk, dv}) staging.stage(st, Stage::Out);
+    staging.stage(sens, Stage::InOut);
     check_qkv(a, s, q, k, v);
     const size_t nq = (size_t)(s.B * s.Tq * s.H * s.D), nk = (size_t)(s.B * s.Tk * s.Hkv * s.D);
     for (auto [st, nm] : {std::pair{out, "out"}, {lse, "lse"}, {dout, "dout"}, {dq, "dq"}, {dk, "dk"}, {dv, "dv"}})
@@ -162,13 +210,15 @@ void register_attention(Napi::Env env, Napi::Object exports) {
       if (variant == 1) a.fail("the reference variant runs on the cpu only");
       cuda::attention_backward(q->device.index, s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(),
                                dout->as<float>(), dq->as<float>(), dk->as<float>(), dv->as<float>(), x);
+      staging.commit();
       return info.Env().Undefined();
     }
     auto fn = variant == 1 ? cpu::attention_backward_reference : cpu::attention_backward;
     fn(s, q->as<float>(), k->as<float>(), v->as<float>(), out->as<float>(), lse->as<float>(), dout->as<float>(),
        dq->as<float>(), dk->as<float>(), dv->as<float>(), x);
+    staging.commit();
     return info.Env().Undefined();
-  }, {18});
+  });
 
   struct Distill {
     cpu::AttnShape s;

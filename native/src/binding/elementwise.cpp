@@ -1,4 +1,5 @@
-// Glue for elementwise kernels: binary (broadcast by strides), unary, unaryGrad, where.
+// Glue for elementwise kernels: binary (broadcast by strides), unary, unaryGrad, where. On CUDA every float operand is
+// passed in its own dtype (float32, bfloat16, float16); on the CPU half buffers are staged (define_float).
 #include "binding/args.h"
 #include "cpu/elementwise.h"
 #include "cpu/strided.h"
@@ -6,10 +7,10 @@
 
 namespace seekr {
 
-// Validates a strided float32 operand over `shape`.
+// Validates a strided float operand over `shape` (float32; bfloat16 / float16 too on CUDA).
 static void check_operand(const Args& a, const Storage* s, const char* name, const std::vector<int64_t>& strides,
                           const std::vector<int64_t>& shape) {
-  require_dtype(a, s, name, DType::F32);
+  require_float(a, s, name);
   if (strides.size() != shape.size())
     a.fail(std::string("'") + name + "' strides have rank " + std::to_string(strides.size()) + ", shape has rank " +
            std::to_string(shape.size()));
@@ -31,17 +32,17 @@ void register_elementwise(Napi::Env env, Napi::Object exports) {
     Storage* out = b.tensor(5, "out");
     auto shape = b.ints(6, "shape");
     require_numel(b, out, "out", checked_product(b, shape, "shape"));
-    require_dtype(b, out, "out", DType::F32);
+    require_float(b, out, "out");
     check_operand(b, x, "a", xs, shape);
     check_operand(b, y, "b", ys, shape);
     require_same_device(b, {x, y, out});
     if (out->device.type == DeviceType::CUDA) {
-      cuda::binary(out->device.index, (int)op, x->as<float>(), xs, y->as<float>(), ys, out->as<float>(), shape);
+      cuda::binary(out->device.index, (int)op, x->ptr, x->dtype, xs, y->ptr, y->dtype, ys, out->ptr, out->dtype, shape);
       return info.Env().Undefined();
     }
     cpu::binary((int)op, x->as<float>(), xs, y->as<float>(), ys, out->as<float>(), shape);
     return info.Env().Undefined();
-  });
+  }, {}, {1, 3, 5});
   // unary(op, x, out, p)
   define_float(env, exports, "unary", {1}, {2}, [](const Napi::CallbackInfo& info) {
     Args a(info, "unary");
@@ -51,17 +52,17 @@ void register_elementwise(Napi::Env env, Napi::Object exports) {
     Storage* x = b.tensor(1, "x");
     Storage* out = b.tensor(2, "out");
     float p = (float)b.f64(3, "p");
-    require_dtype(b, x, "x", DType::F32);
-    require_dtype(b, out, "out", DType::F32);
+    require_float(b, x, "x");
+    require_float(b, out, "out");
     require_numel(b, out, "out", x->numel);
     require_same_device(b, {x, out});
     if (out->device.type == DeviceType::CUDA) {
-      cuda::unary(out->device.index, (int)op, x->as<float>(), out->as<float>(), (int64_t)x->numel, p);
+      cuda::unary(out->device.index, (int)op, x->ptr, x->dtype, out->ptr, out->dtype, (int64_t)x->numel, p);
       return info.Env().Undefined();
     }
     cpu::unary((int)op, x->as<float>(), out->as<float>(), (int64_t)x->numel, p);
     return info.Env().Undefined();
-  });
+  }, {}, {1, 2});
   // unaryGrad(op, x, gy, gx, p): gx = op'(x) * gy
   define_float(env, exports, "unaryGrad", {1, 2}, {3}, [](const Napi::CallbackInfo& info) {
     Args a(info, "unaryGrad");
@@ -73,17 +74,18 @@ void register_elementwise(Napi::Env env, Napi::Object exports) {
     Storage* gx = b.tensor(3, "gx");
     float p = (float)b.f64(4, "p");
     for (auto [s, n] : {std::pair{x, "x"}, {gy, "gy"}, {gx, "gx"}}) {
-      require_dtype(b, s, n, DType::F32);
+      require_float(b, s, n);
       require_numel(b, s, n, x->numel);
     }
     require_same_device(b, {x, gy, gx});
     if (gx->device.type == DeviceType::CUDA) {
-      cuda::unary_grad(gx->device.index, (int)op, x->as<float>(), gy->as<float>(), gx->as<float>(), (int64_t)x->numel, p);
+      cuda::unary_grad(gx->device.index, (int)op, x->ptr, x->dtype, gy->ptr, gy->dtype, gx->ptr, gx->dtype,
+                       (int64_t)x->numel, p);
       return info.Env().Undefined();
     }
     cpu::unary_grad((int)op, x->as<float>(), gy->as<float>(), gx->as<float>(), (int64_t)x->numel, p);
     return info.Env().Undefined();
-  });
+  }, {}, {1, 2, 3});
   // where(cond, cStrides, a, aStrides, b, bStrides, out, shape)
   define_float(env, exports, "where", {0, 2, 4}, {6}, [](const Napi::CallbackInfo& info) {
     Args a(info, "where");
@@ -96,18 +98,19 @@ void register_elementwise(Napi::Env env, Napi::Object exports) {
     Storage* out = a.tensor(6, "out");
     auto shape = a.ints(7, "shape");
     require_numel(a, out, "out", checked_product(a, shape, "shape"));
-    require_dtype(a, out, "out", DType::F32);
+    require_float(a, out, "out");
     check_operand(a, c, "cond", cs, shape);
     check_operand(a, x, "a", xs, shape);
     check_operand(a, y, "b", ys, shape);
     require_same_device(a, {c, x, y, out});
     if (out->device.type == DeviceType::CUDA) {
-      cuda::where(out->device.index, c->as<float>(), cs, x->as<float>(), xs, y->as<float>(), ys, out->as<float>(), shape);
+      cuda::where(out->device.index, c->ptr, c->dtype, cs, x->ptr, x->dtype, xs, y->ptr, y->dtype, ys, out->ptr,
+                  out->dtype, shape);
       return info.Env().Undefined();
     }
     cpu::where(c->as<float>(), cs, x->as<float>(), xs, y->as<float>(), ys, out->as<float>(), shape);
     return info.Env().Undefined();
-  });
+  }, {}, {0, 2, 4, 6});
 }
 
 }  // namespace seekr

@@ -1,4 +1,5 @@
-// Glue for data movement: stridedCopy, gatherRows, scatterAddRows.
+// Glue for data movement: stridedCopy, gatherRows, scatterAddRows. On CUDA, gatherRows takes tables of any dtype as
+// they are and scatterAddRows its source in its own float dtype (a half `out` is staged: it accumulates in float32).
 #include "binding/args.h"
 #include "cpu/layout.h"
 #include "cpu/strided.h"
@@ -50,9 +51,12 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     Storage* out = a.tensor(2, "out");
     int64_t cols = a.i64(3, "cols");
     if (cols <= 0) a.fail("cols must be positive");
-    if (dtype_size(table->dtype) != 4) a.fail(std::string("'table' must be float32 or int32, got ") + dtype_name(table->dtype));
+    const bool cuda_table = table->device.type == DeviceType::CUDA;  // 2-byte tables too; float tables convert
+    if (dtype_size(table->dtype) != 4 && !cuda_table)
+      a.fail(std::string("'table' must be float32 or int32, got ") + dtype_name(table->dtype));
     require_dtype(a, ids, "ids", DType::I32);
-    require_dtype(a, out, "out", table->dtype);
+    if (cuda_table && table->dtype != DType::I32) require_float(a, out, "out");
+    else require_dtype(a, out, "out", table->dtype);
     if (table->numel % (size_t)cols) a.fail("table size is not a multiple of cols");
     int64_t rows = (int64_t)(table->numel / (size_t)cols);
     require_numel(a, out, "out", ids->numel * (size_t)cols);
@@ -63,12 +67,13 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     const int32_t* ip = on_cuda ? host_ids.data() : ids->as<int32_t>();
     check_row_ids(a, ip, ids->numel, rows);
     if (on_cuda) {
-      cuda::gather_rows(out->device.index, table->ptr, ids->as<int32_t>(), out->ptr, (int64_t)ids->numel, cols);
+      cuda::gather_rows(out->device.index, table->ptr, table->dtype, ids->as<int32_t>(), out->ptr, out->dtype,
+                        (int64_t)ids->numel, cols);
       return info.Env().Undefined();
     }
     cpu::gather_rows(table->as<float>(), ip, out->as<float>(), (int64_t)ids->numel, cols);
     return info.Env().Undefined();
-  });
+  }, {}, {0, 2});
   // scatterAddRows(src, ids, out, cols): out[ids[i]] += src[i]
   define_float(env, exports, "scatterAddRows", {0}, {}, [](const Napi::CallbackInfo& info) {
     Args a(info, "scatterAdd");
@@ -77,7 +82,7 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     Storage* out = a.tensor(2, "out");
     int64_t cols = a.i64(3, "cols");
     if (cols <= 0) a.fail("cols must be positive");
-    require_dtype(a, src, "src", DType::F32);
+    require_float(a, src, "src");
     require_dtype(a, ids, "ids", DType::I32);
     require_dtype(a, out, "out", DType::F32);
     if (out->numel % (size_t)cols) a.fail("out size is not a multiple of cols");
@@ -90,12 +95,13 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     const int32_t* ip = on_cuda ? host_ids.data() : ids->as<int32_t>();
     check_row_ids(a, ip, ids->numel, rows);
     if (on_cuda) {
-      cuda::scatter_add_rows(out->device.index, src->as<float>(), ids->as<int32_t>(), out->as<float>(), (int64_t)ids->numel, cols);
+      cuda::scatter_add_rows(out->device.index, src->ptr, src->dtype, ids->as<int32_t>(), out->as<float>(),
+                             (int64_t)ids->numel, cols);
       return info.Env().Undefined();
     }
     cpu::scatter_add_rows(src->as<float>(), ip, out->as<float>(), (int64_t)ids->numel, cols);
     return info.Env().Undefined();
-  }, {2});
+  }, {2}, {0});
 }
 
 }  // namespace seekr

@@ -1,4 +1,6 @@
-// Glue for fused nn kernels: crossEntropy(+Backward), rmsNorm(+Backward), rope.
+// Glue for fused nn kernels: crossEntropy(+Backward), rmsNorm(+Backward), rope. On CUDA the tensor operands (logits,
+// gx, x, weight, y, gy, gw, out) are passed in their own float dtype; loss, lse, rstd and the cross-entropy gy stay
+// float32 (staged when half, like every half buffer on the CPU).
 #include "binding/args.h"
 #include "cpu/nn.h"
 #include "cuda/kernels.h"
@@ -18,7 +20,7 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     int64_t rows = a.i64(4, "rows"), cols = a.i64(5, "cols");
     int64_t ignore = a.i64(6, "ignoreIndex");
     if (cols <= 0) a.fail("the class axis must not be empty");
-    require_dtype(a, x, "logits", DType::F32);
+    require_float(a, x, "logits");
     require_dtype(a, t, "targets", DType::I32);
     require_dtype(a, loss, "loss", DType::F32);
     require_dtype(a, lse, "lse", DType::F32);
@@ -38,13 +40,13 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     if (on_cuda) {
       int64_t kept = 0;
       for (int64_t r = 0; r < rows; ++r) kept += tp[r] != (int32_t)ignore;
-      cuda::cross_entropy(x->device.index, x->as<float>(), t->as<int32_t>(), loss->as<float>(), lse->as<float>(), rows, cols,
-                          (int32_t)ignore, kept);
+      cuda::cross_entropy(x->device.index, x->ptr, x->dtype, t->as<int32_t>(), loss->as<float>(), lse->as<float>(), rows,
+                          cols, (int32_t)ignore, kept);
       return Napi::Number::New(info.Env(), (double)kept);
     }
     int64_t n = cpu::cross_entropy(x->as<float>(), tp, loss->as<float>(), lse->as<float>(), rows, cols, (int32_t)ignore);
     return Napi::Number::New(info.Env(), (double)n);
-  });
+  }, {}, {0});
   // crossEntropyBackward(logits, targets, lse, gy[1], gx, rows, cols, ignoreIndex, count)
   define_float(env, exports, "crossEntropyBackward", {0, 2, 3}, {4}, [](const Napi::CallbackInfo& info) {
     Args a(info, "crossEntropyBackward");
@@ -63,7 +65,10 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     require_numel(a, lse, "lse", (size_t)rows);
     require_numel(a, gy, "gy", 1);
     require_dtype(a, t, "targets", DType::I32);
-    for (auto [s, nm] : {std::pair{x, "logits"}, {lse, "lse"}, {gy, "gy"}, {gx, "gx"}}) require_dtype(a, s, nm, DType::F32);
+    require_float(a, x, "logits");
+    require_dtype(a, lse, "lse", DType::F32);
+    require_dtype(a, gy, "gy", DType::F32);
+    require_float(a, gx, "gx");
     require_same_device(a, {x, t, lse, gy, gx});
     const bool on_cuda = x->device.type == DeviceType::CUDA;
     std::vector<int32_t> host_t;
@@ -72,14 +77,14 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     for (int64_t r = 0; r < rows; ++r)
       if (tp[r] != ignore && (tp[r] < 0 || tp[r] >= cols)) a.fail("target out of range at row " + std::to_string(r));
     if (on_cuda) {  // gy stays on the device: the kernel reads it (scale = gy / count as below)
-      cuda::cross_entropy_backward(x->device.index, x->as<float>(), t->as<int32_t>(), lse->as<float>(), gy->as<float>(), count,
-                                   gx->as<float>(), rows, cols, (int32_t)ignore);
+      cuda::cross_entropy_backward(x->device.index, x->ptr, x->dtype, t->as<int32_t>(), lse->as<float>(), gy->as<float>(),
+                                   count, gx->ptr, gx->dtype, rows, cols, (int32_t)ignore);
       return info.Env().Undefined();
     }
     float scale = count > 0 ? gy->as<float>()[0] / (float)count : 0.f;
     cpu::cross_entropy_backward(x->as<float>(), tp, lse->as<float>(), scale, gx->as<float>(), rows, cols, (int32_t)ignore);
     return info.Env().Undefined();
-  });
+  }, {}, {0, 4});
   // rmsNorm(x, w, y, rstd, rows, cols, eps)
   define_float(env, exports, "rmsNorm", {0, 1}, {2, 3}, [](const Napi::CallbackInfo& info) {
     Args a(info, "rmsNorm");
@@ -90,19 +95,21 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     int64_t rows = a.i64(4, "rows"), cols = a.i64(5, "cols");
     float eps = (float)a.f64(6, "eps");
     size_t n = checked_product(a, {rows, cols}, "rows*cols");
-    for (auto [s, nm] : {std::pair{x, "x"}, {w, "weight"}, {y, "y"}, {rstd, "rstd"}}) require_dtype(a, s, nm, DType::F32);
+    for (auto [s, nm] : {std::pair{x, "x"}, {w, "weight"}, {y, "y"}}) require_float(a, s, nm);
+    require_dtype(a, rstd, "rstd", DType::F32);
     require_numel(a, x, "x", n);
     require_numel(a, y, "y", n);
     require_numel(a, w, "weight", (size_t)cols);
     require_numel(a, rstd, "rstd", (size_t)rows);
     require_same_device(a, {x, w, y, rstd});
     if (x->device.type == DeviceType::CUDA) {
-      cuda::rms_norm(x->device.index, x->as<float>(), w->as<float>(), y->as<float>(), rstd->as<float>(), rows, cols, eps);
+      cuda::rms_norm(x->device.index, x->ptr, x->dtype, w->ptr, w->dtype, y->ptr, y->dtype, rstd->as<float>(), rows, cols,
+                     eps);
       return info.Env().Undefined();
     }
     cpu::rms_norm(x->as<float>(), w->as<float>(), y->as<float>(), rstd->as<float>(), rows, cols, eps);
     return info.Env().Undefined();
-  });
+  }, {}, {0, 1, 2});
   // rmsNormBackward(x, w, rstd, gy, gx, gw, rows, cols)
   define_float(env, exports, "rmsNormBackward", {0, 1, 2, 3}, {4, 5}, [](const Napi::CallbackInfo& info) {
     Args a(info, "rmsNormBackward");
@@ -114,8 +121,10 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     Storage* gw = a.tensor(5, "gw");
     int64_t rows = a.i64(6, "rows"), cols = a.i64(7, "cols");
     size_t n = checked_product(a, {rows, cols}, "rows*cols");
-    for (auto [s, nm] : {std::pair{x, "x"}, {w, "weight"}, {rstd, "rstd"}, {gy, "gy"}, {gx, "gx"}, {gw, "gw"}})
-      require_dtype(a, s, nm, DType::F32);
+    require_float(a, x, "x");
+    require_float(a, w, "weight");
+    require_dtype(a, rstd, "rstd", DType::F32);
+    for (auto [s, nm] : {std::pair{gy, "gy"}, {gx, "gx"}, {gw, "gw"}}) require_float(a, s, nm);
     require_numel(a, x, "x", n);
     require_numel(a, gy, "gy", n);
     require_numel(a, gx, "gx", n);
@@ -124,14 +133,14 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     require_numel(a, rstd, "rstd", (size_t)rows);
     require_same_device(a, {x, w, rstd, gy, gx, gw});
     if (x->device.type == DeviceType::CUDA) {
-      cuda::rms_norm_backward(x->device.index, x->as<float>(), w->as<float>(), rstd->as<float>(), gy->as<float>(), gx->as<float>(),
-                              gw->as<float>(), rows, cols);
+      cuda::rms_norm_backward(x->device.index, x->ptr, x->dtype, w->ptr, w->dtype, rstd->as<float>(), gy->ptr, gy->dtype,
+                              gx->ptr, gx->dtype, gw->ptr, gw->dtype, rows, cols);
       return info.Env().Undefined();
     }
     cpu::rms_norm_backward(x->as<float>(), w->as<float>(), rstd->as<float>(), gy->as<float>(), gx->as<float>(),
                            gw->as<float>(), rows, cols);
     return info.Env().Undefined();
-  });
+  }, {}, {0, 1, 3, 4, 5});
   // rope(x, positions, out, rows, heads, dim, theta, sign)
   define_float(env, exports, "rope", {0}, {2}, [](const Napi::CallbackInfo& info) {
     Args a(info, "rope");
@@ -144,8 +153,8 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     if (dim <= 0 || dim % 2) a.fail("head dim must be positive and even, got " + std::to_string(dim));
     if (!(theta > 0.f)) a.fail("theta must be positive");
     size_t n = checked_product(a, {rows, heads, dim}, "rows*heads*dim");
-    require_dtype(a, x, "x", DType::F32);
-    require_dtype(a, out, "out", DType::F32);
+    require_float(a, x, "x");
+    require_float(a, out, "out");
     require_dtype(a, pos, "positions", DType::I32);
     require_numel(a, x, "x", n);
     require_numel(a, out, "out", n);
@@ -153,12 +162,13 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     require_same_device(a, {x, pos, out});
     if (n == 0) return info.Env().Undefined();
     if (x->device.type == DeviceType::CUDA) {
-      cuda::rope(x->device.index, x->as<float>(), pos->as<int32_t>(), out->as<float>(), rows, heads, dim, theta, sign);
+      cuda::rope(x->device.index, x->ptr, x->dtype, pos->as<int32_t>(), out->ptr, out->dtype, rows, heads, dim, theta,
+                 sign);
       return info.Env().Undefined();
     }
     cpu::rope(x->as<float>(), pos->as<int32_t>(), out->as<float>(), rows, heads, dim, theta, sign);
     return info.Env().Undefined();
-  });
+  }, {}, {0, 2});
 }
 
 }  // namespace seekr

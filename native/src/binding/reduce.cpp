@@ -1,4 +1,5 @@
-// Glue for reductions and softmax.
+// Glue for reductions and softmax. On CUDA, reduceSum and softmax(+Backward) take their operands in their own float
+// dtype; the other ops (and every op on the CPU) stage half buffers (define_float).
 #include "binding/args.h"
 #include "cpu/reduce.h"
 #include "cuda/kernels.h"
@@ -21,18 +22,18 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
     Storage* out = a.tensor(1, "out");
     Dims3 d = read_dims3(a, 2);
     float scale = (float)a.f64(5, "scale");
-    require_dtype(a, x, "x", DType::F32);
-    require_dtype(a, out, "out", DType::F32);
+    require_float(a, x, "x");
+    require_float(a, out, "out");
     require_numel(a, x, "x", (size_t)(d.outer * d.mid * d.inner));
     require_numel(a, out, "out", (size_t)(d.outer * d.inner));
     require_same_device(a, {x, out});
     if (x->device.type == DeviceType::CUDA) {
-      cuda::reduce_sum(x->device.index, x->as<float>(), out->as<float>(), d.outer, d.mid, d.inner, scale);
+      cuda::reduce_sum(x->device.index, x->ptr, x->dtype, out->ptr, out->dtype, d.outer, d.mid, d.inner, scale);
       return info.Env().Undefined();
     }
     cpu::reduce_sum(x->as<float>(), out->as<float>(), d.outer, d.mid, d.inner, scale);
     return info.Env().Undefined();
-  });
+  }, {}, {0, 1});
   // reduceMax(x, vals, idx, outer, mid, inner)
   define_float(env, exports, "reduceMax", {0}, {1}, [](const Napi::CallbackInfo& info) {
     Args a(info, "max");
@@ -90,19 +91,19 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
     int64_t rows = a.i64(2, "rows"), cols = a.i64(3, "cols");
     bool log = a.flag(4, "log");
     size_t n = checked_product(a, {rows, cols}, "rows*cols");
-    require_dtype(a, x, "x", DType::F32);
-    require_dtype(a, y, "y", DType::F32);
+    require_float(a, x, "x");
+    require_float(a, y, "y");
     require_numel(a, x, "x", n);
     require_numel(a, y, "y", n);
     require_same_device(a, {x, y});
     if (n == 0) return info.Env().Undefined();
     if (x->device.type == DeviceType::CUDA) {
-      cuda::softmax(x->device.index, x->as<float>(), y->as<float>(), rows, cols, log);
+      cuda::softmax(x->device.index, x->ptr, x->dtype, y->ptr, y->dtype, rows, cols, log);
       return info.Env().Undefined();
     }
     cpu::softmax(x->as<float>(), y->as<float>(), rows, cols, log);
     return info.Env().Undefined();
-  });
+  }, {}, {0, 1});
   // softmaxBackward(y, gy, gx, rows, cols, log)
   define_float(env, exports, "softmaxBackward", {0, 1}, {2}, [](const Napi::CallbackInfo& info) {
     Args a(info, "softmaxBackward");
@@ -113,18 +114,18 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
     bool log = a.flag(5, "log");
     size_t n = checked_product(a, {rows, cols}, "rows*cols");
     for (auto [s, nm] : {std::pair{y, "y"}, {gy, "gy"}, {gx, "gx"}}) {
-      require_dtype(a, s, nm, DType::F32);
+      require_float(a, s, nm);
       require_numel(a, s, nm, n);
     }
     require_same_device(a, {y, gy, gx});
     if (n == 0) return info.Env().Undefined();
     if (y->device.type == DeviceType::CUDA) {
-      cuda::softmax_backward(y->device.index, y->as<float>(), gy->as<float>(), gx->as<float>(), rows, cols, log);
+      cuda::softmax_backward(y->device.index, y->ptr, y->dtype, gy->ptr, gy->dtype, gx->ptr, gx->dtype, rows, cols, log);
       return info.Env().Undefined();
     }
     cpu::softmax_backward(y->as<float>(), gy->as<float>(), gx->as<float>(), rows, cols, log);
     return info.Env().Undefined();
-  });
+  }, {}, {0, 1, 2});
   // sumSquares(x) -> number (double precision, fixed order)
   define_float(env, exports, "sumSquares", {0}, {}, [](const Napi::CallbackInfo& info) -> Napi::Value {
     Args a(info, "sumSquares");

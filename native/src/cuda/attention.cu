@@ -2,9 +2,7 @@
 // query row, log-sum-exp kept), taps (one block per requested probability row), backward in two passes (dQ with the
 // sensitivity statistic per query row; dK/dV per key row, so no atomics), and the attention-distillation loss
 // (one block per selected row). Same semantics as cpu/attention.cpp, which the tests compare against.
-#include <cuda_bf16.h>
 #include <cuda_runtime.h>
-#include <mma.h>
 
 #include <cmath>
 #include <string>
@@ -12,6 +10,7 @@
 
 #include "common/core.h"
 #include "cuda/attention.h"
+#include "cuda/attention_tc.h"
 
 namespace seekr {
 namespace cuda {
@@ -177,141 +176,6 @@ __global__ void taps_kernel(AttnShape s, const float* q, const float* k, const f
   row_probs(s, q, k, mask, b, heads[i], rows[b * n_rows + r], taps + id * s.Tk, redf, redd);
 }
 
-
-// ---- forward on tensor cores (bf16 operands, f32 accumulation) ------------------------------------------------
-// 4 warps own 16 query rows each of a 64-row block; key tiles of 64 are staged in shared memory as bf16. S = Q K^T
-// and O += P V run on WMMA 16x16x16 fragments; the online softmax (max, rescale, sum) runs in f32 on the scores.
-constexpr int WQ = 64, WK = 64;
-
-template <int DH>
-__global__ void fwd_wmma_kernel(AttnShape s, const float* __restrict__ q, const float* __restrict__ k,
-                                const float* __restrict__ v, float* __restrict__ out, float* __restrict__ lse,
-                                const float* __restrict__ mask) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  using namespace nvcuda;
-  extern __shared__ __align__(128) unsigned char smem_raw[];
-  __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(smem_raw);
-  __nv_bfloat16* Ks = Qs + WQ * DH;
-  __nv_bfloat16* Vs = Ks + WK * DH;
-  float* S = reinterpret_cast<float*>(Vs + WK * DH);
-  __nv_bfloat16* P = reinterpret_cast<__nv_bfloat16*>(S + WQ * WK);
-  float* O = reinterpret_cast<float*>(P + WQ * WK);
-  float* rowm = O + WQ * DH;
-  float* rowl = rowm + WQ;
-  const long long H = s.H, group = s.H / s.Hkv;
-  const long long bh = blockIdx.y, b = bh / H, h = bh % H, kh = h / group;
-  const long long t0 = (long long)blockIdx.x * WQ;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  for (int idx = threadIdx.x; idx < WQ * DH; idx += blockDim.x) {
-    const int r = idx / DH, d = idx % DH;
-    const long long t = t0 + r;
-    Qs[idx] = __float2bfloat16(t < s.Tq ? q[((b * s.Tq + t) * H + h) * DH + d] * s.scale : 0.f);
-    O[idx] = 0.f;
-  }
-  for (int r = threadIdx.x; r < WQ; r += blockDim.x) {
-    rowm[r] = -INFINITY;
-    rowl[r] = 0.f;
-  }
-  const long long last = (t0 + WQ - 1 < s.Tq - 1) ? t0 + WQ - 1 : s.Tq - 1;
-  const long long nk = vis_end(s, last);
-  const int r0 = warp * 16;
-  // Two lanes per row: lane>>1 picks the row of the warp's 16, lane&1 the half of the 64 columns / of DH.
-  const int rr = lane >> 1, half = lane & 1;
-  const long long trow = t0 + r0 + rr;
-  const long long vis = trow < s.Tq ? vis_end(s, trow) : 0;
-  for (long long j0 = 0; j0 < nk; j0 += WK) {
-    __syncthreads();
-    for (int idx = threadIdx.x; idx < WK * DH; idx += blockDim.x) {
-      const int jj = idx / DH, d = idx % DH;
-      const long long j = j0 + jj;
-      const long long src = ((b * s.Tk + j) * s.Hkv + kh) * DH + d;
-      Ks[idx] = __float2bfloat16(j < s.Tk ? k[src] : 0.f);
-      Vs[idx] = __float2bfloat16(j < s.Tk ? v[src] : 0.f);
-    }
-    __syncthreads();
-    // S_w = Q_w K^T  (16 x 64)
-#pragma unroll
-    for (int n = 0; n < WK / 16; ++n) {
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::fill_fragment(acc, 0.f);
-#pragma unroll
-      for (int kk = 0; kk < DH / 16; ++kk) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fb;
-        wmma::load_matrix_sync(fa, Qs + r0 * DH + kk * 16, DH);
-        wmma::load_matrix_sync(fb, Ks + (n * 16) * DH + kk * 16, DH);
-        wmma::mma_sync(acc, fa, fb, acc);
-      }
-      wmma::store_matrix_sync(S + r0 * WK + n * 16, acc, WK, wmma::mem_row_major);
-    }
-    __syncwarp();
-    // Online softmax of the tile for this lane's half row.
-    {
-      float* srow = S + (r0 + rr) * WK;
-      float mx = -INFINITY;
-      for (int c = half * 32; c < half * 32 + 32; ++c) {
-        const long long j = j0 + c;
-        const bool on = j < vis && key_on(mask, b, s.Tk, j);
-        if (!on) srow[c] = -INFINITY;
-        mx = fmaxf(mx, srow[c]);
-      }
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
-      const float m_old = rowm[r0 + rr];
-      const float m_new = fmaxf(m_old, mx);
-      float sum = 0.f;
-      __nv_bfloat16* prow = P + (r0 + rr) * WK;
-      for (int c = half * 32; c < half * 32 + 32; ++c) {
-        const float p = m_new == -INFINITY || srow[c] == -INFINITY ? 0.f : __expf(srow[c] - m_new);
-        prow[c] = __float2bfloat16(p);
-        sum += p;
-      }
-      sum += __shfl_xor_sync(0xffffffff, sum, 1);
-      const float corr = (m_old == -INFINITY) ? (m_new == -INFINITY ? 1.f : 0.f) : __expf(m_old - m_new);
-      float* orow = O + (r0 + rr) * DH;
-      for (int d = half * (DH / 2); d < (half + 1) * (DH / 2); ++d) orow[d] *= corr;
-      __syncwarp();
-      if (half == 0) {
-        rowl[r0 + rr] = rowl[r0 + rr] * corr + sum;
-        rowm[r0 + rr] = m_new;
-      }
-    }
-    __syncwarp();
-    // O_w += P_w V  (16 x DH)
-#pragma unroll
-    for (int dn = 0; dn < DH / 16; ++dn) {
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::load_matrix_sync(acc, O + r0 * DH + dn * 16, DH, wmma::mem_row_major);
-#pragma unroll
-      for (int kk = 0; kk < WK / 16; ++kk) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> fb;
-        wmma::load_matrix_sync(fa, P + r0 * WK + kk * 16, WK);
-        wmma::load_matrix_sync(fb, Vs + (kk * 16) * DH + dn * 16, DH);
-        wmma::mma_sync(acc, fa, fb, acc);
-      }
-      wmma::store_matrix_sync(O + r0 * DH + dn * 16, acc, DH, wmma::mem_row_major);
-    }
-  }
-  __syncthreads();
-  if (trow < s.Tq) {
-    const float l = rowl[r0 + rr];
-    const float inv = l > 0.f ? 1.f / l : 0.f;
-    const float* orow = O + (r0 + rr) * DH;
-    float* dst = out + ((b * s.Tq + trow) * H + h) * DH;
-    for (int d = half * (DH / 2); d < (half + 1) * (DH / 2); ++d) dst[d] = orow[d] * inv;
-    if (half == 0) lse[(b * H + h) * s.Tq + trow] = l > 0.f ? rowm[r0 + rr] + logf(l) : INFINITY;
-  }
-#endif
-}
-
-template <int DH>
-void launch_wmma(const AttnShape& s, const float* q, const float* k, const float* v, float* out, float* lse, const float* mask) {
-  const size_t smem = (size_t)(WQ * DH + 2 * WK * DH) * sizeof(__nv_bfloat16) + (size_t)WQ * WK * sizeof(float) +
-                      (size_t)WQ * WK * sizeof(__nv_bfloat16) + (size_t)WQ * DH * sizeof(float) + 2 * WQ * sizeof(float);
-  cudaFuncSetAttribute(fwd_wmma_kernel<DH>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-  const dim3 grid((unsigned)((s.Tq + WQ - 1) / WQ), (unsigned)(s.B * s.H));
-  fwd_wmma_kernel<DH><<<grid, 128, smem>>>(s, q, k, v, out, lse, mask);
-}
 
 // ---- backward -----------------------------------------------------------------------------------------------
 __global__ void di_kernel(AttnShape s, const float* out, const float* dout, float* di) {
@@ -542,18 +406,10 @@ void attention_forward(int device, const AttnShape& s, const float* q, const flo
                        float* lse, const cpu::AttnExtras& x, bool tensor_cores) {
   select(device);
   if (s.B == 0 || s.Tq == 0) return;
-  if (tensor_cores) {
-    int major = 0;
-    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
-    if (major < 8) throw Error("attention: the tensor-core kernel needs compute capability 8.0 or newer (bf16 WMMA), cuda:" + std::to_string(device) + " has " + std::to_string(major) + ".x");
-    switch (s.D) {
-      case 16: launch_wmma<16>(s, q, k, v, out, lse, x.key_mask); break;
-      case 32: launch_wmma<32>(s, q, k, v, out, lse, x.key_mask); break;
-      case 64: launch_wmma<64>(s, q, k, v, out, lse, x.key_mask); break;
-      case 128: launch_wmma<128>(s, q, k, v, out, lse, x.key_mask); break;
-      default: throw Error("attention: the tensor-core kernel supports head dims 16, 32, 64 and 128, got " + std::to_string(s.D));
-    }
-    check_launch("attention (tensor cores)");
+  if (tensor_cores) {  // float32 storage rounded to bf16 while the tensor-core kernel loads its tiles
+    if (!attention_tc_supported(s))
+      throw Error("attention: the tensor-core kernels support head dims 16, 32, 64 and 128, got " + std::to_string(s.D));
+    attention_forward_tc(device, s, DType::F32, q, k, v, DType::F32, out, lse, x.key_mask);
     if (x.taps && x.n_tap_heads > 0 && x.n_rows > 0) {
       taps_kernel<<<(unsigned)(s.B * x.n_tap_heads * x.n_rows), 128>>>(s, q, k, x.key_mask, x.tap_heads, x.n_tap_heads,
                                                                        x.tap_rows, x.n_rows, x.taps);

@@ -5,7 +5,8 @@
 namespace seekr {
 namespace cuda {
 
-// tensor_cores: bf16 operands on WMMA with f32 accumulation (head dims 16, 32, 64, 128); else the f32 kernel.
+// tensor_cores: the tensor-core kernels of attention_tc.h on bf16-rounded operands (head dims 16, 32, 64, 128); else
+// the f32 kernel.
 void attention_forward(int device, const cpu::AttnShape& s, const float* q, const float* k, const float* v, float* out,
                        float* lse, const cpu::AttnExtras& x, bool tensor_cores);
 void attention_backward(int device, const cpu::AttnShape& s, const float* q, const float* k, const float* v,

@@ -1,5 +1,7 @@
 // CUDA elementwise kernels: broadcasting binary ops (strides, up to 16 merged dims), unary math and its gradients,
 // where. The formulas are cpu/elementwise.cpp's, operation for operation (see common.cuh for the float rules).
+// Operands are float32, bfloat16 or float16 (kernels.h): typed kernels when every operand has one dtype, AnyF ones
+// (dtype read per operand) for mixed dtypes.
 #include <cuda_runtime.h>
 
 #include "cpu/elementwise.h"
@@ -31,27 +33,28 @@ __device__ __forceinline__ float bin(float x, float y) {
   else return x != y ? 1.f : 0.f;
 }
 
-template <int OP>
-__global__ void binary_contig(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ out,
-                              int64_t n) {
+// da, db, dout: DType codes (read by AnyF only).
+template <int OP, typename T>
+__global__ void binary_contig(const T* __restrict__ a, int da, const T* __restrict__ b, int db, T* __restrict__ out,
+                              int dout, int64_t n) {
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    out[i] = bin<OP>(a[i], b[i]);
+    stf(out, dout, i, bin<OP>(ldf(a, da, i), ldf(b, db, i)));
 }
 // One operand a scalar (broadcast everywhere), the other contiguous.
-template <int OP, bool A_SCALAR>
-__global__ void binary_scalar(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ out,
-                              int64_t n) {
-  const float s = A_SCALAR ? a[0] : b[0];
+template <int OP, bool A_SCALAR, typename T>
+__global__ void binary_scalar(const T* __restrict__ a, int da, const T* __restrict__ b, int db, T* __restrict__ out,
+                              int dout, int64_t n) {
+  const float s = A_SCALAR ? ldf(a, da, 0) : ldf(b, db, 0);
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    out[i] = A_SCALAR ? bin<OP>(s, b[i]) : bin<OP>(a[i], s);
+    stf(out, dout, i, A_SCALAR ? bin<OP>(s, ldf(b, db, i)) : bin<OP>(ldf(a, da, i), s));
 }
-template <int OP>
-__global__ void binary_strided(Strided<2> s, const float* __restrict__ a, const float* __restrict__ b,
-                               float* __restrict__ out, int64_t n) {
+template <int OP, typename T>
+__global__ void binary_strided(Strided<2> s, const T* __restrict__ a, int da, const T* __restrict__ b, int db,
+                               T* __restrict__ out, int dout, int64_t n) {
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     int64_t off[2];
     strided_offsets(s, i, off);
-    out[i] = bin<OP>(a[off[0]], b[off[1]]);
+    stf(out, dout, i, bin<OP>(ldf(a, da, off[0]), ldf(b, db, off[1])));
   }
 }
 
@@ -62,16 +65,23 @@ bool all_zero(const Strided<2>& s, int k) {
 }
 
 template <int OP>
-void binary_t(const float* a, const std::vector<int64_t>& as, const float* b, const std::vector<int64_t>& bs,
-              float* out, const std::vector<int64_t>& shape, int64_t n) {
+void binary_t(const void* av, DType at, const std::vector<int64_t>& as, const void* bv, DType bt,
+              const std::vector<int64_t>& bs, void* ov, DType ot, const std::vector<int64_t>& shape, int64_t n) {
   const std::vector<int64_t>* st[2] = {&as, &bs};
   const int64_t base[2] = {0, 0};
   Strided<2> s = make_strided<2>(cpu::binary_name(OP), shape, st, base);
   const unsigned g = grid_for(n);
-  if (s.contiguous[0] && s.contiguous[1]) binary_contig<OP><<<g, kThreads>>>(a, b, out, n);
-  else if (all_zero(s, 0) && s.contiguous[1]) binary_scalar<OP, true><<<g, kThreads>>>(a, b, out, n);
-  else if (s.contiguous[0] && all_zero(s, 1)) binary_scalar<OP, false><<<g, kThreads>>>(a, b, out, n);
-  else binary_strided<OP><<<g, kThreads>>>(s, a, b, out, n);
+  const int da = (int)at, db = (int)bt, dout = (int)ot;
+  with_elem(at == bt && bt == ot, ot, [&](auto e) {
+    using T = typename decltype(e)::type;
+    const T* a = static_cast<const T*>(av);
+    const T* b = static_cast<const T*>(bv);
+    T* out = static_cast<T*>(ov);
+    if (s.contiguous[0] && s.contiguous[1]) binary_contig<OP, T><<<g, kThreads>>>(a, da, b, db, out, dout, n);
+    else if (all_zero(s, 0) && s.contiguous[1]) binary_scalar<OP, true, T><<<g, kThreads>>>(a, da, b, db, out, dout, n);
+    else if (s.contiguous[0] && all_zero(s, 1)) binary_scalar<OP, false, T><<<g, kThreads>>>(a, da, b, db, out, dout, n);
+    else binary_strided<OP, T><<<g, kThreads>>>(s, a, da, b, db, out, dout, n);
+  });
   check_launch(cpu::binary_name(OP));
 }
 
@@ -150,35 +160,43 @@ __device__ __forceinline__ float ungrad(float x, float g, float p) {
   }
 }
 
-template <int OP>
-__global__ void unary_kernel(const float* __restrict__ x, float* __restrict__ out, int64_t n, float p) {
+template <int OP, typename T>
+__global__ void unary_kernel(const T* __restrict__ x, int dx, T* __restrict__ out, int dout, int64_t n, float p) {
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    out[i] = un<OP>(x[i], p);
+    stf(out, dout, i, un<OP>(ldf(x, dx, i), p));
 }
-template <int OP>
-__global__ void unary_grad_kernel(const float* __restrict__ x, const float* __restrict__ gy, float* __restrict__ gx,
-                                  int64_t n, float p) {
+template <int OP, typename T>
+__global__ void unary_grad_kernel(const T* __restrict__ x, int dx, const T* __restrict__ gy, int dgy,
+                                  T* __restrict__ gx, int dgx, int64_t n, float p) {
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    gx[i] = ungrad<OP>(x[i], gy[i], p);
+    stf(gx, dgx, i, ungrad<OP>(ldf(x, dx, i), ldf(gy, dgy, i), p));
 }
 
 template <int OP>
-void unary_t(const float* x, float* out, int64_t n, float p) {
-  unary_kernel<OP><<<grid_for(n), kThreads>>>(x, out, n, p);
+void unary_t(const void* x, DType xt, void* out, DType ot, int64_t n, float p) {
+  with_elem(xt == ot, ot, [&](auto e) {
+    using T = typename decltype(e)::type;
+    unary_kernel<OP, T><<<grid_for(n), kThreads>>>(static_cast<const T*>(x), (int)xt, static_cast<T*>(out), (int)ot, n, p);
+  });
   check_launch(cpu::unary_name(OP));
 }
 template <int OP>
-void unary_grad_t(const float* x, const float* gy, float* gx, int64_t n, float p) {
-  unary_grad_kernel<OP><<<grid_for(n), kThreads>>>(x, gy, gx, n, p);
+void unary_grad_t(const void* x, DType xt, const void* gy, DType gyt, void* gx, DType gxt, int64_t n, float p) {
+  with_elem(xt == gyt && gyt == gxt, gxt, [&](auto e) {
+    using T = typename decltype(e)::type;
+    unary_grad_kernel<OP, T><<<grid_for(n), kThreads>>>(static_cast<const T*>(x), (int)xt, static_cast<const T*>(gy),
+                                                        (int)gyt, static_cast<T*>(gx), (int)gxt, n, p);
+  });
   check_launch(cpu::unary_name(OP));
 }
 
-__global__ void where_kernel(Strided<3> s, const float* __restrict__ c, const float* __restrict__ a,
-                             const float* __restrict__ b, float* __restrict__ out, int64_t n) {
+template <typename T>
+__global__ void where_kernel(Strided<3> s, const T* __restrict__ c, int dc, const T* __restrict__ a, int da,
+                             const T* __restrict__ b, int db, T* __restrict__ out, int dout, int64_t n) {
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     int64_t off[3];
     strided_offsets(s, i, off);
-    out[i] = c[off[0]] != 0.f ? a[off[1]] : b[off[2]];
+    stf(out, dout, i, ldf(c, dc, off[0]) != 0.f ? ldf(a, da, off[1]) : ldf(b, db, off[2]));
   }
 }
 
@@ -190,55 +208,60 @@ int64_t count_of(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-void binary(int device, int op, const float* a, const std::vector<int64_t>& as, const float* b,
-            const std::vector<int64_t>& bs, float* out, const std::vector<int64_t>& shape) {
+void binary(int device, int op, const void* a, DType at, const std::vector<int64_t>& as, const void* b, DType bt,
+            const std::vector<int64_t>& bs, void* out, DType ot, const std::vector<int64_t>& shape) {
   const int64_t n = count_of(shape);
   if (n == 0) return;
   use_device(device);
   using namespace cpu;
   switch (op) {
-    case ADD: return binary_t<ADD>(a, as, b, bs, out, shape, n);
-    case SUB: return binary_t<SUB>(a, as, b, bs, out, shape, n);
-    case MUL: return binary_t<MUL>(a, as, b, bs, out, shape, n);
-    case DIV: return binary_t<DIV>(a, as, b, bs, out, shape, n);
-    case POW: return binary_t<POW>(a, as, b, bs, out, shape, n);
-    case MAXIMUM: return binary_t<MAXIMUM>(a, as, b, bs, out, shape, n);
-    case MINIMUM: return binary_t<MINIMUM>(a, as, b, bs, out, shape, n);
-    case EQ: return binary_t<EQ>(a, as, b, bs, out, shape, n);
-    case LT: return binary_t<LT>(a, as, b, bs, out, shape, n);
-    case GT: return binary_t<GT>(a, as, b, bs, out, shape, n);
-    case LE: return binary_t<LE>(a, as, b, bs, out, shape, n);
-    case GE: return binary_t<GE>(a, as, b, bs, out, shape, n);
-    case NE: return binary_t<NE>(a, as, b, bs, out, shape, n);
+    case ADD: return binary_t<ADD>(a, at, as, b, bt, bs, out, ot, shape, n);
+    case SUB: return binary_t<SUB>(a, at, as, b, bt, bs, out, ot, shape, n);
+    case MUL: return binary_t<MUL>(a, at, as, b, bt, bs, out, ot, shape, n);
+    case DIV: return binary_t<DIV>(a, at, as, b, bt, bs, out, ot, shape, n);
+    case POW: return binary_t<POW>(a, at, as, b, bt, bs, out, ot, shape, n);
+    case MAXIMUM: return binary_t<MAXIMUM>(a, at, as, b, bt, bs, out, ot, shape, n);
+    case MINIMUM: return binary_t<MINIMUM>(a, at, as, b, bt, bs, out, ot, shape, n);
+    case EQ: return binary_t<EQ>(a, at, as, b, bt, bs, out, ot, shape, n);
+    case LT: return binary_t<LT>(a, at, as, b, bt, bs, out, ot, shape, n);
+    case GT: return binary_t<GT>(a, at, as, b, bt, bs, out, ot, shape, n);
+    case LE: return binary_t<LE>(a, at, as, b, bt, bs, out, ot, shape, n);
+    case GE: return binary_t<GE>(a, at, as, b, bt, bs, out, ot, shape, n);
+    case NE: return binary_t<NE>(a, at, as, b, bt, bs, out, ot, shape, n);
   }
   throw Error("unknown binary op code " + std::to_string(op));
 }
 
-
-void unary(int device, int op, const float* x, float* out, int64_t n, float p) {
+void unary(int device, int op, const void* x, DType xt, void* out, DType ot, int64_t n, float p) {
   if (n == 0) return;
   use_device(device);
   using namespace cpu;
-  SEEKR_UNARY_CASES(unary_t, x, out, n, p)
+  SEEKR_UNARY_CASES(unary_t, x, xt, out, ot, n, p)
   throw Error("unknown unary op code " + std::to_string(op));
 }
-void unary_grad(int device, int op, const float* x, const float* gy, float* gx, int64_t n, float p) {
+void unary_grad(int device, int op, const void* x, DType xt, const void* gy, DType gyt, void* gx, DType gxt, int64_t n,
+                float p) {
   if (n == 0) return;
   use_device(device);
   using namespace cpu;
-  SEEKR_UNARY_CASES(unary_grad_t, x, gy, gx, n, p)
+  SEEKR_UNARY_CASES(unary_grad_t, x, xt, gy, gyt, gx, gxt, n, p)
   throw Error("unknown unary op code " + std::to_string(op));
 }
 
-void where(int device, const float* c, const std::vector<int64_t>& cs, const float* a, const std::vector<int64_t>& as,
-           const float* b, const std::vector<int64_t>& bs, float* out, const std::vector<int64_t>& shape) {
+void where(int device, const void* c, DType ct, const std::vector<int64_t>& cs, const void* a, DType at,
+           const std::vector<int64_t>& as, const void* b, DType bt, const std::vector<int64_t>& bs, void* out, DType ot,
+           const std::vector<int64_t>& shape) {
   const int64_t n = count_of(shape);
   if (n == 0) return;
   use_device(device);
   const std::vector<int64_t>* st[3] = {&cs, &as, &bs};
   const int64_t base[3] = {0, 0, 0};
   Strided<3> s = make_strided<3>("where", shape, st, base);
-  where_kernel<<<grid_for(n), kThreads>>>(s, c, a, b, out, n);
+  with_elem(ct == at && at == bt && bt == ot, ot, [&](auto e) {
+    using T = typename decltype(e)::type;
+    where_kernel<T><<<grid_for(n), kThreads>>>(s, static_cast<const T*>(c), (int)ct, static_cast<const T*>(a), (int)at,
+                                               static_cast<const T*>(b), (int)bt, static_cast<T*>(out), (int)ot, n);
+  });
   check_launch("where");
 }
 

@@ -1,7 +1,12 @@
 // CUDA kernels of the tensor engine (float32; int32 where the op has int data): same semantics and arguments as the
-// cpu/*.h kernels, device pointers, the device index first. Real in src/cuda/*.cu, throwing stubs in stub.cpp.
-// Every function selects the device, launches on the legacy default stream (asynchronous unless it returns a host
-// value), and turns a failed launch into seekr::Error naming the op.
+// cpu/*.h kernels, device pointers, the device index first. Real in src/cuda/*.cu, throwing stubs in stub.cpp and
+// stub_half.cpp. Every function selects the device, launches on the legacy default stream (asynchronous unless it
+// returns a host value), and turns a failed launch into seekr::Error naming the op.
+//
+// A `const void*` / `void*` operand followed by its DType holds float32, bfloat16 or float16 data (each operand its own
+// dtype, checked by the caller): half inputs are widened exactly, the math is the float32 kernel's (same operations,
+// same order) and each result is rounded once to its output's dtype (nearest even), so results equal the float32
+// kernel's on widened copies, rounded (the staging of binding/args.h). With every operand float32 it is that kernel.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -15,12 +20,14 @@ namespace seekr {
 namespace cuda {
 
 // ---- elementwise (cpu/elementwise.h) ----------------------------------------------------------------------------
-void binary(int device, int op, const float* a, const std::vector<int64_t>& as, const float* b,
-            const std::vector<int64_t>& bs, float* out, const std::vector<int64_t>& shape);
-void unary(int device, int op, const float* x, float* out, int64_t n, float p);
-void unary_grad(int device, int op, const float* x, const float* gy, float* gx, int64_t n, float p);
-void where(int device, const float* c, const std::vector<int64_t>& cs, const float* a, const std::vector<int64_t>& as,
-           const float* b, const std::vector<int64_t>& bs, float* out, const std::vector<int64_t>& shape);
+void binary(int device, int op, const void* a, DType at, const std::vector<int64_t>& as, const void* b, DType bt,
+            const std::vector<int64_t>& bs, void* out, DType ot, const std::vector<int64_t>& shape);
+void unary(int device, int op, const void* x, DType xt, void* out, DType ot, int64_t n, float p);
+void unary_grad(int device, int op, const void* x, DType xt, const void* gy, DType gyt, void* gx, DType gxt, int64_t n,
+                float p);
+void where(int device, const void* c, DType ct, const std::vector<int64_t>& cs, const void* a, DType at,
+           const std::vector<int64_t>& as, const void* b, DType bt, const std::vector<int64_t>& bs, void* out, DType ot,
+           const std::vector<int64_t>& shape);
 
 // ---- fills, casts, random (binding/memory.cpp, cpu/random.h) -----------------------------------------------------
 void fill_f32(int device, float* p, int64_t n, float v);
@@ -34,11 +41,13 @@ void fill_uniform(int device, float* out, int64_t n, uint64_t seed, uint64_t off
 void fill_normal(int device, float* out, int64_t n, uint64_t seed, uint64_t offset, float mean, float std);
 
 // ---- reductions and softmax (cpu/reduce.h) -------------------------------------------------------------------------
-void reduce_sum(int device, const float* x, float* out, int64_t outer, int64_t mid, int64_t inner, float scale);
+void reduce_sum(int device, const void* x, DType xt, void* out, DType ot, int64_t outer, int64_t mid, int64_t inner,
+                float scale);
 void reduce_max(int device, const float* x, float* vals, int32_t* idx, int64_t outer, int64_t mid, int64_t inner);
 void max_backward(int device, const float* gy, const int32_t* idx, float* gx, int64_t outer, int64_t mid, int64_t inner);
-void softmax(int device, const float* x, float* y, int64_t rows, int64_t cols, bool log);
-void softmax_backward(int device, const float* y, const float* gy, float* gx, int64_t rows, int64_t cols, bool log);
+void softmax(int device, const void* x, DType xt, void* y, DType yt, int64_t rows, int64_t cols, bool log);
+void softmax_backward(int device, const void* y, DType yt, const void* gy, DType gyt, void* gx, DType gxt, int64_t rows,
+                      int64_t cols, bool log);
 // Sum of squares in double; the summation order depends on n only (deterministic). Synchronises (returns to host).
 double sum_squares(int device, const float* x, int64_t n);
 
@@ -47,10 +56,12 @@ double sum_squares(int device, const float* x, int64_t n);
 void strided_copy(int device, const void* src, int64_t src_off, const std::vector<int64_t>& src_strides, void* dst,
                   int64_t dst_off, const std::vector<int64_t>& dst_strides, const std::vector<int64_t>& shape,
                   size_t elem);
-// 4-byte rows (float32 or int32 tables); ids validated by the caller.
-void gather_rows(int device, const void* table, const int32_t* ids, void* out, int64_t n, int64_t cols);
-// out[ids[i], :] += src[i, :] with atomics (the order of additions into a repeated row is not fixed).
-void scatter_add_rows(int device, const float* src, const int32_t* ids, float* out, int64_t n, int64_t cols);
+// ids validated by the caller. Equal dtypes (any of the four) copy the bits; float tables into another float dtype
+// convert (widen, or round to nearest even).
+void gather_rows(int device, const void* table, DType tt, const int32_t* ids, void* out, DType ot, int64_t n,
+                 int64_t cols);
+// out[ids[i], :] += src[i, :] with float32 atomics (the order of additions into a repeated row is not fixed).
+void scatter_add_rows(int device, const void* src, DType st, const int32_t* ids, float* out, int64_t n, int64_t cols);
 
 // ---- GEMM (cpu/gemm.h): batched with strides, transposes, alpha / beta; cuBLAS when loaded, else Seekr's kernels --
 // f32: cublasSgemmStridedBatched (IEEE FP32; TF32 only with SEEKR_TF32=1) or the tiled shared-memory SGEMM.
@@ -66,17 +77,19 @@ std::string gemm_backend(int device_or_minus1);
 
 // ---- fused nn kernels (cpu/nn.h) --------------------------------------------------------------------------------
 // count: rows whose target != ignore (computed by the caller from a host copy of the targets). loss: device scalar.
-void cross_entropy(int device, const float* logits, const int32_t* targets, float* loss, float* lse, int64_t rows,
-                   int64_t cols, int32_t ignore, int64_t count);
+void cross_entropy(int device, const void* logits, DType lt, const int32_t* targets, float* loss, float* lse,
+                   int64_t rows, int64_t cols, int32_t ignore, int64_t count);
 // gy: device scalar (upstream gradient); scale = count > 0 ? gy / count : 0, as on the cpu.
-void cross_entropy_backward(int device, const float* logits, const int32_t* targets, const float* lse, const float* gy,
-                            int64_t count, float* gx, int64_t rows, int64_t cols, int32_t ignore);
-void rms_norm(int device, const float* x, const float* w, float* y, float* rstd, int64_t rows, int64_t cols, float eps);
+void cross_entropy_backward(int device, const void* logits, DType lt, const int32_t* targets, const float* lse,
+                            const float* gy, int64_t count, void* gx, DType gxt, int64_t rows, int64_t cols,
+                            int32_t ignore);
+void rms_norm(int device, const void* x, DType xt, const void* w, DType wt, void* y, DType yt, float* rstd, int64_t rows,
+              int64_t cols, float eps);
 // gw is reduced over 64-row blocks, then over the blocks in order (the cpu's order: deterministic, same bits).
-void rms_norm_backward(int device, const float* x, const float* w, const float* rstd, const float* gy, float* gx,
-                       float* gw, int64_t rows, int64_t cols);
-void rope(int device, const float* x, const int32_t* positions, float* out, int64_t rows, int64_t heads, int64_t dim,
-          float theta, float sign);
+void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType wt, const float* rstd, const void* gy,
+                       DType gyt, void* gx, DType gxt, void* gw, DType gwt, int64_t rows, int64_t cols);
+void rope(int device, const void* x, DType xt, const int32_t* positions, void* out, DType ot, int64_t rows,
+          int64_t heads, int64_t dim, float theta, float sign);
 
 // ---- optimizers (cpu/optim.h) -----------------------------------------------------------------------------------
 void adamw(int device, float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
@@ -88,3 +101,61 @@ void axpy_inplace(int device, float* y, const float* x, int64_t n, float alpha);
 
 }  // namespace cuda
 }  // namespace seekr
+
+#ifdef __CUDACC__
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+namespace seekr {
+namespace cuda {
+namespace detail {
+
+// ---- device side, for the .cu files: float32 / bfloat16 / float16 elements ----------------------------------------
+// ldf widens exactly, stf rounds to nearest even: the conversions of cuda::convert, so a kernel reading and writing
+// half data gives the float32 kernel's results on widened copies, rounded once. AnyF marks data whose dtype (a DType
+// code) is only known at run time (operands of mixed dtypes); the typed overloads ignore the code.
+struct AnyF;
+__device__ __forceinline__ float ldf(const float* p, int, int64_t i) { return p[i]; }
+__device__ __forceinline__ float ldf(const __nv_bfloat16* p, int, int64_t i) { return __bfloat162float(p[i]); }
+__device__ __forceinline__ float ldf(const __half* p, int, int64_t i) { return __half2float(p[i]); }
+__device__ __forceinline__ float ldf(const AnyF* p, int d, int64_t i) {
+  if (d == (int)DType::BF16) return __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(p)[i]);
+  if (d == (int)DType::F16) return __half2float(reinterpret_cast<const __half*>(p)[i]);
+  return reinterpret_cast<const float*>(p)[i];
+}
+__device__ __forceinline__ void stf(float* p, int, int64_t i, float v) { p[i] = v; }
+__device__ __forceinline__ void stf(__nv_bfloat16* p, int, int64_t i, float v) { p[i] = __float2bfloat16_rn(v); }
+__device__ __forceinline__ void stf(__half* p, int, int64_t i, float v) { p[i] = __float2half_rn(v); }
+__device__ __forceinline__ void stf(AnyF* p, int d, int64_t i, float v) {
+  if (d == (int)DType::BF16) reinterpret_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
+  else if (d == (int)DType::F16) reinterpret_cast<__half*>(p)[i] = __float2half_rn(v);
+  else reinterpret_cast<float*>(p)[i] = v;
+}
+
+template <typename T>
+struct Elem {
+  using type = T;
+};
+// Calls f(Elem<T>{}) with T the element type of the float dtype d.
+template <typename F>
+void with_dtype(DType d, F&& f) {
+  if (d == DType::BF16) return f(Elem<__nv_bfloat16>{});
+  if (d == DType::F16) return f(Elem<__half>{});
+  return f(Elem<float>{});
+}
+// with_dtype(d, f) when every float operand of the op has dtype d (same), else f(Elem<AnyF>{}).
+template <typename F>
+void with_elem(bool same, DType d, F&& f) {
+  if (!same) return f(Elem<AnyF>{});
+  with_dtype(d, f);
+}
+// p advanced by n elements of dtype d.
+inline const void* elem_offset(const void* p, DType d, int64_t n) {
+  return static_cast<const char*>(p) + n * (int64_t)dtype_size(d);
+}
+inline void* elem_offset(void* p, DType d, int64_t n) { return static_cast<char*>(p) + n * (int64_t)dtype_size(d); }
+
+}  // namespace detail
+}  // namespace cuda
+}  // namespace seekr
+#endif

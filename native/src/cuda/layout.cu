@@ -1,5 +1,6 @@
 // CUDA data movement: N-d strided copies of 4- or 2-byte elements (offsets, negative and zero strides, up to 16
-// merged dims), row gather and row scatter-add (atomics).
+// merged dims), row gather (bit copies of 4- or 2-byte rows, or conversions between float dtypes) and row scatter-add
+// (float32 atomics, float32 / bfloat16 / float16 sources).
 #include <cuda_runtime.h>
 
 #include "cuda/common.cuh"
@@ -26,21 +27,32 @@ __global__ void contiguous_copy_kernel(const T* src, T* dst, int64_t n) {
     dst[i] = src[i];
 }
 
-__global__ void gather_kernel(const uint32_t* __restrict__ table, const int32_t* __restrict__ ids,
-                              uint32_t* __restrict__ out, int64_t n, int64_t cols) {
+template <typename T>
+__global__ void gather_kernel(const T* __restrict__ table, const int32_t* __restrict__ ids, T* __restrict__ out,
+                              int64_t n, int64_t cols) {
   const int64_t total = n * cols;
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
     const int64_t i = t / cols, c = t - i * cols;
     out[t] = table[(int64_t)ids[i] * cols + c];
   }
 }
+// A float table gathered into another float dtype (dtable, dout: DType codes).
+__global__ void gather_convert_kernel(const AnyF* __restrict__ table, int dtable, const int32_t* __restrict__ ids,
+                                      AnyF* __restrict__ out, int dout, int64_t n, int64_t cols) {
+  const int64_t total = n * cols;
+  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t i = t / cols, c = t - i * cols;
+    stf(out, dout, t, ldf(table, dtable, (int64_t)ids[i] * cols + c));
+  }
+}
 
-__global__ void scatter_add_kernel(const float* __restrict__ src, const int32_t* __restrict__ ids, float* __restrict__ out,
+template <typename T>
+__global__ void scatter_add_kernel(const T* __restrict__ src, const int32_t* __restrict__ ids, float* __restrict__ out,
                                    int64_t n, int64_t cols) {
   const int64_t total = n * cols;
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
     const int64_t i = t / cols, c = t - i * cols;
-    atomicAdd(out + (int64_t)ids[i] * cols + c, src[t]);
+    atomicAdd(out + (int64_t)ids[i] * cols + c, ldf(src, 0, t));
   }
 }
 
@@ -72,17 +84,28 @@ void strided_copy(int device, const void* src, int64_t src_off, const std::vecto
   else throw Error("stridedCopy: unsupported element size " + std::to_string(elem));
 }
 
-void gather_rows(int device, const void* table, const int32_t* ids, void* out, int64_t n, int64_t cols) {
+void gather_rows(int device, const void* table, DType tt, const int32_t* ids, void* out, DType ot, int64_t n,
+                 int64_t cols) {
   if (n * cols == 0) return;
   use_device(device);
-  gather_kernel<<<grid_for(n * cols), kThreads>>>(static_cast<const uint32_t*>(table), ids, static_cast<uint32_t*>(out), n, cols);
+  const unsigned g = grid_for(n * cols);
+  if (tt != ot)
+    gather_convert_kernel<<<g, kThreads>>>(static_cast<const AnyF*>(table), (int)tt, ids, static_cast<AnyF*>(out), (int)ot,
+                                           n, cols);
+  else if (dtype_size(tt) == 4)
+    gather_kernel<uint32_t><<<g, kThreads>>>(static_cast<const uint32_t*>(table), ids, static_cast<uint32_t*>(out), n, cols);
+  else
+    gather_kernel<uint16_t><<<g, kThreads>>>(static_cast<const uint16_t*>(table), ids, static_cast<uint16_t*>(out), n, cols);
   check_launch("gather");
 }
 
-void scatter_add_rows(int device, const float* src, const int32_t* ids, float* out, int64_t n, int64_t cols) {
+void scatter_add_rows(int device, const void* src, DType st, const int32_t* ids, float* out, int64_t n, int64_t cols) {
   if (n * cols == 0) return;
   use_device(device);
-  scatter_add_kernel<<<grid_for(n * cols), kThreads>>>(src, ids, out, n, cols);
+  with_dtype(st, [&](auto e) {
+    using T = typename decltype(e)::type;
+    scatter_add_kernel<T><<<grid_for(n * cols), kThreads>>>(static_cast<const T*>(src), ids, out, n, cols);
+  });
   check_launch("scatterAdd");
 }
 

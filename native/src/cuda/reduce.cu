@@ -1,6 +1,8 @@
 // CUDA reductions over the middle axis of [outer, mid, inner] (sum in double like the cpu, max with the cpu's
 // first-max and NaN rules), max backward, softmax / log-softmax and their backward, and the deterministic sum of
-// squares. Every launch configuration depends on the sizes only, so results are the same run to run.
+// squares. Every launch configuration depends on the sizes only, so results are the same run to run. reduce_sum and
+// softmax take float32, bfloat16 or float16 operands (kernels.h): typed kernels when the operands share one dtype,
+// AnyF ones otherwise.
 #include <cuda_runtime.h>
 
 #include <climits>
@@ -16,57 +18,62 @@ using namespace detail;
 namespace {
 
 // ---- reduce_sum ---------------------------------------------------------------------------------------------------
+// dx, dout: DType codes (read by AnyF only; likewise every int d* argument below).
 // inner == 1, short rows: one warp per row.
-__global__ void sum_rows_warp(const float* __restrict__ x, float* __restrict__ out, int64_t outer, int64_t mid,
-                              float scale) {
+template <typename T>
+__global__ void sum_rows_warp(const T* __restrict__ x, int dx, T* __restrict__ out, int dout, int64_t outer,
+                              int64_t mid, float scale) {
   const int lane = threadIdx.x & 31;
   const int64_t warps = (int64_t)gridDim.x * (blockDim.x >> 5);
   for (int64_t o = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); o < outer; o += warps) {
-    const float* p = x + o * mid;
+    const int64_t p = o * mid;
     double acc = 0;
-    for (int64_t m = lane; m < mid; m += 32) acc += (double)p[m];
+    for (int64_t m = lane; m < mid; m += 32) acc += (double)ldf(x, dx, p + m);
     acc = warp_sum(acc);
-    if (lane == 0) out[o] = (float)(acc * (double)scale);
+    if (lane == 0) stf(out, dout, o, (float)(acc * (double)scale));
   }
 }
 // inner == 1, long rows: block (o, chunk) sums its chunk of row o; nch == 1 writes the output directly.
-__global__ void sum_rows_chunk(const float* __restrict__ x, double* __restrict__ part, float* __restrict__ out,
-                               int64_t mid, int64_t chunk, int64_t nch, float scale) {
+template <typename T>
+__global__ void sum_rows_chunk(const T* __restrict__ x, int dx, double* __restrict__ part, T* __restrict__ out,
+                               int dout, int64_t mid, int64_t chunk, int64_t nch, float scale) {
   __shared__ double red[32];
   const int64_t o = blockIdx.y, c = blockIdx.x;
   const int64_t m0 = c * chunk, m1 = m0 + chunk < mid ? m0 + chunk : mid;
-  const float* p = x + o * mid;
+  const int64_t p = o * mid;
   double acc = 0;
-  for (int64_t m = m0 + threadIdx.x; m < m1; m += blockDim.x) acc += (double)p[m];
+  for (int64_t m = m0 + threadIdx.x; m < m1; m += blockDim.x) acc += (double)ldf(x, dx, p + m);
   acc = block_sum(acc, red);
   if (threadIdx.x == 0) {
-    if (nch == 1) out[o] = (float)(acc * (double)scale);
+    if (nch == 1) stf(out, dout, o, (float)(acc * (double)scale));
     else part[o * nch + c] = acc;
   }
 }
 // inner > 1: thread per (o, chunk, i) sums m over its chunk (coalesced over i).
-__global__ void sum_mid_chunk(const float* __restrict__ x, double* __restrict__ part, float* __restrict__ out,
+template <typename T>
+__global__ void sum_mid_chunk(const T* __restrict__ x, int dx, double* __restrict__ part, T* __restrict__ out, int dout,
                               int64_t outer, int64_t mid, int64_t inner, int64_t chunk, int64_t nch, float scale) {
   const int64_t total = outer * nch * inner;
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
     const int64_t i = t % inner, oc = t / inner, c = oc % nch, o = oc / nch;
     const int64_t m0 = c * chunk, m1 = m0 + chunk < mid ? m0 + chunk : mid;
-    const float* p = x + o * mid * inner + i;
+    const int64_t p = o * mid * inner + i;
     double acc = 0;
-    for (int64_t m = m0; m < m1; ++m) acc += (double)p[m * inner];
-    if (nch == 1) out[o * inner + i] = (float)(acc * (double)scale);
+    for (int64_t m = m0; m < m1; ++m) acc += (double)ldf(x, dx, p + m * inner);
+    if (nch == 1) stf(out, dout, o * inner + i, (float)(acc * (double)scale));
     else part[t] = acc;  // layout [outer, nch, inner]
   }
 }
 // Sums the nch partials of each output in order: part[(o * nch + c) * stride_c_inner ...].
-__global__ void sum_partials(const double* __restrict__ part, float* __restrict__ out, int64_t outer, int64_t nch,
+template <typename T>
+__global__ void sum_partials(const double* __restrict__ part, T* __restrict__ out, int dout, int64_t outer, int64_t nch,
                              int64_t inner, float scale) {
   const int64_t total = outer * inner;
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
     const int64_t o = t / inner, i = t % inner;
     double acc = 0;
     for (int64_t c = 0; c < nch; ++c) acc += part[(o * nch + c) * inner + i];
-    out[t] = (float)(acc * (double)scale);
+    stf(out, dout, t, (float)(acc * (double)scale));
   }
 }
 
@@ -157,8 +164,9 @@ __device__ __forceinline__ float group_max(float v, float* red) {
   return block_max(v, red);
 }
 
-template <bool WARP>
-__global__ void softmax_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t rows, int64_t cols, bool log) {
+template <bool WARP, typename T>
+__global__ void softmax_kernel(const T* __restrict__ x, int dx, T* __restrict__ y, int dy, int64_t rows, int64_t cols,
+                               bool log) {
   __shared__ float red[32];
   const int gsize = WARP ? 32 : blockDim.x;
   const int t = WARP ? (threadIdx.x & 31) : threadIdx.x;
@@ -166,28 +174,27 @@ __global__ void softmax_kernel(const float* __restrict__ x, float* __restrict__ 
   const int64_t first = (int64_t)blockIdx.x * per_block + (WARP ? (threadIdx.x >> 5) : 0);
   const int64_t stride = (int64_t)gridDim.x * per_block;
   for (int64_t r = first; r < rows; r += stride) {  // uniform per group (block-wide when !WARP)
-    const float* px = x + r * cols;
-    float* py = y + r * cols;
+    const int64_t p = r * cols;
     float mx = -INFINITY;
-    for (int64_t c = t; c < cols; c += gsize) mx = fmaxf(mx, px[c]);  // NaN is skipped, like std::max on the cpu
+    for (int64_t c = t; c < cols; c += gsize) mx = fmaxf(mx, ldf(x, dx, p + c));  // NaN is skipped, like std::max
     mx = group_max<WARP>(mx, red);
     if (mx == -INFINITY) mx = 0.f;  // fully masked row
     float sum = 0.f;
-    for (int64_t c = t; c < cols; c += gsize) sum = fadd(sum, fexp(fsub(px[c], mx)));
+    for (int64_t c = t; c < cols; c += gsize) sum = fadd(sum, fexp(fsub(ldf(x, dx, p + c), mx)));
     sum = group_sum<WARP>(sum, red);
     if (log) {
       const float lse = fadd(mx, flog(sum));
-      for (int64_t c = t; c < cols; c += gsize) py[c] = fsub(px[c], lse);
+      for (int64_t c = t; c < cols; c += gsize) stf(y, dy, p + c, fsub(ldf(x, dx, p + c), lse));
     } else {
       const float inv = fdiv(1.f, sum);
-      for (int64_t c = t; c < cols; c += gsize) py[c] = fmul(fexp(fsub(px[c], mx)), inv);
+      for (int64_t c = t; c < cols; c += gsize) stf(y, dy, p + c, fmul(fexp(fsub(ldf(x, dx, p + c), mx)), inv));
     }
   }
 }
 
-template <bool WARP>
-__global__ void softmax_backward_kernel(const float* __restrict__ y, const float* __restrict__ gy, float* __restrict__ gx,
-                                        int64_t rows, int64_t cols, bool log) {
+template <bool WARP, typename T>
+__global__ void softmax_backward_kernel(const T* __restrict__ y, int dy, const T* __restrict__ gy, int dgy,
+                                        T* __restrict__ gx, int dgx, int64_t rows, int64_t cols, bool log) {
   __shared__ float red[32];
   const int gsize = WARP ? 32 : blockDim.x;
   const int t = WARP ? (threadIdx.x & 31) : threadIdx.x;
@@ -195,18 +202,18 @@ __global__ void softmax_backward_kernel(const float* __restrict__ y, const float
   const int64_t first = (int64_t)blockIdx.x * per_block + (WARP ? (threadIdx.x >> 5) : 0);
   const int64_t stride = (int64_t)gridDim.x * per_block;
   for (int64_t r = first; r < rows; r += stride) {
-    const float* py = y + r * cols;
-    const float* pg = gy + r * cols;
-    float* po = gx + r * cols;
+    const int64_t p = r * cols;
     float dot = 0.f;
     if (log) {
-      for (int64_t c = t; c < cols; c += gsize) dot = fadd(dot, pg[c]);
+      for (int64_t c = t; c < cols; c += gsize) dot = fadd(dot, ldf(gy, dgy, p + c));
       dot = group_sum<WARP>(dot, red);
-      for (int64_t c = t; c < cols; c += gsize) po[c] = fsub(pg[c], fmul(fexp(py[c]), dot));
+      for (int64_t c = t; c < cols; c += gsize)
+        stf(gx, dgx, p + c, fsub(ldf(gy, dgy, p + c), fmul(fexp(ldf(y, dy, p + c)), dot)));
     } else {
-      for (int64_t c = t; c < cols; c += gsize) dot = fadd(dot, fmul(pg[c], py[c]));
+      for (int64_t c = t; c < cols; c += gsize) dot = fadd(dot, fmul(ldf(gy, dgy, p + c), ldf(y, dy, p + c)));
       dot = group_sum<WARP>(dot, red);
-      for (int64_t c = t; c < cols; c += gsize) po[c] = fmul(py[c], fsub(pg[c], dot));
+      for (int64_t c = t; c < cols; c += gsize)
+        stf(gx, dgx, p + c, fmul(ldf(y, dy, p + c), fsub(ldf(gy, dgy, p + c), dot)));
     }
   }
 }
@@ -238,14 +245,16 @@ unsigned rows_grid(int64_t rows, int64_t per_block) {
   return (unsigned)(b < 1 ? 1 : b);
 }
 
-}  // namespace
-
-void reduce_sum(int device, const float* x, float* out, int64_t outer, int64_t mid, int64_t inner, float scale) {
-  if (outer * inner == 0) return;
-  use_device(device);
+// reduce_sum with T the element type of x and out (xt, ot their dtypes); outer * inner > 0.
+template <typename T>
+void reduce_sum_t(int device, const void* xv, DType xt, void* ov, DType ot, int64_t outer, int64_t mid, int64_t inner,
+                  float scale) {
+  const T* x = static_cast<const T*>(xv);
+  T* out = static_cast<T*>(ov);
+  const int dx = (int)xt, dout = (int)ot;
   if (inner == 1) {
     if (mid <= 4096) {
-      sum_rows_warp<<<rows_grid(outer, kThreads / 32), kThreads>>>(x, out, outer, mid, scale);
+      sum_rows_warp<T><<<rows_grid(outer, kThreads / 32), kThreads>>>(x, dx, out, dout, outer, mid, scale);
       check_launch("sum");
       return;
     }
@@ -253,14 +262,17 @@ void reduce_sum(int device, const float* x, float* out, int64_t outer, int64_t m
     const int64_t nch = (mid + chunk - 1) / chunk;
     for (int64_t o0 = 0; o0 < outer; o0 += 65535) {  // grid.y limit
       const int64_t no = outer - o0 < 65535 ? outer - o0 : 65535;
+      const T* xo = static_cast<const T*>(elem_offset(xv, xt, o0 * mid));
+      T* oo = static_cast<T*>(elem_offset(ov, ot, o0));
       if (nch == 1) {
-        sum_rows_chunk<<<dim3((unsigned)nch, (unsigned)no), kThreads>>>(x + o0 * mid, nullptr, out + o0, mid, chunk, nch, scale);
+        sum_rows_chunk<T><<<dim3((unsigned)nch, (unsigned)no), kThreads>>>(xo, dx, nullptr, oo, dout, mid, chunk, nch, scale);
         check_launch("sum");
       } else {
         Scratch part(device, (size_t)(no * nch) * sizeof(double));
-        sum_rows_chunk<<<dim3((unsigned)nch, (unsigned)no), kThreads>>>(x + o0 * mid, part.as<double>(), out + o0, mid, chunk, nch, scale);
+        sum_rows_chunk<T><<<dim3((unsigned)nch, (unsigned)no), kThreads>>>(xo, dx, part.as<double>(), oo, dout, mid, chunk,
+                                                                           nch, scale);
         check_launch("sum");
-        sum_partials<<<grid_for(no), kThreads>>>(part.as<double>(), out + o0, no, nch, 1, scale);
+        sum_partials<T><<<grid_for(no), kThreads>>>(part.as<double>(), oo, dout, no, nch, 1, scale);
         check_launch("sum");
       }
     }
@@ -278,15 +290,28 @@ void reduce_sum(int device, const float* x, float* out, int64_t outer, int64_t m
   const int64_t chunk = (mid + nch - 1) / nch > 0 ? (mid + nch - 1) / nch : 1;
   if (mid > 0) nch = (mid + chunk - 1) / chunk;
   if (nch <= 1) {
-    sum_mid_chunk<<<grid_for(outputs), kThreads>>>(x, nullptr, out, outer, mid, inner, mid > 0 ? mid : 1, 1, scale);
+    sum_mid_chunk<T><<<grid_for(outputs), kThreads>>>(x, dx, nullptr, out, dout, outer, mid, inner, mid > 0 ? mid : 1, 1, scale);
     check_launch("sum");
     return;
   }
   Scratch part(device, (size_t)(outputs * nch) * sizeof(double));
-  sum_mid_chunk<<<grid_for(outputs * nch), kThreads>>>(x, part.as<double>(), out, outer, mid, inner, chunk, nch, scale);
+  sum_mid_chunk<T><<<grid_for(outputs * nch), kThreads>>>(x, dx, part.as<double>(), out, dout, outer, mid, inner, chunk,
+                                                          nch, scale);
   check_launch("sum");
-  sum_partials<<<grid_for(outputs), kThreads>>>(part.as<double>(), out, outer, nch, inner, scale);
+  sum_partials<T><<<grid_for(outputs), kThreads>>>(part.as<double>(), out, dout, outer, nch, inner, scale);
   check_launch("sum");
+}
+
+}  // namespace
+
+void reduce_sum(int device, const void* xv, DType xt, void* ov, DType ot, int64_t outer, int64_t mid, int64_t inner,
+                float scale) {
+  if (outer * inner == 0) return;
+  use_device(device);
+  with_elem(xt == ot, ot, [&](auto e) {
+    using T = typename decltype(e)::type;
+    reduce_sum_t<T>(device, xv, xt, ov, ot, outer, mid, inner, scale);
+  });
 }
 
 void reduce_max(int device, const float* x, float* vals, int32_t* idx, int64_t outer, int64_t mid, int64_t inner) {
@@ -307,19 +332,37 @@ void max_backward(int device, const float* gy, const int32_t* idx, float* gx, in
   check_launch("maxBackward");
 }
 
-void softmax(int device, const float* x, float* y, int64_t rows, int64_t cols, bool log) {
+void softmax(int device, const void* x, DType xt, void* y, DType yt, int64_t rows, int64_t cols, bool log) {
   if (rows * cols == 0) return;
   use_device(device);
-  if (cols <= 1024) softmax_kernel<true><<<rows_grid(rows, kThreads / 32), kThreads>>>(x, y, rows, cols, log);
-  else softmax_kernel<false><<<rows_grid(rows, 1), kThreads>>>(x, y, rows, cols, log);
+  with_elem(xt == yt, yt, [&](auto e) {
+    using T = typename decltype(e)::type;
+    const T* xp = static_cast<const T*>(x);
+    T* yp = static_cast<T*>(y);
+    if (cols <= 1024)
+      softmax_kernel<true, T><<<rows_grid(rows, kThreads / 32), kThreads>>>(xp, (int)xt, yp, (int)yt, rows, cols, log);
+    else
+      softmax_kernel<false, T><<<rows_grid(rows, 1), kThreads>>>(xp, (int)xt, yp, (int)yt, rows, cols, log);
+  });
   check_launch(log ? "logSoftmax" : "softmax");
 }
 
-void softmax_backward(int device, const float* y, const float* gy, float* gx, int64_t rows, int64_t cols, bool log) {
+void softmax_backward(int device, const void* y, DType yt, const void* gy, DType gyt, void* gx, DType gxt, int64_t rows,
+                      int64_t cols, bool log) {
   if (rows * cols == 0) return;
   use_device(device);
-  if (cols <= 1024) softmax_backward_kernel<true><<<rows_grid(rows, kThreads / 32), kThreads>>>(y, gy, gx, rows, cols, log);
-  else softmax_backward_kernel<false><<<rows_grid(rows, 1), kThreads>>>(y, gy, gx, rows, cols, log);
+  with_elem(yt == gyt && gyt == gxt, gxt, [&](auto e) {
+    using T = typename decltype(e)::type;
+    const T* yp = static_cast<const T*>(y);
+    const T* gp = static_cast<const T*>(gy);
+    T* op = static_cast<T*>(gx);
+    if (cols <= 1024)
+      softmax_backward_kernel<true, T><<<rows_grid(rows, kThreads / 32), kThreads>>>(yp, (int)yt, gp, (int)gyt, op,
+                                                                                     (int)gxt, rows, cols, log);
+    else
+      softmax_backward_kernel<false, T><<<rows_grid(rows, 1), kThreads>>>(yp, (int)yt, gp, (int)gyt, op, (int)gxt, rows,
+                                                                          cols, log);
+  });
   check_launch("softmaxBackward");
 }
 

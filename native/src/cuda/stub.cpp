@@ -52,17 +52,27 @@ void attention_distill_backward(int, const cpu::AttnShape&, const float*, const 
 }  // namespace cuda
 }  // namespace seekr
 
+#include "cuda/attention_tc.h"
+
+namespace seekr {
+namespace cuda {
+
+bool attention_tc_supported(const cpu::AttnShape&) { return false; }
+void attention_forward_tc(int, const cpu::AttnShape&, DType, const void*, const void*, const void*, DType, void*, float*,
+                          const float*) { throw not_built(); }
+void attention_backward_tc(int, const cpu::AttnShape&, DType, const void*, const void*, const void*, const void*, DType,
+                           const float*, const void*, DType, DType, void*, void*, void*, const float*) {
+  throw not_built();
+}
+
+}  // namespace cuda
+}  // namespace seekr
+
 #include "cuda/kernels.h"
 
 namespace seekr {
 namespace cuda {
 
-void binary(int, int, const float*, const std::vector<int64_t>&, const float*, const std::vector<int64_t>&, float*,
-            const std::vector<int64_t>&) { throw not_built(); }
-void unary(int, int, const float*, float*, int64_t, float) { throw not_built(); }
-void unary_grad(int, int, const float*, const float*, float*, int64_t, float) { throw not_built(); }
-void where(int, const float*, const std::vector<int64_t>&, const float*, const std::vector<int64_t>&, const float*,
-           const std::vector<int64_t>&, float*, const std::vector<int64_t>&) { throw not_built(); }
 void fill_f32(int, float*, int64_t, float) { throw not_built(); }
 void fill_i32(int, int32_t*, int64_t, int32_t) { throw not_built(); }
 void cast_i32_to_f32(int, const int32_t*, float*, int64_t) { throw not_built(); }
@@ -72,27 +82,12 @@ void gemm_batched_half(int, const cpu::GemmBatch&, float, DType, const void*, co
 std::string gemm_backend(int) { return std::string("none: built without CUDA (") + SEEKR_CUDA_REASON + ")"; }
 void fill_uniform(int, float*, int64_t, uint64_t, uint64_t, float, float) { throw not_built(); }
 void fill_normal(int, float*, int64_t, uint64_t, uint64_t, float, float) { throw not_built(); }
-void reduce_sum(int, const float*, float*, int64_t, int64_t, int64_t, float) { throw not_built(); }
 void reduce_max(int, const float*, float*, int32_t*, int64_t, int64_t, int64_t) { throw not_built(); }
 void max_backward(int, const float*, const int32_t*, float*, int64_t, int64_t, int64_t) { throw not_built(); }
-void softmax(int, const float*, float*, int64_t, int64_t, bool) { throw not_built(); }
-void softmax_backward(int, const float*, const float*, float*, int64_t, int64_t, bool) { throw not_built(); }
 double sum_squares(int, const float*, int64_t) { throw not_built(); }
 void strided_copy(int, const void*, int64_t, const std::vector<int64_t>&, void*, int64_t, const std::vector<int64_t>&,
                   const std::vector<int64_t>&, size_t) { throw not_built(); }
-void gather_rows(int, const void*, const int32_t*, void*, int64_t, int64_t) { throw not_built(); }
-void scatter_add_rows(int, const float*, const int32_t*, float*, int64_t, int64_t) { throw not_built(); }
 void gemm_batched(int, const cpu::GemmBatch&, float, const float*, const float*, float, float*) { throw not_built(); }
-void cross_entropy(int, const float*, const int32_t*, float*, float*, int64_t, int64_t, int32_t, int64_t) {
-  throw not_built();
-}
-void cross_entropy_backward(int, const float*, const int32_t*, const float*, const float*, int64_t, float*, int64_t,
-                            int64_t, int32_t) { throw not_built(); }
-void rms_norm(int, const float*, const float*, float*, float*, int64_t, int64_t, float) { throw not_built(); }
-void rms_norm_backward(int, const float*, const float*, const float*, const float*, float*, float*, int64_t, int64_t) {
-  throw not_built();
-}
-void rope(int, const float*, const int32_t*, float*, int64_t, int64_t, int64_t, float, float) { throw not_built(); }
 void adamw(int, float*, const float*, float*, float*, int64_t, float, float, float, float, float, int64_t) {
   throw not_built();
 }
