@@ -8,6 +8,8 @@
 // fadd/fsub/fmul/fdiv/fsqrt below (explicit round-to-nearest intrinsics, never contracted) and transcendental
 // functions evaluated in double and rounded once to float (fast math does not touch double precision).
 #pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -160,6 +162,59 @@ __device__ inline float block_max(float v, float* red) {
   for (int i = 0; i < nw; ++i) r = fmaxf(r, red[i]);
   return r;
 }
+
+}  // namespace detail
+}  // namespace cuda
+}  // namespace seekr
+
+namespace seekr {
+namespace cuda {
+namespace detail {
+
+// ---- device side, for the .cu files: float32 / bfloat16 / float16 elements ----------------------------------------
+// ldf widens exactly, stf rounds to nearest even: the conversions of cuda::convert, so a kernel reading and writing
+// half data gives the float32 kernel's results on widened copies, rounded once. AnyF marks data whose dtype (a DType
+// code) is only known at run time (operands of mixed dtypes); the typed overloads ignore the code.
+struct AnyF;
+__device__ __forceinline__ float ldf(const float* p, int, int64_t i) { return p[i]; }
+__device__ __forceinline__ float ldf(const __nv_bfloat16* p, int, int64_t i) { return __bfloat162float(p[i]); }
+__device__ __forceinline__ float ldf(const __half* p, int, int64_t i) { return __half2float(p[i]); }
+__device__ __forceinline__ float ldf(const AnyF* p, int d, int64_t i) {
+  if (d == (int)DType::BF16) return __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(p)[i]);
+  if (d == (int)DType::F16) return __half2float(reinterpret_cast<const __half*>(p)[i]);
+  return reinterpret_cast<const float*>(p)[i];
+}
+__device__ __forceinline__ void stf(float* p, int, int64_t i, float v) { p[i] = v; }
+__device__ __forceinline__ void stf(__nv_bfloat16* p, int, int64_t i, float v) { p[i] = __float2bfloat16_rn(v); }
+__device__ __forceinline__ void stf(__half* p, int, int64_t i, float v) { p[i] = __float2half_rn(v); }
+__device__ __forceinline__ void stf(AnyF* p, int d, int64_t i, float v) {
+  if (d == (int)DType::BF16) reinterpret_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
+  else if (d == (int)DType::F16) reinterpret_cast<__half*>(p)[i] = __float2half_rn(v);
+  else reinterpret_cast<float*>(p)[i] = v;
+}
+
+template <typename T>
+struct Elem {
+  using type = T;
+};
+// Calls f(Elem<T>{}) with T the element type of the float dtype d.
+template <typename F>
+void with_dtype(DType d, F&& f) {
+  if (d == DType::BF16) return f(Elem<__nv_bfloat16>{});
+  if (d == DType::F16) return f(Elem<__half>{});
+  return f(Elem<float>{});
+}
+// with_dtype(d, f) when every float operand of the op has dtype d (same), else f(Elem<AnyF>{}).
+template <typename F>
+void with_elem(bool same, DType d, F&& f) {
+  if (!same) return f(Elem<AnyF>{});
+  with_dtype(d, f);
+}
+// p advanced by n elements of dtype d.
+inline const void* elem_offset(const void* p, DType d, int64_t n) {
+  return static_cast<const char*>(p) + n * (int64_t)dtype_size(d);
+}
+inline void* elem_offset(void* p, DType d, int64_t n) { return static_cast<char*>(p) + n * (int64_t)dtype_size(d); }
 
 }  // namespace detail
 }  // namespace cuda
