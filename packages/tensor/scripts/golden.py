@@ -325,8 +325,8 @@ def llama_loss(logits, targets, V):
     return F.cross_entropy(logits.float().reshape(-1, V), targets.reshape(-1).long(), ignore_index=IGNORE_INDEX)
 
 
-def make_llama():
-    cfg = LLAMA_CONFIG
+def llama_batch(cfg):
+    """The seeded initial parameters and the token batch shared by every llama_step fixture."""
     V = cfg["vocab_size"]
     B, T = cfg["batch_size"], cfg["seq_len"]
     seed("llama_step")
@@ -336,6 +336,13 @@ def make_llama():
     targets[:, : T - 1] = input_ids[:, 1:]
     targets[0, 0:3] = IGNORE_INDEX
     targets[1, 0:2] = IGNORE_INDEX
+    return init, input_ids, targets
+
+
+def make_llama():
+    cfg = LLAMA_CONFIG
+    V = cfg["vocab_size"]
+    init, input_ids, targets = llama_batch(cfg)
 
     # forward/backward at the initial parameters
     p = OrderedDict((k, v.clone().requires_grad_(True)) for k, v in init.items())
@@ -397,14 +404,7 @@ def make_llama_amp(amp, name):
     overflows."""
     cfg = LLAMA_CONFIG
     V = cfg["vocab_size"]
-    B, T = cfg["batch_size"], cfg["seq_len"]
-    seed("llama_step")
-    init = llama_init(cfg)
-    input_ids = torch.randint(0, V, (B, T), dtype=torch.int32)
-    targets = torch.full((B, T), IGNORE_INDEX, dtype=torch.int32)
-    targets[:, : T - 1] = input_ids[:, 1:]
-    targets[0, 0:3] = IGNORE_INDEX
-    targets[1, 0:2] = IGNORE_INDEX
+    init, input_ids, targets = llama_batch(cfg)
     scale = 1024.0 if amp == torch.float16 else 1.0
 
     p = OrderedDict((k, v.clone().requires_grad_(True)) for k, v in init.items())
