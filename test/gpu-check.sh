@@ -2,7 +2,12 @@
 # Every GPU check and GPU benchmark of the project in one command, for a machine with an NVIDIA GPU (and, for the
 # anchors, PyTorch with CUDA). Built here, run there: see docs/benchmarks.md ("GPU runs") and ../shared/gpu/README.md.
 #
-#   bash test/gpu-check.sh [OUT_DIR]        (default: $OUT, else ./gpu-out)
+#   bash test/gpu-check.sh [OUT_DIR] [STEP...]   (default OUT_DIR: $OUT, else ./gpu-out; default: every step)
+#
+# Steps: devices native-tests ts-op-suite half-own-gemm llama-step llama-step-amp model-trainer bench-step
+# bench-attention. A device session allows 10 minutes per command: run the checks and the benchmarks as two calls,
+#   bash test/gpu-check.sh "$OUT" devices native-tests ts-op-suite half-own-gemm llama-step llama-step-amp model-trainer
+#   bash test/gpu-check.sh "$OUT" bench-step bench-attention
 #
 # Each step has its own time limit, writes its log to OUT_DIR and the script goes on after a failure; the last lines
 # printed are a summary (step, exit status, seconds). Exit status: the number of failed steps.
@@ -15,6 +20,8 @@ if [ ! -f native/build/Release/seekr.node ] && [ -f .device/seekr-gpu.tar.xz ]; 
   tar -xJf .device/seekr-gpu.tar.xz
 fi
 OUT_DIR="${1:-${OUT:-gpu-out}}"
+shift || true
+ONLY=" $* "
 mkdir -p "$OUT_DIR"
 SUMMARY=()
 FAILED=0
@@ -22,6 +29,7 @@ FAILED=0
 step() { # step NAME TIMEOUT_S COMMAND...
   local name="$1" limit="$2"
   shift 2
+  if [ "$ONLY" != "  " ] && [[ "$ONLY" != *" $name "* ]]; then return 0; fi
   local t0=$SECONDS
   echo "== $name"
   timeout "$limit" "$@" >"$OUT_DIR/$name.log" 2>&1
