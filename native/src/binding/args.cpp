@@ -115,7 +115,7 @@ void require_dtype(const Args& a, const Storage* s, const char* name, DType d) {
     a.fail(std::string("'") + name + "' has dtype " + dtype_name(s->dtype) + ", expected " + dtype_name(d));
 }
 void require_float(const Args& a, const Storage* s, const char* name) {
-  if (s->device.type == DeviceType::CUDA && (s->dtype == DType::BF16 || s->dtype == DType::F16)) return;
+  if (s->device.type == DeviceType::CUDA && is_half(s->dtype)) return;
   require_dtype(a, s, name, DType::F32);
 }
 void require_same_device(const Args& a, std::initializer_list<const Storage*> list) {
@@ -184,7 +184,7 @@ static void convert_on(const Device& d, const void* src, DType sd, void* dst, DT
 
 void HalfStaging::stage(Storage* s, Stage mode) {
   const bool output = mode != Stage::In;
-  if (!s || (s->dtype != DType::BF16 && s->dtype != DType::F16)) {
+  if (!s || !is_half(s->dtype)) {
     for (Entry& e : entries_)  // already staged (the same buffer at two positions)
       if (e.s == s) e.output = e.output || output;
     return;

@@ -36,9 +36,10 @@ static cpu::AttnShape read_shape(const Args& a, size_t i) {
   return s;
 }
 
-static void check_qkv(const Args& a, const cpu::AttnShape& s, Storage* q, Storage* k, Storage* v) {
+// Sizes of q, k, v (v optional) for the shape; their dtype too unless the caller took half buffers (f32 = false).
+static void check_qkv(const Args& a, const cpu::AttnShape& s, Storage* q, Storage* k, Storage* v, bool f32 = true) {
   for (auto [st, nm] : {std::pair{q, "q"}, {k, "k"}, {v, "v"}}) {
-    if (!st) continue;
+    if (!st || !f32) continue;
     require_dtype(a, st, nm, DType::F32);
   }
   require_numel(a, q, "q", (size_t)(s.B * s.Tq * s.H * s.D));
@@ -79,13 +80,11 @@ static int64_t read_variant(const Args& a, size_t i, bool allow_tensor_cores = f
   return v;
 }
 
-static bool is_half(const Storage* s) { return s->dtype == DType::BF16 || s->dtype == DType::F16; }
-static bool is_float(const Storage* s) { return s->dtype == DType::F32 || is_half(s); }
 
 // bf16 / f16 q, k, v of one dtype on a CUDA device, in a shape the tensor-core kernels take: they read and write the
 // half buffers directly (no float32 copies). Everything else goes through HalfStaging to the float32 kernels.
 static bool tensor_core_path(const cpu::AttnShape& s, const Storage* q, const Storage* k, const Storage* v, const Storage* mask) {
-  return q->device.type == DeviceType::CUDA && is_half(q) && k->dtype == q->dtype && v->dtype == q->dtype &&
+  return q->device.type == DeviceType::CUDA && is_half(q->dtype) && k->dtype == q->dtype && v->dtype == q->dtype &&
          (!mask || mask->dtype == DType::F32) && cuda::attention_tc_supported(s);
 }
 
@@ -103,10 +102,8 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     Storage* tap_rows = a.opt_tensor(15, "tapRows");
     Storage* taps = a.opt_tensor(16, "taps");
     int64_t variant = read_variant(a, 17, true);
-    if (!taps && !tap_heads && !tap_rows && variant != 1 && tensor_core_path(s, q, k, v, mask) && is_float(out)) {
-      require_numel(a, q, "q", (size_t)(s.B * s.Tq * s.H * s.D));
-      require_numel(a, k, "k", (size_t)(s.B * s.Tk * s.Hkv * s.D));
-      require_numel(a, v, "v", (size_t)(s.B * s.Tk * s.Hkv * s.D));
+    if (!taps && !tap_heads && !tap_rows && variant != 1 && tensor_core_path(s, q, k, v, mask) && is_float(out->dtype)) {
+      check_qkv(a, s, q, k, v, false);
       require_numel(a, out, "out", (size_t)(s.B * s.Tq * s.H * s.D));
       require_dtype(a, lse, "lse", DType::F32);
       require_numel(a, lse, "lse", (size_t)(s.B * s.H * s.Tq));
@@ -171,11 +168,12 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     bool sens_all = a.flag(19, "sensitivityAll");
     int64_t variant = read_variant(a, 20);
     // Tensor cores when the forward's inputs were half (no sensitivity statistic there); gradients of one float dtype.
-    if (!sens && variant != 1 && tensor_core_path(s, q, k, v, mask) && is_float(out) && (dout->dtype == q->dtype || dout->dtype == DType::F32) &&
-        is_float(dq) && dk->dtype == dq->dtype && dv->dtype == dq->dtype) {
+    if (!sens && variant != 1 && tensor_core_path(s, q, k, v, mask) && is_float(out->dtype) && (dout->dtype == q->dtype || dout->dtype == DType::F32) &&
+        is_float(dq->dtype) && dk->dtype == dq->dtype && dv->dtype == dq->dtype) {
       const size_t nq = (size_t)(s.B * s.Tq * s.H * s.D), nk = (size_t)(s.B * s.Tk * s.Hkv * s.D);
-      for (auto [st, nm] : {std::pair{q, "q"}, {out, "out"}, {dout, "dout"}, {dq, "dq"}}) require_numel(a, st, nm, nq);
-      for (auto [st, nm] : {std::pair{k, "k"}, {v, "v"}, {dk, "dk"}, {dv, "dv"}}) require_numel(a, st, nm, nk);
+      check_qkv(a, s, q, k, v, false);
+      for (auto [st, nm] : {std::pair{out, "out"}, {dout, "dout"}, {dq, "dq"}}) require_numel(a, st, nm, nq);
+      for (auto [st, nm] : {std::pair{dk, "dk"}, {dv, "dv"}}) require_numel(a, st, nm, nk);
       require_dtype(a, lse, "lse", DType::F32);
       require_numel(a, lse, "lse", (size_t)(s.B * s.H * s.Tq));
       const float* m = read_mask(a, mask, s);

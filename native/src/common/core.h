@@ -14,6 +14,8 @@ constexpr int kNumDTypes = 4;
 const char* dtype_name(DType d);
 size_t dtype_size(DType d);
 bool dtype_valid(int32_t d);
+inline bool is_half(DType d) { return d == DType::BF16 || d == DType::F16; }
+inline bool is_float(DType d) { return d == DType::F32 || is_half(d); }
 
 enum class DeviceType : int32_t { CPU = 0, CUDA = 1 };
 struct Device {

@@ -694,7 +694,7 @@ void check_common(const char* op, int device, const AttnShape& s, DType in_dtype
   if (!attention_tc_supported(s))
     throw Error(std::string(op) + ": the tensor-core kernels take head dims 16, 32, 64 or 128 with H a multiple of "
                 "Hkv and non-negative sizes (" + shape_str(s) + ")");
-  if (in_dtype != DType::BF16 && in_dtype != DType::F16 && in_dtype != DType::F32)
+  if (!is_float(in_dtype))
     throw Error(std::string(op) + ": the tensor-core kernels take bfloat16, float16 or float32 inputs, not " +
                 dtype_name(in_dtype) + " (" + shape_str(s) + ")");
   int major = 0;
@@ -704,7 +704,7 @@ void check_common(const char* op, int device, const AttnShape& s, DType in_dtype
                 std::to_string(device) + " has " + std::to_string(major) + ".x (" + shape_str(s) + ")");
 }
 void check_float_dtype(const char* op, const char* what, DType d, const AttnShape& s) {
-  if (d != DType::F32 && d != DType::BF16 && d != DType::F16)
+  if (!is_float(d))
     throw Error(std::string(op) + ": " + what + " must be float32, bfloat16 or float16, not " + dtype_name(d) + " (" +
                 shape_str(s) + ")");
 }

@@ -271,7 +271,7 @@ bool gemm_ex(int device, const cpu::GemmBatch& g, float alpha, DType ab, const v
              DType tc, void* C) {
   const Api& a = api();
   if (!a.loaded || !fits_int(g) || g.batch <= 0) return false;
-  if (ab != DType::BF16 && ab != DType::F16) return false;
+  if (!is_half(ab)) return false;
   if (tc != DType::F32 && tc != ab) return false;
   const cudaDataType t_ab = ab == DType::BF16 ? CUDA_R_16BF : CUDA_R_16F;
   const cudaDataType t_c = tc == DType::F32 ? CUDA_R_32F : t_ab;

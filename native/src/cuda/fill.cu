@@ -1,6 +1,4 @@
-// CUDA fills, float32 <-> int32 casts and the counter-based random fills (cpu/random.h's generator, bit for bit).
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
+// CUDA fills, dtype conversions and the counter-based random fills (cpu/random.h's generator, bit for bit).
 #include <cuda_runtime.h>
 
 #include "cuda/common.cuh"
@@ -16,17 +14,6 @@ namespace {
 template <typename T>
 __global__ void fill_kernel(T* __restrict__ p, int64_t n, T v) {
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) p[i] = v;
-}
-
-__global__ void i32_to_f32(const int32_t* __restrict__ src, float* __restrict__ dst, int64_t n) {
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    dst[i] = __int2float_rn(src[i]);
-}
-__global__ void f32_to_i32(const float* __restrict__ src, int32_t* __restrict__ dst, int64_t n) {
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    const float f = src[i];
-    dst[i] = (f != f) ? 0 : f >= 2147483647.0f ? 2147483647 : f <= -2147483648.0f ? (-2147483647 - 1) : __float2int_rz(f);
-  }
 }
 
 // cpu/random.h, on the device: the same integer arithmetic, so the same bits.
@@ -59,26 +46,16 @@ __global__ void normal_kernel(float* __restrict__ out, int64_t n, uint64_t mseed
   }
 }
 
-// Conversions between storage dtypes (codes as DType): floats round to nearest even, float -> int32 truncates.
-__device__ __forceinline__ float load_as_float(const void* p, int d, int64_t i) {
-  switch (d) {
-    case 0: return static_cast<const float*>(p)[i];
-    case 1: return (float)static_cast<const int32_t*>(p)[i];
-    case 2: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
-    default: return __half2float(static_cast<const __half*>(p)[i]);
-  }
-}
+// Conversions between storage dtypes (codes as DType): floats through ldf / stf (widen exactly, round to nearest
+// even); int32 -> float rounds to nearest, float -> int32 truncates (NaN -> 0, saturating at the int32 range).
 __global__ void convert_kernel(const void* __restrict__ src, int sd, void* __restrict__ dst, int dd, int64_t n) {
+  constexpr int I32 = (int)DType::I32;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    const float v = load_as_float(src, sd, i);
-    switch (dd) {
-      case 0: static_cast<float*>(dst)[i] = v; break;
-      case 1:
-        static_cast<int32_t*>(dst)[i] = v != v ? 0 : v >= 2147483647.0f ? 2147483647 : v <= -2147483648.0f ? (-2147483647 - 1) : (int32_t)v;
-        break;
-      case 2: static_cast<__nv_bfloat16*>(dst)[i] = __float2bfloat16_rn(v); break;
-      default: static_cast<__half*>(dst)[i] = __float2half_rn(v); break;
-    }
+    const float v = sd == I32 ? __int2float_rn(static_cast<const int32_t*>(src)[i]) : ldf(static_cast<const AnyF*>(src), sd, i);
+    if (dd == I32)
+      static_cast<int32_t*>(dst)[i] = v != v ? 0 : v >= 2147483647.0f ? 2147483647 : v <= -2147483648.0f ? (-2147483647 - 1) : __float2int_rz(v);
+    else
+      stf(static_cast<AnyF*>(dst), dd, i, v);
   }
 }
 
@@ -102,18 +79,6 @@ void fill_i32(int device, int32_t* p, int64_t n, int32_t v) {
   use_device(device);
   fill_kernel<int32_t><<<grid_for(n), kThreads>>>(p, n, v);
   check_launch("fill");
-}
-void cast_i32_to_f32(int device, const int32_t* src, float* dst, int64_t n) {
-  if (n == 0) return;
-  use_device(device);
-  i32_to_f32<<<grid_for(n), kThreads>>>(src, dst, n);
-  check_launch("cast");
-}
-void cast_f32_to_i32(int device, const float* src, int32_t* dst, int64_t n) {
-  if (n == 0) return;
-  use_device(device);
-  f32_to_i32<<<grid_for(n), kThreads>>>(src, dst, n);
-  check_launch("cast");
 }
 void convert(int device, const void* src, DType sd, void* dst, DType dd, int64_t n) {
   if (n == 0) return;

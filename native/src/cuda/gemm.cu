@@ -107,6 +107,22 @@ __global__ void scale_c_kernel(float* __restrict__ c, int64_t n, float beta) {
 }
 
 // ---- bf16 / f16 tensor-core GEMM ----------------------------------------------------------------------------------
+// Launches launch(grid, batch0, tile_m0) over tiles of bm x bn output elements for every batch entry, in chunks of at
+// most 65535 along the grid's y (row tiles) and z (batch) axes, the hardware limit there.
+template <typename F>
+void for_each_grid(const cpu::GemmBatch& g, int64_t bm, int64_t bn, F&& launch) {
+  const int64_t tiles_m = (g.M + bm - 1) / bm, tiles_n = (g.N + bn - 1) / bn;
+  if (tiles_n > 0x7fffffff) throw Error("matmul: N is too large for the CUDA kernel (" + std::to_string(g.N) + ")");
+  for (int64_t b0 = 0; b0 < g.batch; b0 += 65535) {
+    const int64_t nb = g.batch - b0 < 65535 ? g.batch - b0 : 65535;
+    for (int64_t m0 = 0; m0 < tiles_m; m0 += 65535) {
+      const int64_t nm = tiles_m - m0 < 65535 ? tiles_m - m0 : 65535;
+      launch(dim3((unsigned)tiles_n, (unsigned)nm, (unsigned)nb), b0, m0);
+      check_launch("matmul");
+    }
+  }
+}
+
 namespace hg {
 using namespace nvcuda;
 
@@ -285,18 +301,10 @@ __global__ void scale_c_kernel(void* __restrict__ c, int64_t n, float beta, int 
 template <typename T, bool TA, bool TB>
 void launch(const cpu::GemmBatch& g, float alpha, const uint16_t* A, const uint16_t* B, float beta, int c_kind,
             void* C, bool vec_a, bool vec_b) {
-  const int64_t tiles_m = (g.M + BM - 1) / BM, tiles_n = (g.N + BN - 1) / BN;
-  if (tiles_n > 0x7fffffff) throw Error("matmul: N is too large for the CUDA kernel (" + std::to_string(g.N) + ")");
-  for (int64_t b0 = 0; b0 < g.batch; b0 += 65535) {
-    const int64_t nb = g.batch - b0 < 65535 ? g.batch - b0 : 65535;
-    for (int64_t m0 = 0; m0 < tiles_m; m0 += 65535) {
-      const int64_t nm = tiles_m - m0 < 65535 ? tiles_m - m0 : 65535;
-      dim3 grid((unsigned)tiles_n, (unsigned)nm, (unsigned)nb);
-      hgemm_kernel<T, TA, TB><<<grid, NT>>>(A, B, C, g.M, g.N, g.K, g.stride_a, g.stride_b, g.stride_c, alpha, beta,
-                                            c_kind, vec_a, vec_b, b0, m0);
-      check_launch("matmul");
-    }
-  }
+  for_each_grid(g, BM, BN, [&](dim3 grid, int64_t b0, int64_t m0) {
+    hgemm_kernel<T, TA, TB><<<grid, NT>>>(A, B, C, g.M, g.N, g.K, g.stride_a, g.stride_b, g.stride_c, alpha, beta,
+                                          c_kind, vec_a, vec_b, b0, m0);
+  });
 }
 
 template <typename T>
@@ -330,25 +338,17 @@ void gemm_batched(int device, const cpu::GemmBatch& g, float alpha, const float*
     return;
   }
   if (cublas::sgemm(device, g, alpha, A, B, beta, C)) return;
-  const int64_t tiles_m = (g.M + BM - 1) / BM, tiles_n = (g.N + BN - 1) / BN;
-  if (tiles_n > 0x7fffffff) throw Error("matmul: N is too large for the CUDA kernel (" + std::to_string(g.N) + ")");
-  for (int64_t b0 = 0; b0 < g.batch; b0 += 65535) {
-    const int64_t nb = g.batch - b0 < 65535 ? g.batch - b0 : 65535;
-    for (int64_t m0 = 0; m0 < tiles_m; m0 += 65535) {
-      const int64_t nm = tiles_m - m0 < 65535 ? tiles_m - m0 : 65535;
-      dim3 grid((unsigned)tiles_n, (unsigned)nm, (unsigned)nb);
-      sgemm_kernel<<<grid, NT>>>(A, B, C, g.M, g.N, g.K, g.trans_a, g.trans_b, g.stride_a, g.stride_b, g.stride_c, alpha,
-                                 beta, b0, m0);
-      check_launch("matmul");
-    }
-  }
+  for_each_grid(g, BM, BN, [&](dim3 grid, int64_t b0, int64_t m0) {
+    sgemm_kernel<<<grid, NT>>>(A, B, C, g.M, g.N, g.K, g.trans_a, g.trans_b, g.stride_a, g.stride_b, g.stride_c, alpha,
+                               beta, b0, m0);
+  });
 }
 
 void gemm_batched_half(int device, const cpu::GemmBatch& g, float alpha, DType ab, const void* A, const void* B,
                        float beta, DType tc, void* C) {
-  if (ab != DType::BF16 && ab != DType::F16)
+  if (!is_half(ab))
     throw Error(std::string("matmul: the tensor-core GEMM takes bfloat16 or float16 operands, not ") + dtype_name(ab));
-  if (tc != DType::F32 && tc != DType::BF16 && tc != DType::F16)
+  if (!is_float(tc))
     throw Error(std::string("matmul: the output must be float32, bfloat16 or float16, not ") + dtype_name(tc));
   if (g.batch == 0 || g.M == 0 || g.N == 0) return;
   use_device(device);

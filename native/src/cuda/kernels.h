@@ -32,10 +32,8 @@ void where(int device, const void* c, DType ct, const std::vector<int64_t>& cs, 
 // ---- fills, casts, random (binding/memory.cpp, cpu/random.h) -----------------------------------------------------
 void fill_f32(int device, float* p, int64_t n, float v);
 void fill_i32(int device, int32_t* p, int64_t n, int32_t v);
-// int32 -> float32 (round to nearest) / float32 -> int32 (truncation; NaN -> 0; saturating at the int32 range).
-void cast_i32_to_f32(int device, const int32_t* src, float* dst, int64_t n);
-void cast_f32_to_i32(int device, const float* src, int32_t* dst, int64_t n);
-// Any pair of storage dtypes (cpu/convert.h): floats round to nearest even; float -> int32 as cast_f32_to_i32.
+// Any pair of storage dtypes (cpu/convert.h): floats round to nearest even; float -> int32 truncates toward zero
+// (NaN -> 0, saturating at the int32 range).
 void convert(int device, const void* src, DType sd, void* dst, DType dd, int64_t n);
 void fill_uniform(int device, float* out, int64_t n, uint64_t seed, uint64_t offset, float low, float high);
 void fill_normal(int device, float* out, int64_t n, uint64_t seed, uint64_t offset, float mean, float std);

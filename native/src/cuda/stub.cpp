@@ -75,8 +75,6 @@ namespace cuda {
 
 void fill_f32(int, float*, int64_t, float) { throw not_built(); }
 void fill_i32(int, int32_t*, int64_t, int32_t) { throw not_built(); }
-void cast_i32_to_f32(int, const int32_t*, float*, int64_t) { throw not_built(); }
-void cast_f32_to_i32(int, const float*, int32_t*, int64_t) { throw not_built(); }
 void convert(int, const void*, DType, void*, DType, int64_t) { throw not_built(); }
 void gemm_batched_half(int, const cpu::GemmBatch&, float, DType, const void*, const void*, float, DType, void*) { throw not_built(); }
 std::string gemm_backend(int) { return std::string("none: built without CUDA (") + SEEKR_CUDA_REASON + ")"; }

@@ -3,20 +3,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { native } from "../../index.js";
+import { randn, rng } from "./random.mjs";
 
 const gpu = native.backendInfo().cudaAvailable;
 
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const randn = (r, n) => Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()));
 
 function buf(dev, data) {
   const f = data instanceof Int32Array;

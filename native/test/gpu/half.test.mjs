@@ -11,6 +11,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { native } from "../../index.js";
+import { randn, rng } from "./random.mjs";
 
 const SELF = process.env.SEEKR_OPS_TEST_SELF === "1";
 const gpu = native.backendInfo().cudaAvailable;
@@ -19,18 +20,6 @@ const opts = { skip: !gpu && !SELF };
 const F32 = 0, I32 = 1, BF16 = 2, F16 = 3;
 const NAMES = ["float32", "int32", "bfloat16", "float16"];
 
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const randn = (r, n, scale = 1) =>
-  Float32Array.from({ length: n }, () => scale * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()));
 
 // Buffers on one device; half data goes up as float32 and is cast on that device (so both sides hold the same bits
 // only if the casts agree — checked first, bit for bit).

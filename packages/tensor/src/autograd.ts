@@ -1,7 +1,7 @@
 // Reverse-mode autograd: recording ops on a graph of GradNodes, backward(), noGrad scopes, grad helpers.
 import { Tensor, type GradNode, empty, ones, shapeStr } from "./tensor.js";
 import { sameShape } from "./shape.js";
-import type { DType } from "./dtype.js";
+import { type DType, isFloatDType } from "./dtype.js";
 import * as scope from "./scope.js";
 import { native } from "@seekr/native";
 
@@ -252,7 +252,7 @@ export function valueAndGrad(fn: (...xs: Tensor[]) => Tensor): (...xs: Tensor[])
       if (x.isDisposed) throw new Error(`valueAndGrad: argument ${i} ${shapeStr(x.shape)} was disposed`);
     });
     const leaves = xs.map((x) => {
-      if (x.dtype !== "float32" && x.dtype !== "bfloat16" && x.dtype !== "float16")
+      if (!isFloatDType(x.dtype))
         throw new Error(`valueAndGrad: inputs must be float tensors (float32, bfloat16, float16), got ${x.dtype}`);
       const l = x._viewAs(x.shape);
       l.requiresGrad = true;

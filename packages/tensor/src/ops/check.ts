@@ -2,6 +2,7 @@
 import { Tensor, shapeStr } from "../tensor.js";
 import { deviceName, sameDevice } from "../device.js";
 import { isTensorLike } from "../scope.js";
+import { isFloatDType } from "../dtype.js";
 
 export function checkTensor(t: unknown, op: string, name: string): asserts t is Tensor {
   if (!isTensorLike(t)) throw new Error(`${op}: '${name}' must be a Tensor, got ${t === null ? "null" : typeof t}`);
@@ -9,7 +10,7 @@ export function checkTensor(t: unknown, op: string, name: string): asserts t is 
 }
 /** float32, bfloat16 or float16 (kernels compute in float32 and round results to the output's dtype). */
 export function checkFloat(t: Tensor, op: string, name: string): void {
-  if (t.dtype !== "float32" && t.dtype !== "bfloat16" && t.dtype !== "float16")
+  if (!isFloatDType(t.dtype))
     throw new Error(`${op}: '${name}' must be a float tensor (float32, bfloat16 or float16), got ${t.dtype} ${shapeStr(t.shape)}`);
 }
 export function checkInt(t: Tensor, op: string, name: string): void {

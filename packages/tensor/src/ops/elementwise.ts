@@ -29,6 +29,11 @@ export function binaryRaw(op: BinName, a: Tensor, b: Tensor, dtype?: DType): Ten
   return out;
 }
 
+/** The dtype of a result from operands a, b (as given) and their tensors ta, tb: a number takes its partner's dtype. */
+function resultDType(a: TensorOrNumber, b: TensorOrNumber, ta: Tensor, tb: Tensor): DType {
+  return typeof a === "number" ? tb.dtype : typeof b === "number" ? ta.dtype : promoteTypes(ta.dtype, tb.dtype);
+}
+
 function prep(op: string, a: TensorOrNumber, b: TensorOrNumber): [Tensor, Tensor, Tensor[], DType] {
   if (typeof a === "number" && typeof b === "number") throw new Error(`${op}: at least one argument must be a tensor`);
   const like = (typeof a === "number" ? b : a) as Tensor;
@@ -41,7 +46,7 @@ function prep(op: string, a: TensorOrNumber, b: TensorOrNumber): [Tensor, Tensor
   checkFloat(ta, op, "a");
   checkFloat(tb, op, "b");
   checkSameDevice(op, ta, tb);
-  const dtype = typeof a === "number" ? tb.dtype : typeof b === "number" ? ta.dtype : promoteTypes(ta.dtype, tb.dtype);
+  const dtype = resultDType(a, b, ta, tb);
   return [ta, tb, temps, dtype];
 }
 
@@ -181,7 +186,7 @@ export function where(cond: Tensor, a: TensorOrNumber, b: TensorOrNumber): Tenso
   checkFloat(tb, "where", "b");
   checkSameDevice("where", cond, ta, tb);
   const shape = broadcastShapes(broadcastShapes(cond.shape, ta.shape, "where"), tb.shape, "where");
-  const out = empty(shape, typeof a === "number" ? tb.dtype : typeof b === "number" ? ta.dtype : promoteTypes(ta.dtype, tb.dtype), cond.device);
+  const out = empty(shape, resultDType(a, b, ta, tb), cond.device);
   native.where(
     cond.handle, broadcastStrides(cond.shape, shape), ta.handle, broadcastStrides(ta.shape, shape),
     tb.handle, broadcastStrides(tb.shape, shape), out.handle, shape,
