@@ -9,24 +9,13 @@ import { join } from "node:path";
 import * as S from "@seekr/tensor";
 import { LlamaModel, llamaConfig, padBatch, mirroredTensor } from "@seekr/model";
 import { resolveConfig, runExperiment } from "@seekr/trainer";
+import { check, exit, fail, relErr, report } from "../../packages/tensor/test/gpu/checks.mjs";
 
-const report = (o) => console.log(JSON.stringify(o));
-let failures = 0;
-const check = (what, err, tol, extra = {}) => {
-  const ok = err <= tol;
-  if (!ok) failures++;
-  report({ check: what, err, tol, ok, ...extra });
-};
 const info = S.devices();
 const DEV = process.env.SEEKR_CHECK_DEVICE ?? "cuda:0";
 report({ device: DEV, cuda: info.cuda.devices[0] ?? null, available: info.cuda.available, reason: info.cuda.reason, gemm: info.cuda.gemm });
 if (DEV !== "cpu" && !info.cuda.available) process.exit(0);
 
-const relErr = (a, b) => {
-  let num = 0, den = 0;
-  for (let i = 0; i < b.length; i++) { num = Math.max(num, Math.abs(a[i] - b[i])); den = Math.max(den, Math.abs(b[i])); }
-  return num / Math.max(den, 1e-30);
-};
 
 // ---- the model ----------------------------------------------------------------------------------------------------
 const cfg = llamaConfig({ vocabSize: 40, hiddenSize: 32, intermediateSize: 48, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 64 });
@@ -89,20 +78,20 @@ const t1 = performance.now();
 const devRun = await runOn(DEV, "float32");
 const t2 = performance.now();
 report({ trainer: "float32 run", cpuSeconds: (t1 - t0) / 1000, deviceSeconds: (t2 - t1) / 1000, device: devRun.runInfo.device });
-if (devRun.runInfo.device !== DEV) { failures++; report({ check: "run.json device", got: devRun.runInfo.device, ok: false }); }
+if (devRun.runInfo.device !== DEV) fail({ check: "run.json device", got: devRun.runInfo.device });
 // Pre-training and the first steps see the same data; float rounding differs, so losses drift apart slowly.
 const firstSteps = (r) => r.log.filter((l) => l.method === "seqft").slice(0, 5).map((l) => l.loss);
 check("trainer: SeqFT first 5 losses, device vs cpu (relative)", relErr(firstSteps(devRun), firstSteps(cpuRun)), 1e-3);
 for (const m of Object.keys(cpuRun.scores.methods)) {
   const c = cpuRun.scores.methods[m], d = devRun.scores.methods[m];
   report({ method: m, cpu: { op: c.op, bwt: c.bwt }, device: { op: d?.op, bwt: d?.bwt } });
-  if (!d || !Number.isFinite(d.op)) { failures++; report({ check: `trainer: ${m} finished on the device`, ok: false }); }
+  if (!d || !Number.isFinite(d.op)) fail({ check: `trainer: ${m} finished on the device` });
 }
 const bf = await runOn(DEV, "bfloat16");
 report({ trainer: "bfloat16 run", seconds: (performance.now() - t2) / 1000 });
-for (const l of bf.log) if (!Number.isFinite(l.loss)) { failures++; report({ check: "bf16 losses finite", at: l, ok: false }); break; }
+for (const l of bf.log) if (!Number.isFinite(l.loss)) { fail({ check: "bf16 losses finite", at: l }); break; }
 check("trainer: bf16 SeqFT first 5 losses vs float32 (relative)", relErr(firstSteps(bf), firstSteps(devRun)), 0.05);
 for (const m of Object.keys(bf.scores.methods)) report({ method: m, bfloat16: { op: bf.scores.methods[m].op, bwt: bf.scores.methods[m].bwt } });
 rmSync(root, { recursive: true, force: true });
 report({ memory: S.memory().devices });
-process.exit(failures ? 1 : 0);
+exit();

@@ -6,21 +6,10 @@
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import * as S from "../../dist/index.js";
+import { check, exit, fail, relErr, report } from "./checks.mjs";
 import { forward, loss } from "../../dist-bench/bench/llama.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const report = (o) => console.log(JSON.stringify(o));
-let failures = 0;
-const check = (what, err, tol, extra = {}) => {
-  const ok = err <= tol;
-  if (!ok) failures++;
-  report({ check: what, err, tol, ok, ...extra });
-};
-const relErr = (a, b) => {
-  let num = 0, den = 0;
-  for (let i = 0; i < b.length; i++) { num = Math.max(num, Math.abs(a[i] - b[i])); den = Math.max(den, Math.abs(b[i])); }
-  return num / Math.max(den, 1e-30);
-};
 
 const info = S.devices();
 report({ device: info.cuda.devices[0] ?? null, cudaAvailable: info.cuda.available, reason: info.cuda.reason, gemm: info.cuda.gemm });
@@ -50,7 +39,7 @@ for (const amp of ["bfloat16", "float16"]) {
   const params = fresh();
   S.tidy(() => {
     const logits = S.noGrad(() => S.autocast(amp, () => forward(cfg, params, ids)));
-    if (logits.dtype !== amp) { failures++; report({ check: `${amp} logits dtype`, got: logits.dtype, ok: false }); }
+    if (logits.dtype !== amp) fail({ check: `${amp} logits dtype`, got: logits.dtype });
     check(`${amp} logits (cuda vs pytorch, rel to max)`, relErr(logits.toFloatArray(), F("logits").toFloatArray()), 4 * ulp);
     const l = S.autocast(amp, () => loss(cfg, params, ids, targets));
     check(`${amp} loss`, Math.abs(l.item() - F("loss").item()), 2 * ulp);
@@ -80,7 +69,7 @@ for (const amp of ["bfloat16", "float16"]) {
     scaler.update();
   }
   check(`${amp} 3-step losses`, worstLoss, 4 * ulp);
-  if (stepped !== 3) { failures++; report({ check: `${amp} steps taken`, stepped, ok: false }); }
+  if (stepped !== 3) fail({ check: `${amp} steps taken`, stepped });
   let close = 0, total = 0, sumAbs = 0, gap = 0;
   for (const n of names) {
     const a = p2.get(n).toFloatArray(), b = F(`step3.${n}`).toFloatArray(), f = base.tensors.get(`step3.${n}`).toFloatArray();
@@ -99,4 +88,4 @@ for (const amp of ["bfloat16", "float16"]) {
   for (const p of p2.values()) p.dispose();
 }
 report({ memory: S.memory().devices });
-process.exit(failures ? 1 : 0);
+exit();
