@@ -33,6 +33,12 @@ export interface NativeAddon {
   backendInfo(): BackendInfo;
   setThreads(n: number): void;
   synchronize(deviceType: number, deviceIndex: number): void;
+  /** Starts timing every native call: host time, and device time (CUDA events) once a GPU is in use. */
+  profileStart(): void;
+  /** sumSquares of each float32 buffer (all on one device), with one device read-back. */
+  sumSquaresMany(xs: Handle[]): number[];
+  /** Ends the profile: per op, its calls, host milliseconds and device milliseconds (waits for the GPU). */
+  profileStop(): Array<{ op: string; calls: number; hostMs: number; deviceMs: number; deviceCalls: number }>;
 
   binary(op: number, a: Handle, aStrides: number[], b: Handle, bStrides: number[], out: Handle, shape: number[]): void;
   unary(op: number, x: Handle, out: Handle, p: number): void;
@@ -58,12 +64,14 @@ export interface NativeAddon {
   releaseCache(): void;
   cacheBytes(): number;
 
-  crossEntropy(logits: Handle, targets: Handle, loss: Handle, lse: Handle, rows: number, cols: number, ignoreIndex: number): number;
+  /** targetsHost: the targets' values on the host (for targets on a GPU: validated and counted without a download). */
+  crossEntropy(logits: Handle, targets: Handle, loss: Handle, lse: Handle, rows: number, cols: number, ignoreIndex: number, targetsHost?: Int32Array | null): number;
   crossEntropyBackward(logits: Handle, targets: Handle, lse: Handle, gy: Handle, gx: Handle, rows: number, cols: number,
-    ignoreIndex: number, count: number): void;
+    ignoreIndex: number, count: number, targetsHost?: Int32Array | null): void;
   rmsNorm(x: Handle, w: Handle, y: Handle, rstd: Handle, rows: number, cols: number, eps: number): void;
   rmsNormBackward(x: Handle, w: Handle, rstd: Handle, gy: Handle, gx: Handle, gw: Handle, rows: number, cols: number): void;
-  rope(x: Handle, positions: Handle, out: Handle, rows: number, heads: number, dim: number, theta: number, sign: number): void;
+  /** positions null: row r is at offset + r % period. */
+  rope(x: Handle, positions: Handle | null, out: Handle, rows: number, heads: number, dim: number, theta: number, sign: number, period?: number, offset?: number): void;
 
   attention(q: Handle, k: Handle, v: Handle, out: Handle, lse: Handle, B: number, Tq: number, Tk: number, H: number, Hkv: number,
     D: number, causal: boolean, scale: number, keyMask: Handle | null, tapHeads: Handle | null, tapRows: Handle | null,

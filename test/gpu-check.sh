@@ -10,7 +10,8 @@
 #   bash test/gpu-check.sh "$OUT" bench-step bench-attention
 #
 # Each step has its own time limit, writes its log to OUT_DIR and the script goes on after a failure; the last lines
-# printed are a summary (step, exit status, seconds). Exit status: the number of failed steps.
+# printed are a summary (step, exit status, seconds). Exit status: the number of failed steps. GPU_STEP_MAX_S=N caps
+# every step's time limit at N seconds.
 # Needs: native/build/Release/seekr.node built with CUDA, every package's dist (and packages/tensor/dist-bench), the
 # production node_modules, node on PATH — `bash test/gpu-pack.sh` here packs all of it into .device/seekr-gpu.tar.xz,
 # which this script unpacks when the build outputs are missing (a fresh GPU machine).
@@ -29,6 +30,8 @@ FAILED=0
 step() { # step NAME TIMEOUT_S COMMAND...
   local name="$1" limit="$2"
   shift 2
+  # GPU_STEP_MAX_S caps every step's limit (a device lease is short: a hung kernel must not eat it).
+  if [ -n "${GPU_STEP_MAX_S:-}" ] && [ "$limit" -gt "$GPU_STEP_MAX_S" ]; then limit="$GPU_STEP_MAX_S"; fi
   if [ "$ONLY" != "  " ] && [[ "$ONLY" != *" $name "* ]]; then return 0; fi
   local t0=$SECONDS
   echo "== $name"
@@ -56,7 +59,7 @@ step llama-step-amp 180 node packages/tensor/test/gpu/llama-step-amp.mjs
 # @seekr/model on cuda:0 against the CPU; the same short continual-learning run on the CPU and on cuda:0 (f32, bf16).
 step model-trainer 420 node test/gpu/model-trainer.mjs
 # Speed: training steps (reference config and ~125M, bf16) with MFU beside PyTorch's eager step on the same card.
-step bench-step 420 node packages/tensor/dist-bench/bench/run.js --device cuda --steps 10 --warmup 3 --out "$OUT_DIR/bench-step.json"
+step bench-step 420 node packages/tensor/dist-bench/bench/run.js --device cuda --steps 10 --warmup 3 --out "$OUT_DIR/bench-step.json" ${GPU_BENCH_ARGS:-}
 # Attention kernels (f32 and tensor cores) beside PyTorch SDPA / eager on the same card.
 step bench-attention 240 bash -c 'node native/bench/attention-gpu.mjs && python3 native/bench/attention-gpu-torch.py'
 

@@ -2,8 +2,11 @@
 #include "binding/args.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <sstream>
 
 #include "cpu/convert.h"
@@ -155,15 +158,75 @@ std::vector<int32_t> int32_values_on_host(const Storage* s) {
 static thread_local int g_call_depth = 0;
 int native_call_depth() { return g_call_depth; }
 
+// ---- op profiling -------------------------------------------------------------------------------------------------
+namespace {
+struct ProfileRecord {
+  const std::string* op;
+  double host_ms;
+  void* start;  // CUDA marks (nullptr when no GPU was in use)
+  void* end;
+};
+bool g_profiling = false;
+std::vector<ProfileRecord> g_records;
+void release_records() {
+  for (ProfileRecord& r : g_records) {
+    cuda::profile_release(r.start);
+    cuda::profile_release(r.end);
+  }
+  g_records.clear();
+}
+}  // namespace
+bool profiling() { return g_profiling; }
+void profile_start() {
+  release_records();
+  g_profiling = true;
+}
+std::vector<ProfileRow> profile_stop() {
+  g_profiling = false;
+  std::map<std::string, ProfileRow> rows;
+  for (ProfileRecord& r : g_records) {
+    ProfileRow& row = rows[*r.op];
+    row.op = *r.op;
+    row.calls += 1;
+    row.host_ms += r.host_ms;
+    const double ms = cuda::profile_elapsed_ms(r.start, r.end);
+    if (ms >= 0) {
+      row.device_ms += ms;
+      row.device_calls += 1;
+    }
+  }
+  release_records();
+  std::vector<ProfileRow> out;
+  for (auto& kv : rows) out.push_back(kv.second);
+  return out;
+}
+
 void define(Napi::Env env, Napi::Object exports, const char* name,
             std::function<Napi::Value(const Napi::CallbackInfo&)> fn) {
-  std::string op(name);
-  auto wrapped = [fn, op](const Napi::CallbackInfo& info) -> Napi::Value {
+  // The name lives as long as the function: profile records point at it.
+  auto op_name = std::make_shared<const std::string>(name);
+  auto wrapped = [fn, op_name](const Napi::CallbackInfo& info) -> Napi::Value {
+    const std::string& op = *op_name;
     struct Depth {
       Depth() { ++g_call_depth; }
       ~Depth() { --g_call_depth; }
     } depth;
     try {
+      if (g_profiling && g_call_depth == 1) {
+        void* start = cuda::profile_mark();
+        const auto t0 = std::chrono::steady_clock::now();
+        Napi::Value v;
+        try {
+          v = fn(info);
+        } catch (...) {
+          cuda::profile_release(start);
+          throw;
+        }
+        const double host_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (g_profiling) g_records.push_back({op_name.get(), host_ms, start, cuda::profile_mark()});
+        else cuda::profile_release(start);
+        return v;
+      }
       return fn(info);
     } catch (const Napi::Error&) {
       throw;

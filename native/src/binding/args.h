@@ -46,6 +46,19 @@ size_t checked_product(const Args& a, const std::vector<int64_t>& dims, const ch
 // The values of an int32 buffer on the host (a copy from the device for CUDA buffers), for index validation.
 std::vector<int32_t> int32_values_on_host(const Storage* s);
 
+// Op profiling: while on, every outermost native call records its op, its host time and (once CUDA is in use) the
+// device time between events recorded before and after it. profile_stop() ends it and returns the totals per op.
+struct ProfileRow {
+  std::string op;
+  int64_t calls = 0;
+  double host_ms = 0;
+  double device_ms = 0;  // 0 for ops that ran while no GPU was in use
+  int64_t device_calls = 0;
+};
+void profile_start();
+std::vector<ProfileRow> profile_stop();
+bool profiling();
+
 // How many Seekr native calls are running on this thread (> 1 inside a call re-entered from a JS getter).
 int native_call_depth();
 

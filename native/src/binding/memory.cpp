@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "binding/args.h"
+#include "common/half.h"
 #include "cpu/convert.h"
 #include "common/threadpool.h"
 #include "cpu/gemm.h"
@@ -123,10 +124,12 @@ void register_memory(Napi::Env env, Napi::Object exports) {
     Args a(info, "fill");
     Storage* s = a.tensor(0, "buffer");
     double v = a.f64(1, "value");
-    if (s->device.type == DeviceType::CUDA) {
+    if (s->device.type == DeviceType::CUDA) {  // on the device itself: nothing is uploaded
       if (s->dtype == DType::F32) cuda::fill_f32(s->device.index, s->as<float>(), (int64_t)s->numel, (float)v);
       else if (s->dtype == DType::I32) cuda::fill_i32(s->device.index, s->as<int32_t>(), (int64_t)s->numel, (int32_t)v);
-      else a.fail("fill supports float32 and int32");
+      else if (s->dtype == DType::BF16) cuda::fill_u16(s->device.index, static_cast<uint16_t*>(s->ptr), (int64_t)s->numel, f32_to_bf16((float)v));
+      else if (s->dtype == DType::F16) cuda::fill_u16(s->device.index, static_cast<uint16_t*>(s->ptr), (int64_t)s->numel, f32_to_f16((float)v));
+      else a.fail("fill supports float32, int32, bfloat16 and float16");
       return info.Env().Undefined();
     }
     if (s->dtype == DType::F32) {
@@ -139,7 +142,7 @@ void register_memory(Napi::Env env, Napi::Object exports) {
       for (size_t i = 0; i < s->numel; ++i) p[i] = iv;
     } else a.fail("fill supports float32 and int32");
     return info.Env().Undefined();
-  });
+  }, {}, {0});  // half buffers on a CUDA device are filled as they are (by bits)
   // cast(dst, src): any pair of float32 / int32 / bfloat16 / float16, same numel, same device. Floats round to nearest
   // even; float -> int32 truncates toward zero (NaN -> 0, saturating at the int32 range).
   define(env, exports, "cast", [](const Napi::CallbackInfo& info) {
@@ -249,6 +252,28 @@ void register_memory(Napi::Env env, Napi::Object exports) {
     set_num_threads((int)n);
     cpu::set_blas_threads((int)n);
     return info.Env().Undefined();
+  });
+  // profileStart(): from now on every native call is timed (host, and device once CUDA is in use).
+  // profileStop(): [{ op, calls, hostMs, deviceMs, deviceCalls }] since profileStart, sorted by op; waits for the GPU.
+  define(env, exports, "profileStart", [](const Napi::CallbackInfo& info) {
+    Args(info, "profileStart").count(0);
+    profile_start();
+    return info.Env().Undefined();
+  });
+  define(env, exports, "profileStop", [](const Napi::CallbackInfo& info) {
+    Args(info, "profileStop").count(0);
+    Napi::Env env = info.Env();
+    Napi::Array rows = Napi::Array::New(env);
+    for (const ProfileRow& r : profile_stop()) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("op", r.op);
+      o.Set("calls", (double)r.calls);
+      o.Set("hostMs", r.host_ms);
+      o.Set("deviceMs", r.device_ms);
+      o.Set("deviceCalls", (double)r.device_calls);
+      rows.Set(rows.Length(), o);
+    }
+    return rows;
   });
   define(env, exports, "synchronize", [](const Napi::CallbackInfo& info) {
     Args a(info, "synchronize");

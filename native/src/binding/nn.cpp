@@ -9,8 +9,38 @@
 
 namespace seekr {
 
+// The targets of a cross-entropy as int32 values on the host: the buffer itself on the CPU; on a GPU the caller's host
+// copy (an Int32Array of `rows` values at argument `i`, the @seekr/tensor host copy of the targets) when given, else
+// a download, which waits for the kernels queued before it.
+namespace {
+struct HostTargets {
+  std::vector<int32_t> downloaded;
+  const int32_t* p = nullptr;
+};
+HostTargets host_targets(const Args& a, size_t i, const Storage* t, int64_t rows) {
+  HostTargets h;
+  if (t->device.type == DeviceType::CPU) {
+    h.p = t->as<int32_t>();
+    return h;
+  }
+  const Napi::CallbackInfo& info = a.info;
+  if (i < info.Length() && !info[i].IsUndefined() && !info[i].IsNull()) {
+    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      a.fail("'targetsHost' must be an Int32Array (the targets' host copy)");
+    Napi::Int32Array arr = info[i].As<Napi::Int32Array>();
+    if ((int64_t)arr.ElementLength() != rows)
+      a.fail("'targetsHost' holds " + std::to_string(arr.ElementLength()) + " values for " + std::to_string(rows) + " rows");
+    h.p = arr.Data();
+    return h;
+  }
+  h.downloaded = int32_values_on_host(t);
+  h.p = h.downloaded.data();
+  return h;
+}
+}  // namespace
+
 void register_nn(Napi::Env env, Napi::Object exports) {
-  // crossEntropy(logits, targets, loss[1], lse[rows], rows, cols, ignoreIndex) -> count of kept rows
+  // crossEntropy(logits, targets, loss[1], lse[rows], rows, cols, ignoreIndex, targetsHost?) -> count of kept rows
   define_float(env, exports, "crossEntropy", {0}, {2, 3}, [](const Napi::CallbackInfo& info) -> Napi::Value {
     Args a(info, "crossEntropy");
     Storage* x = a.tensor(0, "logits");
@@ -30,9 +60,8 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     require_numel(a, lse, "lse", (size_t)rows);
     require_same_device(a, {x, t, loss, lse});
     const bool on_cuda = x->device.type == DeviceType::CUDA;
-    std::vector<int32_t> host_t;
-    if (on_cuda) host_t = int32_values_on_host(t);  // validated (and counted) on a host copy, used on the device
-    const int32_t* tp = on_cuda ? host_t.data() : t->as<int32_t>();
+    const HostTargets host_t = host_targets(a, 7, t, rows);  // validated (and counted) on the host, used on the device
+    const int32_t* tp = host_t.p;
     for (int64_t r = 0; r < rows; ++r)
       if (tp[r] != ignore && (tp[r] < 0 || tp[r] >= cols))
         a.fail("target " + std::to_string(tp[r]) + " at row " + std::to_string(r) + " is out of range [0, " +
@@ -47,7 +76,7 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     int64_t n = cpu::cross_entropy(x->as<float>(), tp, loss->as<float>(), lse->as<float>(), rows, cols, (int32_t)ignore);
     return Napi::Number::New(info.Env(), (double)n);
   }, {}, {0});
-  // crossEntropyBackward(logits, targets, lse, gy[1], gx, rows, cols, ignoreIndex, count)
+  // crossEntropyBackward(logits, targets, lse, gy[1], gx, rows, cols, ignoreIndex, count, targetsHost?)
   define_float(env, exports, "crossEntropyBackward", {0, 2, 3}, {4}, [](const Napi::CallbackInfo& info) {
     Args a(info, "crossEntropyBackward");
     Storage* x = a.tensor(0, "logits");
@@ -71,9 +100,8 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     require_float(a, gx, "gx");
     require_same_device(a, {x, t, lse, gy, gx});
     const bool on_cuda = x->device.type == DeviceType::CUDA;
-    std::vector<int32_t> host_t;
-    if (on_cuda) host_t = int32_values_on_host(t);  // validated on a host copy, used on the device
-    const int32_t* tp = on_cuda ? host_t.data() : t->as<int32_t>();
+    const HostTargets host_t = host_targets(a, 9, t, rows);  // validated on the host, used on the device
+    const int32_t* tp = host_t.p;
     for (int64_t r = 0; r < rows; ++r)
       if (tp[r] != ignore && (tp[r] < 0 || tp[r] >= cols)) a.fail("target out of range at row " + std::to_string(r));
     if (on_cuda) {  // gy stays on the device: the kernel reads it (scale = gy / count as below)
@@ -141,32 +169,44 @@ void register_nn(Napi::Env env, Napi::Object exports) {
                            gw->as<float>(), rows, cols);
     return info.Env().Undefined();
   }, {}, {0, 1, 3, 4, 5});
-  // rope(x, positions, out, rows, heads, dim, theta, sign)
+  // rope(x, positions | null, out, rows, heads, dim, theta, sign, period, offset): row r's position is positions[r],
+  // or offset + r % period without a positions buffer (rows of [batch, time] with time = period: nothing to upload).
   define_float(env, exports, "rope", {0}, {2}, [](const Napi::CallbackInfo& info) {
     Args a(info, "rope");
     Storage* x = a.tensor(0, "x");
-    Storage* pos = a.tensor(1, "positions");
+    Storage* pos = a.opt_tensor(1, "positions");
     Storage* out = a.tensor(2, "out");
     int64_t rows = a.i64(3, "rows"), heads = a.i64(4, "heads"), dim = a.i64(5, "dim");
     float theta = (float)a.f64(6, "theta");
     float sign = (float)a.f64(7, "sign");
+    int64_t period = 0, offset = 0;
     if (dim <= 0 || dim % 2) a.fail("head dim must be positive and even, got " + std::to_string(dim));
     if (!(theta > 0.f)) a.fail("theta must be positive");
     size_t n = checked_product(a, {rows, heads, dim}, "rows*heads*dim");
     require_float(a, x, "x");
     require_float(a, out, "out");
-    require_dtype(a, pos, "positions", DType::I32);
     require_numel(a, x, "x", n);
     require_numel(a, out, "out", n);
-    require_numel(a, pos, "positions", (size_t)rows);
-    require_same_device(a, {x, pos, out});
+    if (pos) {
+      require_dtype(a, pos, "positions", DType::I32);
+      require_numel(a, pos, "positions", (size_t)rows);
+      require_same_device(a, {x, pos, out});
+    } else {
+      period = a.i64(8, "period");
+      offset = a.i64(9, "offset");
+      if (period < 1) a.fail("without positions, period (the time axis) must be >= 1, got " + std::to_string(period));
+      if (offset < 0 || offset + period - 1 > INT32_MAX)
+        a.fail("positions offset.." + std::to_string(offset + period - 1) + " leave the int32 range");
+      require_same_device(a, {x, out});
+    }
     if (n == 0) return info.Env().Undefined();
+    const int32_t* pp = pos ? pos->as<int32_t>() : nullptr;
     if (x->device.type == DeviceType::CUDA) {
-      cuda::rope(x->device.index, x->ptr, x->dtype, pos->as<int32_t>(), out->ptr, out->dtype, rows, heads, dim, theta,
-                 sign);
+      cuda::rope(x->device.index, x->ptr, x->dtype, pp, out->ptr, out->dtype, rows, heads, dim, theta, sign, period,
+                 offset);
       return info.Env().Undefined();
     }
-    cpu::rope(x->as<float>(), pos->as<int32_t>(), out->as<float>(), rows, heads, dim, theta, sign);
+    cpu::rope(x->as<float>(), pp, out->as<float>(), rows, heads, dim, theta, sign, period, offset);
     return info.Env().Undefined();
   }, {}, {0, 2});
 }

@@ -126,6 +126,37 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
     cpu::softmax_backward(y->as<float>(), gy->as<float>(), gx->as<float>(), rows, cols, log);
     return info.Env().Undefined();
   }, {}, {0, 1, 2});
+  // sumSquaresMany([x...]) -> number[]: sumSquares of each float32 buffer, one device read-back for all (gradient
+  // norms: clipGradNorm, GradScaler).
+  define(env, exports, "sumSquaresMany", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Args a(info, "sumSquaresMany");
+    a.count(1);
+    if (!info[0].IsArray()) a.fail("'xs' must be an array of tensor buffer handles");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    std::vector<Storage*> xs(arr.Length());
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      const std::string name = "xs[" + std::to_string(i) + "]";
+      Napi::Value v = arr[i];
+      if (!v.IsExternal() || !v.As<Napi::External<Storage>>().CheckTypeTag(&kStorageTag))
+        a.fail("'" + name + "' is not a Seekr buffer handle");
+      Storage* s = v.As<Napi::External<Storage>>().Data();
+      if (!s || !s->alive) a.fail("'" + name + "' is a disposed tensor");
+      require_dtype(a, s, name.c_str(), DType::F32);
+      if (i > 0 && !(s->device == xs[0]->device)) a.fail("'" + name + "' is on " + s->device.str() + ", 'xs[0]' on " + xs[0]->device.str());
+      xs[i] = s;
+    }
+    std::vector<double> sums(xs.size(), 0.0);
+    if (!xs.empty() && xs[0]->device.type == DeviceType::CUDA) {
+      std::vector<std::pair<const float*, int64_t>> spans;
+      for (Storage* s : xs) spans.emplace_back(s->as<float>(), (int64_t)s->numel);
+      sums = cuda::sum_squares_many(xs[0]->device.index, spans);
+    } else {
+      for (size_t i = 0; i < xs.size(); ++i) sums[i] = cpu::sum_squares(xs[i]->as<float>(), (int64_t)xs[i]->numel);
+    }
+    Napi::Array out = Napi::Array::New(info.Env(), sums.size());
+    for (uint32_t i = 0; i < sums.size(); ++i) out.Set(i, Napi::Number::New(info.Env(), sums[i]));
+    return out;
+  });
   // sumSquares(x) -> number (double precision, fixed order)
   define_float(env, exports, "sumSquares", {0}, {}, [](const Napi::CallbackInfo& info) -> Napi::Value {
     Args a(info, "sumSquares");

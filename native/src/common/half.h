@@ -30,7 +30,8 @@ inline uint16_t f32_to_f16(float f) {
   const uint32_t sign = (u >> 16) & 0x8000u;
   const int32_t exp = (int32_t)((u >> 23) & 0xffu);
   uint32_t mant = u & 0x7fffffu;
-  if (exp == 0xff) return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u : 0u));
+  // NaN: quiet, sign and the payload's top bits kept (what F16C's vcvtps2ph gives, so both host paths agree).
+  if (exp == 0xff) return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u | (mant >> 13) : 0u));
   const int32_t e = exp - 127 + 15;
   if (e >= 0x1f) return (uint16_t)(sign | 0x7c00u);
   if (e <= 0) {
@@ -55,7 +56,8 @@ inline float f16_to_f32(uint16_t h) {
     const float v = (float)mant * 5.9604644775390625e-8f;  // mant * 2^-24, exact
     return sign ? -v : v;
   }
-  if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (mant << 13));
+  // Infinity, or a NaN made quiet with its payload kept (what F16C's vcvtph2ps gives, so both host paths agree).
+  if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (mant ? 0x400000u | (mant << 13) : 0u));
   return bits_f32(sign | ((exp - 15 + 127) << 23) | (mant << 13));
 }
 

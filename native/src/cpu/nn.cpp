@@ -103,14 +103,14 @@ void rms_norm_backward(const float* x, const float* w, const float* rstd, const 
 }
 
 void rope(const float* x, const int32_t* positions, float* out, int64_t rows, int64_t heads, int64_t dim, float theta,
-          float sign) {
+          float sign, int64_t period, int64_t offset) {
   const int64_t half = dim / 2;
   std::vector<double> inv_freq((size_t)half);
   for (int64_t i = 0; i < half; ++i) inv_freq[(size_t)i] = 1.0 / std::pow((double)theta, (double)(2 * i) / (double)dim);
   parallel_for(rows, 4, [&](int64_t b, int64_t e) {
     std::vector<float> cs((size_t)half), sn((size_t)half);
     for (int64_t r = b; r < e; ++r) {
-      const double pos = (double)positions[r];
+      const double pos = positions ? (double)positions[r] : (double)(int32_t)(offset + r % period);
       for (int64_t i = 0; i < half; ++i) {
         // Angles in float32 like PyTorch/transformers: pos * inv_freq rounded to float, then cos/sin.
         float ang = (float)pos * (float)inv_freq[(size_t)i];

@@ -19,8 +19,9 @@ void rms_norm_backward(const float* x, const float* w, const float* rstd, const 
 
 // x viewed as [rows, heads, dim]; row r sits at position positions[r]. Rotate-half (Hugging Face) convention.
 // sign = +1 applies the rotation, -1 its inverse (the backward pass).
+// positions == nullptr: row r is at offset + r % period.
 void rope(const float* x, const int32_t* positions, float* out, int64_t rows, int64_t heads, int64_t dim, float theta,
-          float sign);
+          float sign, int64_t period = 0, int64_t offset = 0);
 
 }  // namespace cpu
 }  // namespace seekr

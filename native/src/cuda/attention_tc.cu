@@ -115,8 +115,8 @@ __device__ __forceinline__ float4 ldg_f4(const void* p, int64_t i) {
 }
 __device__ __forceinline__ void stg_f(void* p, int64_t i, float v, int dt) {
   if (dt == (int)DType::F32) static_cast<float*>(p)[i] = v;
-  else if (dt == (int)DType::BF16) static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
-  else static_cast<__half*>(p)[i] = __float2half_rn(v);
+  else if (dt == (int)DType::BF16) static_cast<__nv_bfloat16*>(p)[i] = to_bf16(v);
+  else static_cast<__half*>(p)[i] = to_f16(v);
 }
 
 // ---- kernels ----------------------------------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 // CUDA backend: device discovery, a per-device caching allocator, host/device copies, launch checks.
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -99,6 +102,7 @@ struct DeviceCache {
   std::unordered_map<void*, size_t> live;                      // block -> rounded size
   size_t cached = 0;
 };
+std::atomic<bool> g_cuda_used{false};  // a device buffer was allocated: profiling may record events
 DeviceCache& cache_of(int device) {
   static DeviceCache* caches = new DeviceCache[kMaxCudaDevices];
   return caches[device];
@@ -166,6 +170,7 @@ void* device_alloc(int device, size_t bytes) {
                 err_str(e) + ")");
   }
   c.live[p] = r;
+  g_cuda_used.store(true, std::memory_order_relaxed);
   return p;
 }
 
@@ -222,8 +227,81 @@ void check_call(cudaError_t e, const char* op, const char* what) {
 }
 }  // namespace detail
 
+// ---- uploads through pinned staging ------------------------------------------------------------------------------
+// A plain cudaMemcpy from pageable memory waits for every kernel queued before it: one upload per step (a batch, a
+// mask, a scalar) would then stall the host behind the GPU. Uploads up to kStageMax bytes are instead copied into a
+// pinned chunk and sent with cudaMemcpyAsync on the default stream (ordered with the kernels around it); the caller's
+// memory is free again when copy_h2d returns. A chunk is reused once the event recorded after its copy has completed;
+// at most kStageCap bytes of chunks per device, beyond which the oldest copy in flight is waited for.
+namespace {
+constexpr size_t kStageMax = size_t(8) << 20;
+constexpr size_t kStageCap = size_t(64) << 20;
+struct StageChunk {
+  char* host = nullptr;
+  size_t size = 0;
+  cudaEvent_t done = nullptr;
+  uint64_t ticket = 0;  // order of use, to wait for the oldest
+};
+struct StagePool {
+  std::mutex mu;
+  std::vector<StageChunk> chunks;
+  size_t bytes = 0;
+  uint64_t next_ticket = 1;
+};
+StagePool& stage_pool(int device) {
+  static StagePool* pools = new StagePool[kMaxCudaDevices];
+  return pools[device];
+}
+bool stage_upload(int device, void* dst, const void* src, size_t bytes) {
+  StagePool& p = stage_pool(device);
+  std::lock_guard<std::mutex> lk(p.mu);
+  StageChunk* pick = nullptr;
+  for (StageChunk& c : p.chunks) {
+    if (c.size < bytes) continue;
+    const cudaError_t q = cudaEventQuery(c.done);
+    if (q == cudaErrorNotReady) continue;
+    if (q != cudaSuccess) cudaGetLastError();
+    if (!pick || c.size < pick->size) pick = &c;
+  }
+  if (!pick) {
+    size_t size = 64 << 10;
+    while (size < bytes) size <<= 1;
+    while (p.bytes + size > kStageCap && !p.chunks.empty()) {  // wait for the oldest copy, then let its chunk go
+      auto oldest = std::min_element(p.chunks.begin(), p.chunks.end(),
+                                     [](const StageChunk& a, const StageChunk& b) { return a.ticket < b.ticket; });
+      cudaEventSynchronize(oldest->done);
+      cudaEventDestroy(oldest->done);
+      cudaFreeHost(oldest->host);
+      p.bytes -= oldest->size;
+      p.chunks.erase(oldest);
+    }
+    StageChunk c;
+    c.size = size;
+    if (cudaHostAlloc(reinterpret_cast<void**>(&c.host), size, cudaHostAllocDefault) != cudaSuccess) {
+      cudaGetLastError();
+      return false;  // no pinned memory: the caller copies synchronously
+    }
+    if (cudaEventCreateWithFlags(&c.done, cudaEventDisableTiming) != cudaSuccess) {
+      cudaGetLastError();
+      cudaFreeHost(c.host);
+      return false;
+    }
+    p.bytes += size;
+    p.chunks.push_back(c);
+    pick = &p.chunks.back();
+  }
+  std::memcpy(pick->host, src, bytes);
+  check(cudaMemcpyAsync(dst, pick->host, bytes, cudaMemcpyHostToDevice, 0), "copy to cuda:" + std::to_string(device));
+  check(cudaEventRecord(pick->done, 0), "copy to cuda:" + std::to_string(device));
+  pick->ticket = p.next_ticket++;
+  return true;
+}
+}  // namespace
+
 void copy_h2d(int device, void* dst, const void* src, size_t bytes) {
   select(device);
+  if (bytes == 0) return;
+  if (bytes <= kStageMax && stage_upload(device, dst, src, bytes)) return;
   check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copy to cuda:" + std::to_string(device));
 }
 void copy_d2h(int device, void* dst, const void* src, size_t bytes) {
@@ -233,7 +311,7 @@ void copy_d2h(int device, void* dst, const void* src, size_t bytes) {
 void copy_d2d(int dst_device, void* dst, int src_device, const void* src, size_t bytes) {
   select(dst_device);
   if (dst_device == src_device) {
-    check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice), "copy on cuda:" + std::to_string(dst_device));
+    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, 0), "copy on cuda:" + std::to_string(dst_device));
   } else {
     check(cudaMemcpyPeer(dst, dst_device, src, src_device, bytes),
           "copy cuda:" + std::to_string(src_device) + " -> cuda:" + std::to_string(dst_device));
@@ -241,11 +319,55 @@ void copy_d2d(int dst_device, void* dst, int src_device, const void* src, size_t
 }
 void memset_zero(int device, void* dst, size_t bytes) {
   select(device);
-  check(cudaMemset(dst, 0, bytes), "memset on cuda:" + std::to_string(device));
+  check(cudaMemsetAsync(dst, 0, bytes, 0), "memset on cuda:" + std::to_string(device));
 }
 void synchronize(int device) {
   select(device);
   check(cudaDeviceSynchronize(), "synchronize cuda:" + std::to_string(device));
+}
+
+// ---- profiling marks ----------------------------------------------------------------------------------------------
+// Events come from a pool (cudaEventCreate costs more than the ops it would time). A failure to record leaves the
+// mark out (nullptr): profiling never turns an op into an error.
+namespace {
+std::mutex g_event_mu;
+std::vector<cudaEvent_t> g_event_pool;
+}  // namespace
+void* profile_mark() {
+  if (!g_cuda_used.load(std::memory_order_relaxed)) return nullptr;
+  cudaEvent_t e = nullptr;
+  {
+    std::lock_guard<std::mutex> lk(g_event_mu);
+    if (!g_event_pool.empty()) {
+      e = g_event_pool.back();
+      g_event_pool.pop_back();
+    }
+  }
+  if (!e && cudaEventCreate(&e) != cudaSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  if (cudaEventRecord(e, 0) != cudaSuccess) {
+    cudaGetLastError();
+    cudaEventDestroy(e);
+    return nullptr;
+  }
+  return e;
+}
+double profile_elapsed_ms(void* start, void* end) {
+  if (!start || !end) return -1;
+  float ms = 0;
+  if (cudaEventSynchronize(static_cast<cudaEvent_t>(end)) != cudaSuccess ||
+      cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start), static_cast<cudaEvent_t>(end)) != cudaSuccess) {
+    cudaGetLastError();
+    return -1;
+  }
+  return ms;
+}
+void profile_release(void* mark) {
+  if (!mark) return;
+  std::lock_guard<std::mutex> lk(g_event_mu);
+  g_event_pool.push_back(static_cast<cudaEvent_t>(mark));
 }
 
 }  // namespace cuda

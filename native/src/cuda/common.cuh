@@ -176,20 +176,42 @@ namespace detail {
 // half data gives the float32 kernel's results on widened copies, rounded once. AnyF marks data whose dtype (a DType
 // code) is only known at run time (operands of mixed dtypes); the typed overloads ignore the code.
 struct AnyF;
+// float32 -> bfloat16 to nearest even, NaN kept NaN with its sign and top payload bits, quieted: the host's rounding
+// (common/half.h), where __float2bfloat16_rn gives every NaN as 0x7fff.
+__device__ __forceinline__ __nv_bfloat16 to_bf16(float v) {
+  const unsigned u = __float_as_uint(v);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return __ushort_as_bfloat16((unsigned short)((u >> 16) | 0x40u));
+  return __float2bfloat16_rn(v);
+}
+// float32 -> float16 likewise: NaN quiet with sign and top payload bits (the host's F16C rounding), not 0x7fff.
+__device__ __forceinline__ __half to_f16(float v) {
+  const unsigned u = __float_as_uint(v);
+  if ((u & 0x7fffffffu) > 0x7f800000u)
+    return __ushort_as_half((unsigned short)(((u >> 16) & 0x8000u) | 0x7e00u | ((u & 0x7fffffu) >> 13)));
+  return __float2half_rn(v);
+}
+// float16 -> float32 exactly; a NaN stays NaN with its sign and payload, made quiet (the host's conversion), where
+// __half2float gives every NaN as 0x7fffffff.
+__device__ __forceinline__ float from_f16(__half h) {
+  const unsigned b = __half_as_ushort(h);
+  if ((b & 0x7c00u) == 0x7c00u && (b & 0x3ffu))
+    return __uint_as_float(((b & 0x8000u) << 16) | 0x7fc00000u | ((b & 0x3ffu) << 13));
+  return __half2float(h);
+}
 __device__ __forceinline__ float ldf(const float* p, int, int64_t i) { return p[i]; }
 __device__ __forceinline__ float ldf(const __nv_bfloat16* p, int, int64_t i) { return __bfloat162float(p[i]); }
-__device__ __forceinline__ float ldf(const __half* p, int, int64_t i) { return __half2float(p[i]); }
+__device__ __forceinline__ float ldf(const __half* p, int, int64_t i) { return from_f16(p[i]); }
 __device__ __forceinline__ float ldf(const AnyF* p, int d, int64_t i) {
   if (d == (int)DType::BF16) return __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(p)[i]);
-  if (d == (int)DType::F16) return __half2float(reinterpret_cast<const __half*>(p)[i]);
+  if (d == (int)DType::F16) return from_f16(reinterpret_cast<const __half*>(p)[i]);
   return reinterpret_cast<const float*>(p)[i];
 }
 __device__ __forceinline__ void stf(float* p, int, int64_t i, float v) { p[i] = v; }
-__device__ __forceinline__ void stf(__nv_bfloat16* p, int, int64_t i, float v) { p[i] = __float2bfloat16_rn(v); }
-__device__ __forceinline__ void stf(__half* p, int, int64_t i, float v) { p[i] = __float2half_rn(v); }
+__device__ __forceinline__ void stf(__nv_bfloat16* p, int, int64_t i, float v) { p[i] = to_bf16(v); }
+__device__ __forceinline__ void stf(__half* p, int, int64_t i, float v) { p[i] = to_f16(v); }
 __device__ __forceinline__ void stf(AnyF* p, int d, int64_t i, float v) {
-  if (d == (int)DType::BF16) reinterpret_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
-  else if (d == (int)DType::F16) reinterpret_cast<__half*>(p)[i] = __float2half_rn(v);
+  if (d == (int)DType::BF16) reinterpret_cast<__nv_bfloat16*>(p)[i] = to_bf16(v);
+  else if (d == (int)DType::F16) reinterpret_cast<__half*>(p)[i] = to_f16(v);
   else reinterpret_cast<float*>(p)[i] = v;
 }
 

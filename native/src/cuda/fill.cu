@@ -80,9 +80,19 @@ void fill_i32(int device, int32_t* p, int64_t n, int32_t v) {
   fill_kernel<int32_t><<<grid_for(n), kThreads>>>(p, n, v);
   check_launch("fill");
 }
+void fill_u16(int device, uint16_t* p, int64_t n, uint16_t v) {
+  if (n == 0) return;
+  use_device(device);
+  fill_kernel<uint16_t><<<grid_for(n), kThreads>>>(p, n, v);
+  check_launch("fill");
+}
 void convert(int device, const void* src, DType sd, void* dst, DType dd, int64_t n) {
   if (n == 0) return;
   use_device(device);
+  if (sd == dd) {  // a copy: bit-exact for every dtype (int32 does not survive a float32 round trip)
+    check_call(cudaMemcpyAsync(dst, src, (size_t)n * dtype_size(sd), cudaMemcpyDeviceToDevice), "cast", "cudaMemcpyAsync");
+    return;
+  }
   convert_kernel<<<grid_for(n), kThreads>>>(src, (int)sd, dst, (int)dd, n);
   check_launch("cast");
 }

@@ -144,8 +144,8 @@ __device__ __forceinline__ float load_c(const void* c, int64_t i, int kind) {
 }
 __device__ __forceinline__ void store_c(void* c, int64_t i, float v, int kind) {
   if (kind == C_F32) static_cast<float*>(c)[i] = v;
-  else if (kind == C_BF16) static_cast<__nv_bfloat16*>(c)[i] = __float2bfloat16_rn(v);
-  else static_cast<__half*>(c)[i] = __float2half_rn(v);
+  else if (kind == C_BF16) static_cast<__nv_bfloat16*>(c)[i] = to_bf16(v);
+  else static_cast<__half*>(c)[i] = to_f16(v);
 }
 
 // Loads a ROWS x COLS tile (COLS contiguous in memory, leading dimension ld) starting at (row0, col0) into registers,

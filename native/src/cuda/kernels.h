@@ -32,6 +32,7 @@ void where(int device, const void* c, DType ct, const std::vector<int64_t>& cs, 
 // ---- fills, casts, random (binding/memory.cpp, cpu/random.h) -----------------------------------------------------
 void fill_f32(int device, float* p, int64_t n, float v);
 void fill_i32(int device, int32_t* p, int64_t n, int32_t v);
+void fill_u16(int device, uint16_t* p, int64_t n, uint16_t v);  // bfloat16 / float16 buffers, by bits
 // Any pair of storage dtypes (cpu/convert.h): floats round to nearest even; float -> int32 truncates toward zero
 // (NaN -> 0, saturating at the int32 range).
 void convert(int device, const void* src, DType sd, void* dst, DType dd, int64_t n);
@@ -48,6 +49,9 @@ void softmax_backward(int device, const void* y, DType yt, const void* gy, DType
                       int64_t cols, bool log);
 // Sum of squares in double; the summation order depends on n only (deterministic). Synchronises (returns to host).
 double sum_squares(int device, const float* x, int64_t n);
+// sum_squares of several buffers with one read-back: the same kernels and order per buffer, so each value equals its
+// own sum_squares.
+std::vector<double> sum_squares_many(int device, const std::vector<std::pair<const float*, int64_t>>& xs);
 
 // ---- data movement (cpu/layout.h) -------------------------------------------------------------------------------
 // elem: 4 (float32, int32) or 2 (bfloat16, float16) bytes.
@@ -86,8 +90,9 @@ void rms_norm(int device, const void* x, DType xt, const void* w, DType wt, void
 // gw is reduced over 64-row blocks, then over the blocks in order (the cpu's order: deterministic, same bits).
 void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType wt, const float* rstd, const void* gy,
                        DType gyt, void* gx, DType gxt, void* gw, DType gwt, int64_t rows, int64_t cols);
+// positions == nullptr: row r is at offset + r % period.
 void rope(int device, const void* x, DType xt, const int32_t* positions, void* out, DType ot, int64_t rows,
-          int64_t heads, int64_t dim, float theta, float sign);
+          int64_t heads, int64_t dim, float theta, float sign, int64_t period, int64_t offset);
 
 // ---- optimizers (cpu/optim.h) -----------------------------------------------------------------------------------
 void adamw(int device, float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,

@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <cmath>
+#include <mutex>
 #include <vector>
 
 #include "cuda/common.cuh"
@@ -163,13 +164,14 @@ __global__ void rope_freq_kernel(float* __restrict__ inv_freq, int64_t half, dou
 template <typename T>
 __global__ void rope_kernel(const T* x, int dx, const int32_t* __restrict__ positions,
                             const float* __restrict__ inv_freq, T* out, int dout, int64_t rows, int64_t heads,
-                            int64_t dim, float sign) {
+                            int64_t dim, float sign, int64_t period, int64_t offset) {
   const int64_t half = dim / 2;
   const int64_t total = rows * heads * half;
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
     const int64_t i = t % half, rh = t / half, r = rh / heads;
     // Angle in float32 like the cpu (and PyTorch): (float)pos * (float)inv_freq, then cos / sin.
-    const float ang = fmul((float)positions[r], inv_freq[i]);
+    const int32_t pos = positions ? positions[r] : (int32_t)(offset + r % period);
+    const float ang = fmul((float)pos, inv_freq[i]);
     const float cs = fcos(ang);
     const float sn = fmul(sign, fsin(ang));
     const int64_t p = rh * dim;
@@ -177,6 +179,77 @@ __global__ void rope_kernel(const T* x, int dx, const int32_t* __restrict__ posi
     stf(out, dout, p + i, fsub(fmul(a, cs), fmul(b, sn)));
     stf(out, dout, p + i + half, fadd(fmul(b, cs), fmul(a, sn)));
   }
+}
+
+// cos / sin of every (position, frequency) of positions offset .. offset + period - 1: the angles and functions of
+// rope_kernel, computed once for the rows that follow the [batch, time] layout.
+__global__ void rope_table_kernel(const float* __restrict__ inv_freq, int64_t period, int64_t offset, int64_t half,
+                                  float* __restrict__ cos_t, float* __restrict__ sin_t) {
+  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < period * half;
+       t += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t i = t % half, p = t / half;
+    const float ang = fmul((float)(int32_t)(offset + p), inv_freq[i]);
+    cos_t[t] = fcos(ang);
+    sin_t[t] = fsin(ang);
+  }
+}
+template <typename T>
+__global__ void rope_apply_kernel(const T* x, int dx, const float* __restrict__ cos_t, const float* __restrict__ sin_t,
+                                  T* out, int dout, int64_t rows, int64_t heads, int64_t dim, int64_t period,
+                                  float sign) {
+  const int64_t half = dim / 2;
+  const int64_t total = rows * heads * half;
+  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t i = t % half, rh = t / half, r = rh / heads;
+    const int64_t k = (r % period) * half + i;
+    const float cs = cos_t[k];
+    const float sn = fmul(sign, sin_t[k]);
+    const int64_t p = rh * dim;
+    const float a = ldf(x, dx, p + i), b = ldf(x, dx, p + i + half);
+    stf(out, dout, p + i, fsub(fmul(a, cs), fmul(b, sn)));
+    stf(out, dout, p + i + half, fadd(fmul(b, cs), fmul(a, sn)));
+  }
+}
+
+// Cached tables for the position layout of a training step (offset + r % period): a model calls rope twice per layer
+// with the same table, every step. A few MiB at most, in plain cudaMalloc memory (an internal cache, like cuBLAS's
+// workspace: not a tensor, not in memory()); the oldest table goes when more than kRopeTables are cached.
+struct RopeTable {
+  int device;
+  int64_t period, offset, dim;
+  float theta;
+  float* cos_sin;  // cos [period, dim/2], then sin
+};
+constexpr int kRopeTables = 16;
+constexpr int64_t kRopeTableMaxEntries = int64_t(1) << 20;  // period * dim / 2
+std::mutex g_rope_mu;
+std::vector<RopeTable> g_rope_tables;
+
+const float* rope_table_find(int device, int64_t period, int64_t offset, int64_t dim, float theta) {
+  std::lock_guard<std::mutex> lk(g_rope_mu);
+  for (const RopeTable& t : g_rope_tables)
+    if (t.device == device && t.period == period && t.offset == offset && t.dim == dim && t.theta == theta)
+      return t.cos_sin;
+  return nullptr;
+}
+const float* rope_table_build(int device, int64_t period, int64_t offset, int64_t dim, float theta,
+                              const float* inv_freq) {
+  const int64_t half = dim / 2;
+  if (period * half > kRopeTableMaxEntries) return nullptr;
+  std::lock_guard<std::mutex> lk(g_rope_mu);
+  float* p = nullptr;
+  if (cudaMalloc(&p, (size_t)(2 * period * half) * sizeof(float)) != cudaSuccess) {
+    cudaGetLastError();
+    return nullptr;  // no room for a table: the direct kernel runs
+  }
+  rope_table_kernel<<<grid_for(period * half), kThreads>>>(inv_freq, period, offset, half, p, p + period * half);
+  check_launch("rope");
+  if ((int)g_rope_tables.size() >= kRopeTables) {
+    cudaFree(g_rope_tables.front().cos_sin);  // waits for the kernels that read it
+    g_rope_tables.erase(g_rope_tables.begin());
+  }
+  g_rope_tables.push_back({device, period, offset, dim, theta, p});
+  return p;
 }
 
 }  // namespace
@@ -264,18 +337,32 @@ void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType
 }
 
 void rope(int device, const void* x, DType xt, const int32_t* positions, void* out, DType ot, int64_t rows,
-          int64_t heads, int64_t dim, float theta, float sign) {
+          int64_t heads, int64_t dim, float theta, float sign, int64_t period, int64_t offset) {
   const int64_t half = dim / 2;
   if (rows * heads * half == 0) return;
   use_device(device);
-  Scratch dinv(device, (size_t)half * sizeof(float));
-  rope_freq_kernel<<<grid_for(half), kThreads>>>(dinv.as<float>(), half, (double)theta, dim);
-  check_launch("rope");
+  const float* table = positions ? nullptr : rope_table_find(device, period, offset, dim, theta);
+  Scratch dinv(device, table ? 0 : (size_t)half * sizeof(float));
+  if (!table) {
+    rope_freq_kernel<<<grid_for(half), kThreads>>>(dinv.as<float>(), half, (double)theta, dim);
+    check_launch("rope");
+    if (!positions) table = rope_table_build(device, period, offset, dim, theta, dinv.as<float>());
+  }
+  if (table) {
+    with_elem(xt == ot, ot, [&](auto e) {
+      using T = typename decltype(e)::type;
+      rope_apply_kernel<T><<<grid_for(rows * heads * half), kThreads>>>(static_cast<const T*>(x), (int)xt, table,
+                                                                        table + period * half, static_cast<T*>(out),
+                                                                        (int)ot, rows, heads, dim, period, sign);
+    });
+    check_launch("rope");
+    return;
+  }
   with_elem(xt == ot, ot, [&](auto e) {
     using T = typename decltype(e)::type;
     rope_kernel<T><<<grid_for(rows * heads * half), kThreads>>>(static_cast<const T*>(x), (int)xt, positions,
                                                                 dinv.as<float>(), static_cast<T*>(out), (int)ot, rows,
-                                                                heads, dim, sign);
+                                                                heads, dim, sign, period, offset);
   });
   check_launch("rope");
 }

@@ -5,6 +5,7 @@
 // AnyF ones otherwise.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <climits>
 
 #include "cuda/common.cuh"
@@ -380,6 +381,34 @@ double sum_squares(int device, const float* x, int64_t n) {
   double total = 0;
   check_call(cudaMemcpy(&total, p + blocks, sizeof(double), cudaMemcpyDeviceToHost), "sumSquares", "reading the result");
   return total;
+}
+
+std::vector<double> sum_squares_many(int device, const std::vector<std::pair<const float*, int64_t>>& xs) {
+  std::vector<double> out(xs.size(), 0.0);
+  if (xs.empty()) return out;
+  use_device(device);
+  std::vector<int64_t> blocks(xs.size());
+  size_t parts = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const int64_t n = xs[i].second;
+    blocks[i] = n == 0 ? 0 : std::min<int64_t>((n + 4 * kSsqThreads - 1) / (4 * kSsqThreads), kSsqMaxBlocks);
+    parts += (size_t)blocks[i];
+  }
+  Scratch scratch(device, (xs.size() + parts) * sizeof(double));
+  double* results = scratch.as<double>();
+  double* part = results + xs.size();
+  check_call(cudaMemsetAsync(results, 0, xs.size() * sizeof(double), 0), "sumSquaresMany", "clearing the results");
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (blocks[i] == 0) continue;
+    ssq_partial<<<(unsigned)blocks[i], kSsqThreads>>>(xs[i].first, xs[i].second, part);
+    check_launch("sumSquaresMany");
+    ssq_final<<<1, 1024>>>(part, (int)blocks[i], results + i);
+    check_launch("sumSquaresMany");
+    part += blocks[i];
+  }
+  check_call(cudaMemcpy(out.data(), results, xs.size() * sizeof(double), cudaMemcpyDeviceToHost), "sumSquaresMany",
+             "reading the results");
+  return out;
 }
 
 }  // namespace cuda

@@ -29,6 +29,9 @@ void copy_d2h(int, void*, const void*, size_t) { throw not_built(); }
 void copy_d2d(int, void*, int, const void*, size_t) { throw not_built(); }
 void memset_zero(int, void*, size_t) { throw not_built(); }
 void synchronize(int) { throw not_built(); }
+void* profile_mark() { return nullptr; }
+double profile_elapsed_ms(void*, void*) { return -1; }
+void profile_release(void*) {}
 
 }  // namespace cuda
 }  // namespace seekr
@@ -75,6 +78,7 @@ namespace cuda {
 
 void fill_f32(int, float*, int64_t, float) { throw not_built(); }
 void fill_i32(int, int32_t*, int64_t, int32_t) { throw not_built(); }
+void fill_u16(int, uint16_t*, int64_t, uint16_t) { throw not_built(); }
 void convert(int, const void*, DType, void*, DType, int64_t) { throw not_built(); }
 void gemm_batched_half(int, const cpu::GemmBatch&, float, DType, const void*, const void*, float, DType, void*) { throw not_built(); }
 std::string gemm_backend(int) { return std::string("none: built without CUDA (") + SEEKR_CUDA_REASON + ")"; }
@@ -83,6 +87,7 @@ void fill_normal(int, float*, int64_t, uint64_t, uint64_t, float, float) { throw
 void reduce_max(int, const float*, float*, int32_t*, int64_t, int64_t, int64_t) { throw not_built(); }
 void max_backward(int, const float*, const int32_t*, float*, int64_t, int64_t, int64_t) { throw not_built(); }
 double sum_squares(int, const float*, int64_t) { throw not_built(); }
+std::vector<double> sum_squares_many(int, const std::vector<std::pair<const float*, int64_t>>&) { throw not_built(); }
 void strided_copy(int, const void*, int64_t, const std::vector<int64_t>&, void*, int64_t, const std::vector<int64_t>&,
                   const std::vector<int64_t>&, size_t) { throw not_built(); }
 void gemm_batched(int, const cpu::GemmBatch&, float, const float*, const float*, float, float*) { throw not_built(); }

@@ -1,8 +1,7 @@
 // Host copies of the small int32 / float32 inputs the model reads on the host (ids, masks, labels, tap rows), so a
 // forward on a CUDA model does not download them again (each download synchronises the device).
-import { type DeviceLike, type Tensor, tensor } from "@seekr/tensor";
-
-const mirrors = new WeakMap<Tensor, Int32Array | Float32Array>();
+// The copies are @seekr/tensor's host copies (rememberHostCopy), which its ops use too: crossEntropy reads its targets'.
+import { type DeviceLike, type Tensor, hostCopy, rememberHostCopy, tensor } from "@seekr/tensor";
 
 /**
  * Creates a tensor from host data on `device` and remembers the data, so the model can read it without a device
@@ -10,8 +9,7 @@ const mirrors = new WeakMap<Tensor, Int32Array | Float32Array>();
  */
 export function mirroredTensor(data: Int32Array | Float32Array, opts: { shape: readonly number[]; device?: DeviceLike }): Tensor {
   const t = tensor(data, { shape: opts.shape, dtype: data instanceof Int32Array ? "int32" : "float32", ...(opts.device !== undefined ? { device: opts.device } : {}) });
-  mirrors.set(t, data);
-  return t;
+  return rememberHostCopy(t, data);
 }
 
 /**
@@ -19,8 +17,8 @@ export function mirroredTensor(data: Int32Array | Float32Array, opts: { shape: r
  * With `ifCheap`, a device tensor without a copy gives null instead (for checks the kernels repeat anyway).
  */
 export function hostValues(t: Tensor, ifCheap = false): Int32Array | Float32Array | null {
-  const m = mirrors.get(t);
-  if (m && !t.isDisposed && m.length === t.size) return m;
+  const m = hostCopy(t);
+  if (m) return m;
   if (ifCheap && t.device.type !== "cpu") return null;
   return t.toFloatArray();
 }

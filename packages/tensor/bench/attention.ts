@@ -7,6 +7,7 @@ import {
   AdamW, Generator, attention, attentionDistill, attentionEager, attentionTapped, clipGradNorm, memory, mul, reshape,
   resetPeakMemory, sum, tidy, type Tensor, linear, rope, rmsNorm, add, silu, embedding, crossEntropy,
 } from "@seekr/tensor";
+import { torchPython } from "./python.js";
 import { REFERENCE_CONFIG, initParams, type LlamaConfig } from "./llama.js";
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -31,8 +32,9 @@ export interface AttentionBenchRow { T: number; fusedMs: number; fusedPeakMiB: n
 export function benchAttention(opts: { B: number; H: number; D: number; Ts: number[]; threads: number; torch: boolean; pkgRoot: string }): AttentionBenchRow[] {
   const { B, H, D } = opts;
   const torch = new Map<number, number>();
-  if (opts.torch) {
-    const r = spawnSync("/usr/bin/python3", [join(opts.pkgRoot, "bench", "torch_attention.py"), "--B", String(B), "--H", String(H), "--D", String(D), "--T", opts.Ts.join(","), "--threads", String(opts.threads)], { encoding: "utf8" });
+  const py = opts.torch ? torchPython() : null;
+  if (py) {
+    const r = spawnSync(py, [join(opts.pkgRoot, "bench", "torch_attention.py"), "--B", String(B), "--H", String(H), "--D", String(D), "--T", opts.Ts.join(","), "--threads", String(opts.threads)], { encoding: "utf8" });
     if (r.status === 0) for (const line of r.stdout.trim().split("\n")) {
       const j = JSON.parse(line) as { T: number; ms_median: number };
       torch.set(j.T, j.ms_median);

@@ -4,18 +4,19 @@
 // bf16 mixed precision, tokens/s and model FLOPs utilisation against the card's bf16 dense peak, beside PyTorch's
 // eager step on the same card.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { native } from "@seekr/native";
 import {
-  AdamW, GradScaler, Generator, autocast, clipGradNorm, copyTo, devices, empty, parseDevice, setGemmBackend, setThreads, tidy,
+  AdamW, GradScaler, Generator, autocast, clipGradNorm, copyTo, devices, empty, parseDevice, rememberHostCopy, setGemmBackend, setThreads, tidy,
   type FloatDType, type Tensor,
 } from "@seekr/tensor";
 import { GPU_125M_CONFIG, REFERENCE_CONFIG, flopsPerToken, initParams, loss, type LlamaConfig } from "./llama.js";
 import { benchAttention, benchSeekrOverhead } from "./attention.js";
+import { NO_TORCH, torchPython } from "./python.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkgRoot = resolve(here, "..", "..");
@@ -35,6 +36,7 @@ const { values: args } = parseArgs({
     "skip-gemm": { type: "boolean", default: false },
     only: { type: "string", default: "step,gemm,attention,seekr" },
     out: { type: "string" },
+    profile: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
@@ -48,6 +50,7 @@ if (args.help) {
   --batch N --seq N   reference batch 16 x 128
   --skip-torch        do not run the PyTorch anchors      --skip-gemm   skip GEMM sizes
   --only LIST         any of step,gemm,attention,seekr (default: all)
+  --profile           after each training-step row, two more steps with native.profileStart/Stop: time per op
   --out FILE          JSON results (default bench-out/tensor-cpu.json, or tensor-cuda.json with --device cuda)`);
   process.exit(0);
 }
@@ -127,10 +130,19 @@ function seekrStep(name: string, cfg: LlamaConfig, precision: FloatDType, b: num
   const gen = new Generator(1);
   const onDevice = (x: Tensor): Tensor => (onGpu ? tidy(() => copyTo(x, deviceName)) : x);
   const ids = onDevice(gen.randint([b, t], 0, cfg.vocabSize)).keep();
-  const targets = onDevice(gen.randint([b, t], 0, cfg.vocabSize)).keep();
+  // The targets' host copy lets crossEntropy validate them without waiting for the GPU (as the trainer's batches do).
+  const hostTargets = gen.randint([b, t], 0, cfg.vocabSize);
+  const targets = onDevice(hostTargets).keep();
+  if (onGpu) {
+    rememberHostCopy(targets, hostTargets.toFloatArray() as Int32Array);
+    hostTargets.dispose();
+  }
   const times: number[] = [];
   let skipped = 0;
-  for (let i = 0; i < warmup + steps; i++) {
+  const profileSteps = args.profile ? 2 : 0;
+  let profileWallMs = 0;
+  for (let i = 0; i < warmup + steps + profileSteps; i++) {
+    if (i === warmup + steps) native.profileStart();
     const t0 = performance.now();
     tidy(() => {
       opt.zeroGrad();
@@ -142,8 +154,10 @@ function seekrStep(name: string, cfg: LlamaConfig, precision: FloatDType, b: num
       scaler.update();
     });
     if (onGpu) native.synchronize(1, parseDevice(deviceName).index);
-    if (i >= warmup) times.push(performance.now() - t0);
+    if (i >= warmup + steps) profileWallMs += performance.now() - t0;
+    else if (i >= warmup) times.push(performance.now() - t0);
   }
+  if (profileSteps) printProfile(native.profileStop(), profileSteps, profileWallMs);
   const n = plist.reduce((a, p) => a + p.size, 0);
   opt.dispose();
   for (const p of plist) p.dispose();
@@ -155,12 +169,23 @@ function seekrStep(name: string, cfg: LlamaConfig, precision: FloatDType, b: num
   return { config: name, precision, batch: b, seq: t, medianMs: med, minMs: Math.min(...times), tokensPerS, params: n, mfu, skipped };
 }
 
+/** The per-op table of --profile: the ops that took most device time (host time on the CPU), per step. */
+function printProfile(rows: ReturnType<typeof native.profileStop>, nSteps: number, wallMs: number): void {
+  const per = (x: number): string => fmt(x / nSteps, 3).padStart(9);
+  const host = rows.reduce((a, r) => a + r.hostMs, 0);
+  const dev = rows.reduce((a, r) => a + r.deviceMs, 0);
+  const calls = rows.reduce((a, r) => a + r.calls, 0);
+  console.log(`    profile (${nSteps} steps): wall ${per(wallMs)} ms/step; ${fmt(calls / nSteps, 0)} native calls/step; native host ${per(host)} ms/step; device ${per(dev)} ms/step (between events around each call); JS outside native calls ${per(wallMs - host)} ms/step`);
+  const key = onGpu ? (r: (typeof rows)[number]) => r.deviceMs : (r: (typeof rows)[number]) => r.hostMs;
+  console.log(`      ${"op".padEnd(28)} ${"calls".padStart(7)} ${"host ms".padStart(9)} ${"device ms".padStart(9)}  (per step)`);
+  for (const r of [...rows].sort((a, b) => key(b) - key(a)).slice(0, 25))
+    console.log(`      ${r.op.padEnd(28)} ${fmt(r.calls / nSteps, 0).padStart(7)} ${per(r.hostMs)} ${per(r.deviceMs)}`);
+}
+
 interface TorchResult { step_ms_median: number; step_ms_min: number; tokens_per_s: number; threads: number; torch: string; attention: string; amp?: string }
 function torchStep(cfg: LlamaConfig, nThreads: number, precision: FloatDType, b: number, t: number): TorchResult | string {
-  const py = "/usr/bin/python3";
-  const python = existsSync(py) ? py : "python3";
-  const probe = spawnSync(python, ["-c", "import torch"], { encoding: "utf8" });
-  if (probe.status !== 0) return "skipped: PyTorch is not installed (apt-get install python3-torch)";
+  const python = torchPython(onGpu);
+  if (!python) return onGpu ? "skipped: no Python here has PyTorch with CUDA (SEEKR_PYTHON=/path/to/python3)" : NO_TORCH;
   const config = JSON.stringify({
     vocab_size: cfg.vocabSize, hidden_size: cfg.hiddenSize, num_hidden_layers: cfg.numLayers, num_attention_heads: cfg.numHeads,
     num_key_value_heads: cfg.numKvHeads, intermediate_size: cfg.intermediateSize, batch_size: b, seq_len: t,
@@ -249,7 +274,8 @@ if (!args["skip-gemm"] && only.has("gemm") && !onGpu) {
       }
     }
   }
-  const tg = spawnSync("/usr/bin/python3", [join(pkgRoot, "bench", "torch_gemm.py"), "--threads", String(threads)], { encoding: "utf8" });
+  const py = torchPython();
+  const tg = py === null ? { status: 1, stdout: "" } : spawnSync(py, [join(pkgRoot, "bench", "torch_gemm.py"), "--threads", String(threads)], { encoding: "utf8" });
   if (tg.status === 0) {
     try {
       const j = JSON.parse(tg.stdout.trim().split("\n").pop()!) as { results?: Array<{ n: number; gflops: number }> } & Record<string, unknown>;

@@ -15,6 +15,8 @@ import * as gm from "./random.js";
 import * as fm from "./safetensors.js";
 import * as dtm from "./dtype.js";
 import * as cm from "./ops/cast.js";
+import * as hm from "./host.js";
+import * as pm from "./profile.js";
 
 export const tensor = named("tensor", tm.tensor);
 export const empty = named("empty", tm.empty);
@@ -119,6 +121,10 @@ export const bf16BitsToF32 = named("bf16BitsToF32", dtm.bf16BitsToF32);
 export const f32ToF16Bits = named("f32ToF16Bits", dtm.f32ToF16Bits);
 export const f16BitsToF32 = named("f16BitsToF32", dtm.f16BitsToF32);
 export const attentionTapped = named("attentionTapped", nm.attentionTapped, ["attention"]);
+export const rememberHostCopy = named("rememberHostCopy", hm.rememberHostCopy);
+export const hostCopy = named("hostCopy", hm.hostCopy);
+export const profile = named("profile", pm.profile);
+export type { OpProfile } from "./profile.js";
 
 export { Tensor, Storage } from "./tensor.js";
 export type { GradNode, TensorData, TensorOptions, NestedArray } from "./tensor.js";

@@ -1,6 +1,7 @@
 // Optimizers with fused in-place kernels: AdamW (decoupled weight decay, bias correction), SGD; global-norm clipping.
 import { native } from "@seekr/native";
 import { Tensor, zerosLike, shapeStr } from "./tensor.js";
+import { deviceName } from "./device.js";
 import { noGrad } from "./autograd.js";
 import { checkFinite, checkTensor } from "./ops/check.js";
 import { mulScalar } from "./ops/elementwise.js";
@@ -152,10 +153,34 @@ export class SGD {
  * Scales all gradients in place so that their global L2 norm is at most maxNorm (torch.nn.utils.clip_grad_norm_:
  * factor maxNorm / (norm + 1e-6), applied only when below 1). Returns the norm before clipping.
  */
+/**
+ * Sum of squares of each tensor (float64, in order): the float32 ones of each device with one native call (one device
+ * read-back on a GPU instead of one per tensor), the rest one by one.
+ */
+function sumSquaresEach(ts: readonly Tensor[]): number[] {
+  const out = new Array<number>(ts.length).fill(0);
+  const groups = new Map<string, number[]>();
+  ts.forEach((t, i) => {
+    if (t.dtype !== "float32") {
+      out[i] = native.sumSquares(t.handle);
+      return;
+    }
+    const key = deviceName(t.device);
+    const g = groups.get(key);
+    if (g) g.push(i);
+    else groups.set(key, [i]);
+  });
+  for (const idx of groups.values()) {
+    const sums = native.sumSquaresMany(idx.map((i) => ts[i]!.handle));
+    idx.forEach((i, k) => (out[i] = sums[k]!));
+  }
+  return out;
+}
+
 export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number {
   checkFinite(maxNorm, "clipGradNorm", "maxNorm");
   let sq = 0;
-  for (const p of params) if (p.grad) sq += native.sumSquares(p.grad.handle);
+  for (const s of sumSquaresEach(params.flatMap((p) => (p.grad ? [p.grad] : [])))) sq += s;
   const norm = Math.sqrt(sq);
   const coef = maxNorm / (norm + 1e-6);
   if (coef < 1) for (const p of params) if (p.grad) native.scaleInPlace(p.grad.handle, coef);
@@ -227,12 +252,9 @@ export class GradScaler {
     params.forEach((p, i) => checkTensor(p, "GradScaler.unscale", `params[${i}]`));
     if (!this.enabled || this.unscaled) return this.foundInf;
     const inv = 1 / this.scale;
-    let bad = false;
-    for (const p of params) {
-      if (!p.grad) continue;
-      native.scaleInPlace(p.grad.handle, inv);
-      if (!Number.isFinite(native.sumSquares(p.grad.handle))) bad = true;
-    }
+    const grads = params.flatMap((p) => (p.grad ? [p.grad] : []));
+    for (const g of grads) native.scaleInPlace(g.handle, inv);
+    const bad = sumSquaresEach(grads).some((s) => !Number.isFinite(s));
     this.unscaled = true;
     this.foundInf = bad;
     return bad;

@@ -290,13 +290,8 @@ export function full(shape: readonly number[], value: number, opts: TensorOption
   if (typeof value !== "number") throw new Error(`full(): value must be a number, got ${typeof value}`);
   if (opts.dtype === "int32" && !Number.isInteger(value)) throw new Error(`full(): int32 value must be an integer, got ${value}`);
   const t = empty(shape, opts.dtype ?? "float32", opts.device);
-  if (t.dtype === "bfloat16" || t.dtype === "float16") {
-    native.upload(t.handle, new Uint16Array(t.size).fill(t.dtype === "bfloat16" ? encodeBf16(value) : encodeF16(value)));
-  } else if (t.device.type === "cpu") native.fill(t.handle, value);
-  else {
-    const host = t.dtype === "int32" ? new Int32Array(t.size).fill(value) : new Float32Array(t.size).fill(value);
-    native.upload(t.handle, host);
-  }
+  // Filled where it lives (a kernel on a GPU: no host array, no upload); half dtypes take value rounded to nearest even.
+  native.fill(t.handle, value);
   if (opts.requiresGrad) requireGradOn(t);
   return t;
 }

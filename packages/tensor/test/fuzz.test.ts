@@ -320,6 +320,8 @@ const BUILD: Record<keyof NativeAddon, Builder> = {
   releaseCache: () => [],
   cacheBytes: () => [],
   resetPeakMemory: () => [],
+  profileStart: () => [],
+  profileStop: () => [],
   backendInfo: () => [],
   setThreads: (d) => [1 + d.r[0]!],
   synchronize: (d) => [d.b[0] ? 0 : 1, d.b[1] ? 0 : d.x[0]],
@@ -349,6 +351,7 @@ const BUILD: Record<keyof NativeAddon, Builder> = {
   softmax: (d, w) => { const [r, c] = [d.r[0]!, d.r[1]!]; return [w.f(r * c), w.f(d.b[1] ? r * c : d.r[2]!), r, c, d.b[0]]; },
   softmaxBackward: (d, w) => { const [r, c] = [d.r[0]!, d.r[1]!]; return [w.f(r * c), w.f(r * c), w.f(d.b[1] ? r * c : d.r[2]!), r, c, d.b[0]]; },
   sumSquares: (d, w) => [w.buf(d.b[0] ? DT.f32 : d.r[1]! % 4, d.r[0]! * d.r[2]!)],
+  sumSquaresMany: (d, w) => [d.b[1] ? [] : [w.buf(d.b[0] ? DT.f32 : d.r[1]! % 4, d.r[0]!), w.f(d.r[2]!)]],
   stridedCopy: (d, w) => {
     const shape = shapeOf(d), src = view(d, shape, 0, !d.b[0]), dst = view(d, shape, 5, !d.b[1]);
     const dt = d.b[2] ? DT.f32 : ALL_DTYPES[d.r[8]! % 4]!;
@@ -386,7 +389,8 @@ const BUILD: Record<keyof NativeAddon, Builder> = {
   rmsNormBackward: (d, w) => { const [r, c] = [d.r[0]!, d.r[1]!]; return [w.f(r * c), w.f(c), w.f(r), w.f(r * c), w.f(d.b[0] ? r * c : d.r[2]!), w.f(c), r, c]; },
   rope: (d, w) => {
     const [rows, heads, dim] = [d.r[0]!, d.r[1]!, d.b[0] ? 2 * d.r[2]! : d.r[2]!];
-    return [w.f(rows * heads * dim), w.i(rows, d.b[1] ? [0, 1, 2, 3] : d.x), w.f(rows * heads * dim), rows, heads, dim, d.b[2] ? 10000 : d.v[0], d.b[3] ? 1 : d.v[1]];
+    const positions = d.b[4] ? null : w.i(rows, d.b[1] ? [0, 1, 2, 3] : d.x);
+    return [w.f(rows * heads * dim), positions, w.f(rows * heads * dim), rows, heads, dim, d.b[2] ? 10000 : d.v[0], d.b[3] ? 1 : d.v[1], d.b[5] ? Math.max(1, rows) : d.x[0], d.b[6] ? 0 : d.x[1]];
   },
   attention: (d, w) => {
     const g = attnGeom(d), { B, Tq, Tk, H, Hkv, D } = g;
@@ -442,6 +446,12 @@ function checkReturn(fn: string, ret: unknown, args: unknown[], w: World): void 
       expect(ret).toBeInstanceOf(m.dtype === DT.f32 ? Float32Array : m.dtype === DT.i32 ? Int32Array : Uint16Array);
       break;
     }
+    case "sumSquaresMany":
+      expect(Array.isArray(ret) && (ret as unknown[]).length === (args[0] as unknown[]).length && (ret as unknown[]).every((x) => typeof x === "number")).toBe(true);
+      break;
+    case "profileStop":
+      expect(Array.isArray(ret) && (ret as Array<{ op: unknown; calls: unknown }>).every((r) => typeof r.op === "string" && typeof r.calls === "number")).toBe(true);
+      break;
     case "sumSquares":
     case "cacheBytes":
     case "fmaPeak":
@@ -656,6 +666,9 @@ const NASTY: Record<keyof NativeAddon, Nasty> = {
   softmax: [["cols 0, rows 5", (w) => [f(w, 0), f(w, 0), 5, 0, false]], ["log not a boolean", (w) => [f(w, 4), f(w, 4), 2, 2, 1]], ["rows*cols overflow", (w) => [f(w, 1), f(w, 1), 2 ** 40, 2 ** 40, false]], ["in place", (w) => { const h = f(w, 6); return [h, h, 2, 3, true]; }]],
   softmaxBackward: [["gx too short", (w) => [f(w, 4), f(w, 4), f(w, 3), 2, 2, false]], ["negative rows", (w) => [f(w, 4), f(w, 4), f(w, 4), -2, -2, false]]],
   sumSquares: [["i32", (w) => [w.i(3)]], ["empty", (w) => [f(w, 0)]], ["disposed", (w) => [w.disposed()]]],
+  sumSquaresMany: [["not an array", (w) => [f(w, 3)]], ["an i32 element", (w) => [[f(w, 2), w.i(3)]]], ["a disposed element", (w) => [[w.disposed()]]], ["a number element", () => [[3]]]],
+  profileStart: [["extra arguments", () => [1]]],
+  profileStop: [["extra arguments", () => [1]]],
   stridedCopy: [
     ["source one past the end", (w) => [f(w, 4), 1, [1], f(w, 4), 0, [1], [4]]], ["negative offset", (w) => [f(w, 4), -1, [1], f(w, 4), 0, [1], [4]]],
     ["negative stride within bounds", (w) => [f(w, 4), 3, [-1], f(w, 4), 0, [1], [4]]], ["negative stride one too far", (w) => [f(w, 4), 2, [-1], f(w, 4), 0, [1], [4]]],
@@ -686,7 +699,9 @@ const NASTY: Record<keyof NativeAddon, Nasty> = {
   rmsNormBackward: [["gw missing", (w) => [f(w, 6), f(w, 3), f(w, 2), f(w, 6), f(w, 6)]], ["rstd too long", (w) => [f(w, 6), f(w, 3), f(w, 3), f(w, 6), f(w, 6), f(w, 3), 2, 3]]],
   rope: [
     ["odd head dim", (w) => [f(w, 6), w.i(2), f(w, 6), 2, 1, 3, 10000, 1]], ["theta 0", (w) => [f(w, 4), w.i(2), f(w, 4), 2, 1, 2, 0, 1]], ["theta NaN", (w) => [f(w, 4), w.i(2), f(w, 4), 2, 1, 2, NaN, 1]],
-    ["positions INT32_MIN/MAX", (w) => [f(w, 4), w.i(2, [-(2 ** 31), 2 ** 31 - 1]), f(w, 4), 2, 1, 2, 10000, 1]], ["positions f32", (w) => [f(w, 4), f(w, 2), f(w, 4), 2, 1, 2, 10000, 1]], ["dim 0", (w) => [f(w, 0), w.i(2), f(w, 0), 2, 1, 0, 10000, 1]],
+    ["positions INT32_MIN/MAX", (w) => [f(w, 4), w.i(2, [-(2 ** 31), 2 ** 31 - 1]), f(w, 4), 2, 1, 2, 10000, 1]],
+    ["no positions, period 0", (w) => [f(w, 4), null, f(w, 4), 2, 1, 2, 10000, 1, 0, 0]], ["no positions, offset past int32", (w) => [f(w, 4), null, f(w, 4), 2, 1, 2, 10000, 1, 2, 2 ** 31 - 1]],
+    ["no positions, period missing", (w) => [f(w, 4), null, f(w, 4), 2, 1, 2, 10000, 1]], ["positions f32", (w) => [f(w, 4), f(w, 2), f(w, 4), 2, 1, 2, 10000, 1]], ["dim 0", (w) => [f(w, 0), w.i(2), f(w, 0), 2, 1, 0, 10000, 1]],
   ],
   attention: [
     ["H not a multiple of Hkv", (w) => [f(w, 3), f(w, 2), f(w, 2), f(w, 3), f(w, 3), 1, 1, 1, 3, 2, 1, true, 1, null, null, null, null, 0]],
@@ -901,6 +916,9 @@ const TS_SPECS: Record<string, TsSpec> = {
   setThreads: { kinds: ["int"], after: () => st.setThreads(DEFAULT_THREADS) },
   // scopes and autograd
   tidy: { kinds: ["fn"] },
+  profile: { kinds: ["fn"] },
+  rememberHostCopy: { kinds: ["t", "any"] },
+  hostCopy: { kinds: ["any"] },
   dispose: { kinds: ["any"] },
   memory: { kinds: [] },
   resetPeakMemory: { kinds: [] },

@@ -3,6 +3,7 @@
 import { native } from "@seekr/native";
 import { Tensor, empty, full, shapeStr, tensor } from "../tensor.js";
 import { record } from "../autograd.js";
+import { hostCopy } from "../host.js";
 import { sameShape, shapeSize } from "../shape.js";
 import { promoteTypes } from "../dtype.js";
 import { checkFloat, checkInt, checkSameDevice, checkTensor, checkFinite } from "./check.js";
@@ -34,14 +35,17 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   const rows = shapeSize(targets.shape);
   const loss = empty([], "float32", logits.device);
   const lse = empty([rows], "float32", logits.device);
-  const count = native.crossEntropy(logits.handle, targets.handle, loss.handle, lse.handle, rows, cols, ignore);
+  // Targets on a GPU are validated and counted on the host: from their host copy when one was remembered
+  // (rememberHostCopy), else from a download, which waits for the GPU.
+  const onHost = (t: Tensor): Int32Array | null => (t.device.type === "cpu" ? null : (hostCopy(t) as Int32Array | null));
+  const count = native.crossEntropy(logits.handle, targets.handle, loss.handle, lse.handle, rows, cols, ignore, onHost(targets));
   record(
     "crossEntropy",
     loss,
     [logits],
     (g, [sl, st, slse]) => {
       const gx = empty(sl!.shape, sl!.dtype, g.device);
-      native.crossEntropyBackward(sl!.handle, st!.handle, slse!.handle, g.handle, gx.handle, rows, cols, ignore, count);
+      native.crossEntropyBackward(sl!.handle, st!.handle, slse!.handle, g.handle, gx.handle, rows, cols, ignore, count, onHost(st!));
       return [gx];
     },
     { save: [logits, targets, lse] },
@@ -102,8 +106,9 @@ export function rope(x: Tensor, opts: RopeOptions = {}): Tensor {
   if (D % 2 !== 0) throw new Error(`rope: head dim must be even, got ${D} in ${shapeStr(x.shape)}`);
   const theta = opts.theta ?? 10000;
   checkFinite(theta, "rope", "theta");
-  let pos: Tensor;
-  let ownPos = false;
+  // Without positions, row (b, t) is at offset + t: the kernel computes it (nothing is uploaded per call).
+  let pos: Tensor | null = null;
+  const offset = opts.offset ?? 0;
   if (opts.positions) {
     checkTensor(opts.positions, "rope", "positions");
     checkInt(opts.positions, "rope", "positions");
@@ -111,28 +116,21 @@ export function rope(x: Tensor, opts: RopeOptions = {}): Tensor {
     if (opts.positions.size !== B * T)
       throw new Error(`rope: positions ${shapeStr(opts.positions.shape)} must hold one position per (batch, time) row: ${B}x${T}`);
     pos = opts.positions;
-  } else {
-    const offset = opts.offset ?? 0;
-    if (!Number.isInteger(offset) || offset < 0) throw new Error(`rope: offset must be a non-negative integer, got ${offset}`);
-    const p = new Int32Array(B * T);
-    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) p[b * T + t] = offset + t;
-    pos = tensor(p, { dtype: "int32", device: x.device });
-    ownPos = true;
-  }
+  } else if (!Number.isInteger(offset) || offset < 0 || offset + T - 1 > 2147483647)
+    throw new Error(`rope: offset must be a non-negative integer with offset + time - 1 in the int32 range, got ${offset}`);
   const out = empty(x.shape, x.dtype, x.device);
-  native.rope(x.handle, pos.handle, out.handle, B * T, H, D, theta, 1);
+  native.rope(x.handle, pos?.handle ?? null, out.handle, B * T, H, D, theta, 1, T, offset);
   record(
     "rope",
     out,
     [x],
     (g, [sp]) => {
       const gx = empty(g.shape, g.dtype, g.device);
-      native.rope(g.handle, sp!.handle, gx.handle, B * T, H, D, theta, -1);
+      native.rope(g.handle, sp?.handle ?? null, gx.handle, B * T, H, D, theta, -1, T, offset);
       return [gx];
     },
-    { save: [pos] },
+    { save: pos ? [pos] : [] },
   );
-  if (ownPos) pos.dispose();
   return out;
 }
 
