@@ -37,6 +37,10 @@ export interface NativeAddon {
   profileStart(): void;
   /** sumSquares of each float32 buffer (all on one device), with one device read-back. */
   sumSquaresMany(xs: Handle[]): number[];
+  /** adamw over many float32 parameters (one device) in one call. */
+  adamwMany(params: Handle[], grads: Handle[], expAvgs: Handle[], expAvgSqs: Handle[], lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
+  /** scaleInPlace over many float32 buffers in one call. */
+  scaleMany(xs: Handle[], scale: number): void;
   /** Ends the profile: per op, its calls, host milliseconds and device milliseconds (waits for the GPU). */
   profileStop(): Array<{ op: string; calls: number; hostMs: number; deviceMs: number; deviceCalls: number }>;
 

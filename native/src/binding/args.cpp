@@ -48,6 +48,23 @@ Storage* Args::tensor(size_t i, const char* name) const {
   return s;
 }
 
+std::vector<Storage*> Args::tensors(size_t i, const char* name) const {
+  if (i >= info.Length()) fail(std::string("missing argument '") + name + "'");
+  if (!info[i].IsArray()) fail(std::string("'") + name + "' must be an array of tensor buffer handles");
+  Napi::Array arr = info[i].As<Napi::Array>();
+  std::vector<Storage*> out(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); ++k) {
+    const std::string nm = std::string(name) + "[" + std::to_string(k) + "]";
+    Napi::Value v = arr[k];
+    if (!v.IsExternal() || !v.As<Napi::External<Storage>>().CheckTypeTag(&kStorageTag))
+      fail("'" + nm + "' is not a Seekr buffer handle");
+    Storage* s = v.As<Napi::External<Storage>>().Data();
+    if (!s || !s->alive) fail("'" + nm + "' is a disposed tensor");
+    out[k] = s;
+  }
+  return out;
+}
+
 Storage* Args::opt_tensor(size_t i, const char* name) const {
   if (i >= info.Length() || info[i].IsNull() || info[i].IsUndefined()) return nullptr;
   return tensor(i, name);

@@ -25,6 +25,7 @@ struct Args {
   void count(size_t n) const;
   Storage* tensor(size_t i, const char* name) const;  // a live buffer handle
   Storage* opt_tensor(size_t i, const char* name) const;  // a live buffer handle, or nullptr for null/undefined
+  std::vector<Storage*> tensors(size_t i, const char* name) const;  // an array of live buffer handles
   int64_t i64(size_t i, const char* name) const;      // an integer (safe range)
   double f64(size_t i, const char* name) const;       // any finite-or-not number
   bool flag(size_t i, const char* name) const;

@@ -29,6 +29,48 @@ void register_optim(Napi::Env env, Napi::Object exports) {
     cpu::adamw(p->as<float>(), g->as<float>(), m->as<float>(), v->as<float>(), (int64_t)p->numel, lr, b1, b2, eps, wd, step);
     return info.Env().Undefined();
   }, {0, 2, 3});
+  // adamwMany(params[], grads[], ms[], vs[], lr, beta1, beta2, eps, weightDecay, step): adamw on each quadruple, all
+  // float32 on one device, in one call (an optimizer step over a model's ~100 parameters costs one crossing from JS).
+  define(env, exports, "adamwMany", [](const Napi::CallbackInfo& info) {
+    Args a(info, "adamwMany");
+    const std::vector<Storage*> ps = a.tensors(0, "params"), gs = a.tensors(1, "grads"), ms = a.tensors(2, "expAvgs"),
+                                vs = a.tensors(3, "expAvgSqs");
+    float lr = (float)a.f64(4, "lr"), b1 = (float)a.f64(5, "beta1"), b2 = (float)a.f64(6, "beta2");
+    float eps = (float)a.f64(7, "eps"), wd = (float)a.f64(8, "weightDecay");
+    int64_t step = a.i64(9, "step");
+    if (step < 1) a.fail("step must be >= 1, got " + std::to_string(step));
+    if (gs.size() != ps.size() || ms.size() != ps.size() || vs.size() != ps.size())
+      a.fail("params, grads, expAvgs and expAvgSqs must have the same length, got " + std::to_string(ps.size()) + ", " +
+             std::to_string(gs.size()) + ", " + std::to_string(ms.size()) + ", " + std::to_string(vs.size()));
+    for (size_t i = 0; i < ps.size(); ++i) {
+      const std::string k = "[" + std::to_string(i) + "]";
+      for (auto [s, nm] : {std::pair{ps[i], "params"}, {gs[i], "grads"}, {ms[i], "expAvgs"}, {vs[i], "expAvgSqs"}}) {
+        require_dtype(a, s, (nm + k).c_str(), DType::F32);
+        require_numel(a, s, (nm + k).c_str(), ps[i]->numel);
+      }
+      require_same_device(a, {ps[0], ps[i], gs[i], ms[i], vs[i]});
+    }
+    for (size_t i = 0; i < ps.size(); ++i) {
+      Storage *p = ps[i], *g = gs[i], *m = ms[i], *v = vs[i];
+      if (p->device.type == DeviceType::CUDA)
+        cuda::adamw(p->device.index, p->as<float>(), g->as<float>(), m->as<float>(), v->as<float>(), (int64_t)p->numel, lr, b1, b2, eps, wd, step);
+      else
+        cpu::adamw(p->as<float>(), g->as<float>(), m->as<float>(), v->as<float>(), (int64_t)p->numel, lr, b1, b2, eps, wd, step);
+    }
+    return info.Env().Undefined();
+  });
+  // scaleMany(xs[], scale): x *= scale for each float32 buffer (gradient clipping, loss unscaling).
+  define(env, exports, "scaleMany", [](const Napi::CallbackInfo& info) {
+    Args a(info, "scaleMany");
+    const std::vector<Storage*> xs = a.tensors(0, "xs");
+    float s = (float)a.f64(1, "scale");
+    for (size_t i = 0; i < xs.size(); ++i) require_dtype(a, xs[i], ("xs[" + std::to_string(i) + "]").c_str(), DType::F32);
+    for (Storage* x : xs) {
+      if (x->device.type == DeviceType::CUDA) cuda::scale_inplace(x->device.index, x->as<float>(), (int64_t)x->numel, s);
+      else cpu::scale_inplace(x->as<float>(), (int64_t)x->numel, s);
+    }
+    return info.Env().Undefined();
+  });
   // sgd(param, grad, buf, lr, momentum, dampening, weightDecay, nesterov, firstStep)
   define_float(env, exports, "sgd", {1}, {}, [](const Napi::CallbackInfo& info) {
     Args a(info, "sgd");

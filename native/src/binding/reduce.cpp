@@ -130,20 +130,11 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
   // norms: clipGradNorm, GradScaler).
   define(env, exports, "sumSquaresMany", [](const Napi::CallbackInfo& info) -> Napi::Value {
     Args a(info, "sumSquaresMany");
-    a.count(1);
-    if (!info[0].IsArray()) a.fail("'xs' must be an array of tensor buffer handles");
-    Napi::Array arr = info[0].As<Napi::Array>();
-    std::vector<Storage*> xs(arr.Length());
-    for (uint32_t i = 0; i < arr.Length(); ++i) {
+    const std::vector<Storage*> xs = a.tensors(0, "xs");
+    for (size_t i = 0; i < xs.size(); ++i) {
       const std::string name = "xs[" + std::to_string(i) + "]";
-      Napi::Value v = arr[i];
-      if (!v.IsExternal() || !v.As<Napi::External<Storage>>().CheckTypeTag(&kStorageTag))
-        a.fail("'" + name + "' is not a Seekr buffer handle");
-      Storage* s = v.As<Napi::External<Storage>>().Data();
-      if (!s || !s->alive) a.fail("'" + name + "' is a disposed tensor");
-      require_dtype(a, s, name.c_str(), DType::F32);
-      if (i > 0 && !(s->device == xs[0]->device)) a.fail("'" + name + "' is on " + s->device.str() + ", 'xs[0]' on " + xs[0]->device.str());
-      xs[i] = s;
+      require_dtype(a, xs[i], name.c_str(), DType::F32);
+      if (i > 0 && !(xs[i]->device == xs[0]->device)) a.fail("'" + name + "' is on " + xs[i]->device.str() + ", 'xs[0]' on " + xs[0]->device.str());
     }
     std::vector<double> sums(xs.size(), 0.0);
     if (!xs.empty() && xs[0]->device.type == DeviceType::CUDA) {

@@ -688,8 +688,6 @@ std::string shape_str(const AttnShape& s) {
          (s.causal ? " causal" : "");
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
 void check_common(const char* op, int device, const AttnShape& s, DType in_dtype) {
   if (!attention_tc_supported(s))
     throw Error(std::string(op) + ": the tensor-core kernels take head dims 16, 32, 64 or 128 with H a multiple of "

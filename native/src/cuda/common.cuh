@@ -238,6 +238,57 @@ inline const void* elem_offset(const void* p, DType d, int64_t n) {
 }
 inline void* elem_offset(void* p, DType d, int64_t n) { return static_cast<char*>(p) + n * (int64_t)dtype_size(d); }
 
+// ---- 16-byte vector access, for the contiguous fast paths ---------------------------------------------------------
+// A kernel whose operands all start 16-byte aligned (aligned16, tested on the host) moves whole 16-byte chunks: V
+// elements per thread and step, V * sizeof(T) a multiple of 16 for every operand's T. The elements of a chunk still
+// go through ldf / stf one by one, so the values (and bits) are those of the scalar loop.
+inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+// Elements of T in 16 bytes: 4 float32, 8 bfloat16 / float16.
+template <typename T>
+constexpr int kVec16 = 16 / (int)sizeof(T);
+template <typename T>
+struct alignas(16) Chunk16 {
+  T e[kVec16<T>];
+};
+// v[j] = ldf(p, i + j) for j < V; p + i 16-byte aligned.
+template <int V, typename T>
+__device__ __forceinline__ void ldf_vec(const T* p, int64_t i, float (&v)[V]) {
+  constexpr int P = kVec16<T>;
+  static_assert(V % P == 0, "V elements must fill whole 16-byte chunks");
+  const Chunk16<T>* q = reinterpret_cast<const Chunk16<T>*>(p + i);
+#pragma unroll
+  for (int w = 0; w < V / P; ++w) {
+    const Chunk16<T> c = q[w];
+#pragma unroll
+    for (int j = 0; j < P; ++j) v[w * P + j] = ldf(c.e, 0, j);
+  }
+}
+// stf(p, i + j, v[j]) for j < V; p + i 16-byte aligned.
+template <int V, typename T>
+__device__ __forceinline__ void stf_vec(T* p, int64_t i, const float (&v)[V]) {
+  constexpr int P = kVec16<T>;
+  static_assert(V % P == 0, "V elements must fill whole 16-byte chunks");
+  Chunk16<T>* q = reinterpret_cast<Chunk16<T>*>(p + i);
+#pragma unroll
+  for (int w = 0; w < V / P; ++w) {
+    Chunk16<T> c;
+#pragma unroll
+    for (int j = 0; j < P; ++j) stf(c.e, 0, j, v[w * P + j]);
+    q[w] = c;
+  }
+}
+// Grid-stride loop over n elements in chunks of V: chunk(i) for i = 0, V, 2V, ... below n - n % V, then elem(i) for
+// each of the last n % V elements (one per thread). Every index is visited once; launch grid_for_vec(n, V) blocks.
+template <int V, typename ChunkF, typename ElemF>
+__device__ __forceinline__ void grid_loop_vec(int64_t n, ChunkF&& chunk, ElemF&& elem) {
+  const int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, step = (int64_t)gridDim.x * blockDim.x;
+  const int64_t nv = n - n % V;
+  for (int64_t i = t * V; i < nv; i += step * V) chunk(i);
+  for (int64_t i = nv + t; i < n; i += step) elem(i);
+}
+// Blocks for grid_loop_vec over n > 0 elements: a thread per chunk (the tail fits in the first block).
+inline unsigned grid_for_vec(int64_t n, int V, int threads = kThreads) { return grid_for((n + V - 1) / V, threads); }
+
 }  // namespace detail
 }  // namespace cuda
 }  // namespace seekr

@@ -4,6 +4,8 @@
 // (dtype read per operand) for mixed dtypes.
 #include <cuda_runtime.h>
 
+#include <type_traits>
+
 #include "cpu/elementwise.h"
 #include "cuda/common.cuh"
 #include "cuda/kernels.h"
@@ -48,6 +50,42 @@ __global__ void binary_scalar(const T* __restrict__ a, int da, const T* __restri
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
     stf(out, dout, i, A_SCALAR ? bin<OP>(s, ldf(b, db, i)) : bin<OP>(ldf(a, da, i), s));
 }
+// The fast paths of binary_contig / binary_scalar for typed operands that start 16-byte aligned: a 16-byte chunk
+// (kVec16<T> elements) per thread and step, the same bin<OP> on each element, so the same bits.
+template <int OP, typename T>
+__global__ void binary_contig_vec(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out, int64_t n) {
+  constexpr int V = kVec16<T>;
+  grid_loop_vec<V>(
+      n,
+      [&](int64_t i) {
+        float x[V], y[V];
+        ldf_vec(a, i, x);
+        ldf_vec(b, i, y);
+#pragma unroll
+        for (int j = 0; j < V; ++j) x[j] = bin<OP>(x[j], y[j]);
+        stf_vec(out, i, x);
+      },
+      [&](int64_t i) { stf(out, 0, i, bin<OP>(ldf(a, 0, i), ldf(b, 0, i))); });
+}
+template <int OP, bool A_SCALAR, typename T>
+__global__ void binary_scalar_vec(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out, int64_t n) {
+  constexpr int V = kVec16<T>;
+  const float s = A_SCALAR ? ldf(a, 0, 0) : ldf(b, 0, 0);
+  const T* __restrict__ v = A_SCALAR ? b : a;  // the contiguous operand
+  grid_loop_vec<V>(
+      n,
+      [&](int64_t i) {
+        float x[V];
+        ldf_vec(v, i, x);
+#pragma unroll
+        for (int j = 0; j < V; ++j) x[j] = A_SCALAR ? bin<OP>(s, x[j]) : bin<OP>(x[j], s);
+        stf_vec(out, i, x);
+      },
+      [&](int64_t i) {
+        const float x = ldf(v, 0, i);
+        stf(out, 0, i, A_SCALAR ? bin<OP>(s, x) : bin<OP>(x, s));
+      });
+}
 template <int OP, typename T>
 __global__ void binary_strided(Strided<2> s, const T* __restrict__ a, int da, const T* __restrict__ b, int db,
                                T* __restrict__ out, int dout, int64_t n) {
@@ -77,6 +115,21 @@ void binary_t(const void* av, DType at, const std::vector<int64_t>& as, const vo
     const T* a = static_cast<const T*>(av);
     const T* b = static_cast<const T*>(bv);
     T* out = static_cast<T*>(ov);
+    if constexpr (!std::is_same_v<T, AnyF>) {  // typed: 16-byte chunks when the vector operands are aligned
+      const unsigned gv = grid_for_vec(n, kVec16<T>);
+      if (s.contiguous[0] && s.contiguous[1] && aligned16(a) && aligned16(b) && aligned16(out)) {
+        binary_contig_vec<OP, T><<<gv, kThreads>>>(a, b, out, n);
+        return;
+      }
+      if (all_zero(s, 0) && s.contiguous[1] && aligned16(b) && aligned16(out)) {
+        binary_scalar_vec<OP, true, T><<<gv, kThreads>>>(a, b, out, n);
+        return;
+      }
+      if (s.contiguous[0] && all_zero(s, 1) && aligned16(a) && aligned16(out)) {
+        binary_scalar_vec<OP, false, T><<<gv, kThreads>>>(a, b, out, n);
+        return;
+      }
+    }
     if (s.contiguous[0] && s.contiguous[1]) binary_contig<OP, T><<<g, kThreads>>>(a, da, b, db, out, dout, n);
     else if (all_zero(s, 0) && s.contiguous[1]) binary_scalar<OP, true, T><<<g, kThreads>>>(a, da, b, db, out, dout, n);
     else if (s.contiguous[0] && all_zero(s, 1)) binary_scalar<OP, false, T><<<g, kThreads>>>(a, da, b, db, out, dout, n);
@@ -172,10 +225,49 @@ __global__ void unary_grad_kernel(const T* __restrict__ x, int dx, const T* __re
     stf(gx, dgx, i, ungrad<OP>(ldf(x, dx, i), ldf(gy, dgy, i), p));
 }
 
+// Fast paths of the two above for typed operands that start 16-byte aligned: a 16-byte chunk (kVec16<T> elements) per
+// thread and step, the same un / ungrad on each element, so the same bits.
+template <int OP, typename T>
+__global__ void unary_vec(const T* __restrict__ x, T* __restrict__ out, int64_t n, float p) {
+  constexpr int V = kVec16<T>;
+  grid_loop_vec<V>(
+      n,
+      [&](int64_t i) {
+        float v[V];
+        ldf_vec(x, i, v);
+#pragma unroll
+        for (int j = 0; j < V; ++j) v[j] = un<OP>(v[j], p);
+        stf_vec(out, i, v);
+      },
+      [&](int64_t i) { stf(out, 0, i, un<OP>(ldf(x, 0, i), p)); });
+}
+template <int OP, typename T>
+__global__ void unary_grad_vec(const T* __restrict__ x, const T* __restrict__ gy, T* __restrict__ gx, int64_t n,
+                               float p) {
+  constexpr int V = kVec16<T>;
+  grid_loop_vec<V>(
+      n,
+      [&](int64_t i) {
+        float v[V], g[V];
+        ldf_vec(x, i, v);
+        ldf_vec(gy, i, g);
+#pragma unroll
+        for (int j = 0; j < V; ++j) v[j] = ungrad<OP>(v[j], g[j], p);
+        stf_vec(gx, i, v);
+      },
+      [&](int64_t i) { stf(gx, 0, i, ungrad<OP>(ldf(x, 0, i), ldf(gy, 0, i), p)); });
+}
+
 template <int OP>
 void unary_t(const void* x, DType xt, void* out, DType ot, int64_t n, float p) {
   with_elem(xt == ot, ot, [&](auto e) {
     using T = typename decltype(e)::type;
+    if constexpr (!std::is_same_v<T, AnyF>) {
+      if (aligned16(x) && aligned16(out)) {
+        unary_vec<OP, T><<<grid_for_vec(n, kVec16<T>), kThreads>>>(static_cast<const T*>(x), static_cast<T*>(out), n, p);
+        return;
+      }
+    }
     unary_kernel<OP, T><<<grid_for(n), kThreads>>>(static_cast<const T*>(x), (int)xt, static_cast<T*>(out), (int)ot, n, p);
   });
   check_launch(cpu::unary_name(OP));
@@ -184,6 +276,13 @@ template <int OP>
 void unary_grad_t(const void* x, DType xt, const void* gy, DType gyt, void* gx, DType gxt, int64_t n, float p) {
   with_elem(xt == gyt && gyt == gxt, gxt, [&](auto e) {
     using T = typename decltype(e)::type;
+    if constexpr (!std::is_same_v<T, AnyF>) {
+      if (aligned16(x) && aligned16(gy) && aligned16(gx)) {
+        unary_grad_vec<OP, T><<<grid_for_vec(n, kVec16<T>), kThreads>>>(
+            static_cast<const T*>(x), static_cast<const T*>(gy), static_cast<T*>(gx), n, p);
+        return;
+      }
+    }
     unary_grad_kernel<OP, T><<<grid_for(n), kThreads>>>(static_cast<const T*>(x), (int)xt, static_cast<const T*>(gy),
                                                         (int)gyt, static_cast<T*>(gx), (int)gxt, n, p);
   });

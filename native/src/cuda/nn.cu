@@ -5,7 +5,9 @@
 #include <cuda_runtime.h>
 
 #include <cmath>
+#include <initializer_list>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 #include "cuda/common.cuh"
@@ -35,6 +37,15 @@ __device__ __forceinline__ float gmax(float v, float* red) {
   const int64_t per_block = WARP ? (blockDim.x >> 5) : 1;                                     \
   const int64_t first = (int64_t)blockIdx.x * per_block + (WARP ? (threadIdx.x >> 5) : 0);    \
   const int64_t stride = (int64_t)gridDim.x * per_block;
+
+// f(std::true_type{}) when vec, else f(std::false_type{}): the VEC variant of a kernel, instantiated for typed T only.
+template <typename T, typename F>
+void with_vec(bool vec, F&& f) {
+  if constexpr (!std::is_same_v<T, AnyF>) {
+    if (vec) return f(std::true_type{});
+  }
+  f(std::false_type{});
+}
 
 unsigned rows_grid(int64_t rows, int64_t per_block) {
   int64_t b = (rows + per_block - 1) / per_block;
@@ -75,27 +86,77 @@ __global__ void ce_final_kernel(const double* __restrict__ row_loss, int64_t row
   acc = block_sum(acc, red);
   if (threadIdx.x == 0) loss[0] = count > 0 ? (float)(acc / (double)count) : __int_as_float(0x7fc00000);
 }
-template <typename T>
+// gx = softmax(logits) * scale, minus scale at the target column, 0 in ignored rows. A row per group of 2^gshift
+// threads (32 .. blockDim.x; blockDim.x >> gshift rows per block, grid-stride over rows), its columns over the group:
+// no division per element. VEC (typed T, logits and gx at the same address mod 16 bytes): the row's elements from its
+// first 16-byte aligned one go in 16-byte chunks (kVec16<T> per thread and step), the few before and after it one by
+// one. Every element gets the same arithmetic whichever loop takes it.
+template <bool VEC, typename T>
 __global__ void ce_backward_kernel(const T* __restrict__ logits, int dl, const int32_t* __restrict__ targets,
                                    const float* __restrict__ lse, const float* __restrict__ gy, int64_t count,
-                                   T* __restrict__ gx, int dgx, int64_t rows, int64_t cols, int32_t ignore) {
+                                   T* __restrict__ gx, int dgx, int64_t rows, int64_t cols, int32_t ignore, int gshift) {
   const float scale = count > 0 ? fdiv(gy[0], (float)count) : 0.f;
-  const int64_t total = rows * cols;
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t r = i / cols, c = i - r * cols;
+  const int gsize = 1 << gshift;
+  const int t = threadIdx.x & (gsize - 1);
+  const int64_t per_block = blockDim.x >> gshift;
+  const int64_t first = (int64_t)blockIdx.x * per_block + (threadIdx.x >> gshift);
+  const int64_t stride = (int64_t)gridDim.x * per_block;
+  for (int64_t r = first; r < rows; r += stride) {
+    const int64_t p = r * cols;
     const int32_t tg = targets[r];
-    if (tg == ignore) {
-      stf(gx, dgx, i, 0.f);
-      continue;
+    const bool skip = tg == ignore;
+    const float l = skip ? 0.f : lse[r];
+    const auto elem = [&](int64_t c) {
+      float g = 0.f;
+      if (!skip) {
+        g = fmul(fexp(fsub(ldf(logits, dl, p + c), l)), scale);
+        if (c == tg) g = fsub(g, scale);
+      }
+      stf(gx, dgx, p + c, g);
+    };
+    int64_t c0 = 0, c1 = 0;  // [c0, c1): the row's whole 16-byte chunks (none for the scalar kernel)
+    if constexpr (VEC) {
+      constexpr int V = kVec16<T>;
+      const int64_t head = (int64_t)((16 - (reinterpret_cast<uintptr_t>(logits + p) & 15)) & 15) / (int64_t)sizeof(T);
+      c0 = head < cols ? head : cols;
+      c1 = c0 + (cols - c0) / V * V;
+      for (int64_t c = c0 + (int64_t)t * V; c < c1; c += (int64_t)gsize * V) {
+        float v[V];
+        if (skip) {
+#pragma unroll
+          for (int j = 0; j < V; ++j) v[j] = 0.f;
+        } else {
+          ldf_vec(logits, p + c, v);
+#pragma unroll
+          for (int j = 0; j < V; ++j) {
+            float g = fmul(fexp(fsub(v[j], l)), scale);
+            if (c + j == tg) g = fsub(g, scale);
+            v[j] = g;
+          }
+        }
+        stf_vec(gx, p + c, v);
+      }
     }
-    float g = fmul(fexp(fsub(ldf(logits, dl, i), lse[r])), scale);
-    if (c == tg) g = fsub(g, scale);
-    stf(gx, dgx, i, g);
+    for (int64_t c = t; c < c0; c += gsize) elem(c);
+    for (int64_t c = c1 + t; c < cols; c += gsize) elem(c);
   }
 }
 
 // ---- RMSNorm ------------------------------------------------------------------------------------------------------
-template <bool WARP, typename T>
+// VEC (typed T, every operand 16-byte aligned and cols a multiple of kVec16<T>): the elementwise passes (y, gx) move
+// 16-byte chunks. The sums (ss, dot) keep the scalar loop: their per-thread order defines the result.
+template <typename T>
+bool rms_vec(int64_t cols, std::initializer_list<const void*> ptrs) {
+  if constexpr (std::is_same_v<T, AnyF>) {
+    return false;
+  } else {
+    if (cols % kVec16<T> != 0) return false;
+    for (const void* p : ptrs)
+      if (!aligned16(p)) return false;
+    return true;
+  }
+}
+template <bool WARP, bool VEC, typename T>
 __global__ void rms_norm_kernel(const T* __restrict__ x, int dx, const T* __restrict__ w, int dw, T* __restrict__ y,
                                 int dy, float* __restrict__ rstd, int64_t rows, int64_t cols, float eps) {
   __shared__ float red[32];
@@ -110,10 +171,22 @@ __global__ void rms_norm_kernel(const T* __restrict__ x, int dx, const T* __rest
     ss = gsum<WARP, float>(ss, red);
     const float rs = fdiv(1.f, fsqrt(fadd(fdiv(ss, (float)cols), eps)));
     if (t == 0) rstd[r] = rs;
-    for (int64_t c = t; c < cols; c += gsize) stf(y, dy, p + c, fmul(fmul(ldf(x, dx, p + c), rs), ldf(w, dw, c)));
+    if constexpr (VEC) {
+      constexpr int V = kVec16<T>;
+      for (int64_t c = (int64_t)t * V; c < cols; c += (int64_t)gsize * V) {
+        float xv[V], wv[V];
+        ldf_vec(x, p + c, xv);
+        ldf_vec(w, c, wv);
+#pragma unroll
+        for (int j = 0; j < V; ++j) xv[j] = fmul(fmul(xv[j], rs), wv[j]);
+        stf_vec(y, p + c, xv);
+      }
+    } else {
+      for (int64_t c = t; c < cols; c += gsize) stf(y, dy, p + c, fmul(fmul(ldf(x, dx, p + c), rs), ldf(w, dw, c)));
+    }
   }
 }
-template <bool WARP, typename T>
+template <bool WARP, bool VEC, typename T>
 __global__ void rms_norm_backward_kernel(const T* __restrict__ x, int dx, const T* __restrict__ w, int dw,
                                          const float* __restrict__ rstd, const T* __restrict__ gy, int dgy,
                                          T* __restrict__ gx, int dgx, int64_t rows, int64_t cols) {
@@ -127,11 +200,28 @@ __global__ void rms_norm_backward_kernel(const T* __restrict__ x, int dx, const 
       dot = fadd(dot, fmul(fmul(ldf(gy, dgy, p + c), ldf(w, dw, c)), ldf(x, dx, p + c)));
     dot = gsum<WARP, float>(dot, red);
     const float k = fdiv(fmul(fmul(fmul(dot, rs), rs), rs), (float)cols);
-    for (int64_t c = t; c < cols; c += gsize)
-      stf(gx, dgx, p + c, fsub(fmul(fmul(rs, ldf(w, dw, c)), ldf(gy, dgy, p + c)), fmul(ldf(x, dx, p + c), k)));
+    if constexpr (VEC) {
+      constexpr int V = kVec16<T>;
+      for (int64_t c = (int64_t)t * V; c < cols; c += (int64_t)gsize * V) {
+        float wv[V], gv[V], xv[V];
+        ldf_vec(w, c, wv);
+        ldf_vec(gy, p + c, gv);
+        ldf_vec(x, p + c, xv);
+#pragma unroll
+        for (int j = 0; j < V; ++j) wv[j] = fsub(fmul(fmul(rs, wv[j]), gv[j]), fmul(xv[j], k));
+        stf_vec(gx, p + c, wv);
+      }
+    } else {
+      for (int64_t c = t; c < cols; c += gsize)
+        stf(gx, dgx, p + c, fsub(fmul(fmul(rs, ldf(w, dw, c)), ldf(gy, dgy, p + c)), fmul(ldf(x, dx, p + c), k)));
+    }
   }
 }
 constexpr int64_t kGwBlock = 64;  // rows per partial, as on the cpu
+// The gw sums are sequential chains (a thread per sum); their terms are loaded kGwBatch at a time, so that a thread
+// has many loads in flight, and then added in the same order.
+constexpr int kGwBatch = 16;
+constexpr int kGwThreads = 128;  // smaller blocks: the few threads spread over more SMs
 // part[bi, c] = sum over the rows of block bi, in row order.
 template <typename T>
 __global__ void rms_gw_partial(const T* __restrict__ x, int dx, const float* __restrict__ rstd, const T* __restrict__ gy,
@@ -141,8 +231,16 @@ __global__ void rms_gw_partial(const T* __restrict__ x, int dx, const float* __r
     const int64_t bi = t / cols, c = t - bi * cols;
     const int64_t r1 = (bi + 1) * kGwBlock < rows ? (bi + 1) * kGwBlock : rows;
     float acc = 0.f;
-    for (int64_t r = bi * kGwBlock; r < r1; ++r)
-      acc = fadd(acc, fmul(fmul(ldf(gy, dgy, r * cols + c), ldf(x, dx, r * cols + c)), rstd[r]));
+    int64_t r = bi * kGwBlock;
+    for (; r + kGwBatch <= r1; r += kGwBatch) {
+      float v[kGwBatch];
+#pragma unroll
+      for (int k = 0; k < kGwBatch; ++k)
+        v[k] = fmul(fmul(ldf(gy, dgy, (r + k) * cols + c), ldf(x, dx, (r + k) * cols + c)), rstd[r + k]);
+#pragma unroll
+      for (int k = 0; k < kGwBatch; ++k) acc = fadd(acc, v[k]);
+    }
+    for (; r < r1; ++r) acc = fadd(acc, fmul(fmul(ldf(gy, dgy, r * cols + c), ldf(x, dx, r * cols + c)), rstd[r]));
     part[t] = acc;
   }
 }
@@ -150,7 +248,15 @@ template <typename T>
 __global__ void rms_gw_final(const float* __restrict__ part, T* __restrict__ gw, int dgw, int64_t cols, int64_t nb) {
   for (int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += (int64_t)gridDim.x * blockDim.x) {
     float acc = 0.f;
-    for (int64_t bi = 0; bi < nb; ++bi) acc = fadd(acc, part[bi * cols + c]);
+    int64_t bi = 0;
+    for (; bi + kGwBatch <= nb; bi += kGwBatch) {
+      float v[kGwBatch];
+#pragma unroll
+      for (int k = 0; k < kGwBatch; ++k) v[k] = part[(bi + k) * cols + c];
+#pragma unroll
+      for (int k = 0; k < kGwBatch; ++k) acc = fadd(acc, v[k]);
+    }
+    for (; bi < nb; ++bi) acc = fadd(acc, part[bi * cols + c]);
     stf(gw, dgw, c, acc);
   }
 }
@@ -282,8 +388,23 @@ void cross_entropy_backward(int device, const void* logits, DType lt, const int3
   use_device(device);
   with_elem(lt == gxt, gxt, [&](auto e) {
     using T = typename decltype(e)::type;
-    ce_backward_kernel<T><<<grid_for(rows * cols), kThreads>>>(static_cast<const T*>(logits), (int)lt, targets, lse, gy,
-                                                               count, static_cast<T*>(gx), (int)gxt, rows, cols, ignore);
+    const T* x = static_cast<const T*>(logits);
+    T* g = static_cast<T*>(gx);
+    // 16-byte chunks when logits and gx are aligned alike (every row's head then has the same length in both).
+    bool vec = false;
+    int per_thread = 1;  // columns a thread takes per step
+    if constexpr (!std::is_same_v<T, AnyF>) {
+      const uintptr_t xa = reinterpret_cast<uintptr_t>(x), ga = reinterpret_cast<uintptr_t>(g);
+      vec = xa % sizeof(T) == 0 && (xa & 15) == (ga & 15);
+      if (vec) per_thread = kVec16<T>;
+    }
+    // Threads per row: the smallest power of two from 32 to kThreads that covers the row in one step.
+    int gshift = 5;
+    while ((1 << gshift) < kThreads && (int64_t(1) << gshift) * per_thread < cols) ++gshift;
+    with_vec<T>(vec, [&](auto v) {
+      ce_backward_kernel<decltype(v)::value, T><<<rows_grid(rows, kThreads >> gshift), kThreads>>>(
+          x, (int)lt, targets, lse, gy, count, g, (int)gxt, rows, cols, ignore, gshift);
+    });
   });
   check_launch("crossEntropyBackward");
 }
@@ -297,12 +418,15 @@ void rms_norm(int device, const void* x, DType xt, const void* w, DType wt, void
     const T* xp = static_cast<const T*>(x);
     const T* wp = static_cast<const T*>(w);
     T* yp = static_cast<T*>(y);
-    if (cols <= 1024)
-      rms_norm_kernel<true, T><<<rows_grid(rows, kThreads / 32), kThreads>>>(xp, (int)xt, wp, (int)wt, yp, (int)yt, rstd,
-                                                                             rows, cols, eps);
-    else
-      rms_norm_kernel<false, T><<<rows_grid(rows, 1), kThreads>>>(xp, (int)xt, wp, (int)wt, yp, (int)yt, rstd, rows, cols,
-                                                                  eps);
+    with_vec<T>(rms_vec<T>(cols, {xp, wp, yp}), [&](auto v) {
+      constexpr bool V = decltype(v)::value;
+      if (cols <= 1024)
+        rms_norm_kernel<true, V, T><<<rows_grid(rows, kThreads / 32), kThreads>>>(xp, (int)xt, wp, (int)wt, yp, (int)yt,
+                                                                                  rstd, rows, cols, eps);
+      else
+        rms_norm_kernel<false, V, T><<<rows_grid(rows, 1), kThreads>>>(xp, (int)xt, wp, (int)wt, yp, (int)yt, rstd, rows,
+                                                                       cols, eps);
+    });
   });
   check_launch("rmsNorm");
 }
@@ -318,20 +442,26 @@ void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType
     const T* xp = static_cast<const T*>(x);
     const T* wp = static_cast<const T*>(w);
     const T* gp = static_cast<const T*>(gy);
+    T* gxp = static_cast<T*>(gx);
     if (rows > 0) {
-      if (cols <= 1024)
-        rms_norm_backward_kernel<true, T><<<rows_grid(rows, kThreads / 32), kThreads>>>(
-            xp, (int)xt, wp, (int)wt, rstd, gp, (int)gyt, static_cast<T*>(gx), (int)gxt, rows, cols);
-      else
-        rms_norm_backward_kernel<false, T><<<rows_grid(rows, 1), kThreads>>>(
-            xp, (int)xt, wp, (int)wt, rstd, gp, (int)gyt, static_cast<T*>(gx), (int)gxt, rows, cols);
+      with_vec<T>(rms_vec<T>(cols, {xp, wp, gp, gxp}), [&](auto v) {
+        constexpr bool V = decltype(v)::value;
+        if (cols <= 1024)
+          rms_norm_backward_kernel<true, V, T><<<rows_grid(rows, kThreads / 32), kThreads>>>(
+              xp, (int)xt, wp, (int)wt, rstd, gp, (int)gyt, gxp, (int)gxt, rows, cols);
+        else
+          rms_norm_backward_kernel<false, V, T><<<rows_grid(rows, 1), kThreads>>>(
+              xp, (int)xt, wp, (int)wt, rstd, gp, (int)gyt, gxp, (int)gxt, rows, cols);
+      });
       check_launch("rmsNormBackward");
     }
     if (nb > 0) {
-      rms_gw_partial<T><<<grid_for(nb * cols), kThreads>>>(xp, (int)xt, rstd, gp, (int)gyt, part.as<float>(), rows, cols, nb);
+      rms_gw_partial<T><<<grid_for(nb * cols, kGwThreads), kGwThreads>>>(xp, (int)xt, rstd, gp, (int)gyt,
+                                                                         part.as<float>(), rows, cols, nb);
       check_launch("rmsNormBackward");
     }
-    rms_gw_final<T><<<grid_for(cols), kThreads>>>(part.as<float>(), static_cast<T*>(gw), (int)gwt, cols, nb);
+    rms_gw_final<T><<<grid_for(cols, kGwThreads / 2), kGwThreads / 2>>>(part.as<float>(), static_cast<T*>(gw), (int)gwt,
+                                                                         cols, nb);
   });
   check_launch("rmsNormBackward");
 }

@@ -5,8 +5,10 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import {
   AdamW, Generator, attention, attentionDistill, attentionEager, attentionTapped, clipGradNorm, memory, mul, reshape,
-  resetPeakMemory, sum, tidy, type Tensor, linear, rope, rmsNorm, add, silu, embedding, crossEntropy,
+  resetPeakMemory, sum, tidy, type Tensor, linear, rope, rmsNorm, add, silu, embedding, crossEntropy, autocast, copyTo,
+  parseDevice, rememberHostCopy, type FloatDType,
 } from "@seekr/tensor";
+import { native } from "@seekr/native";
 import { torchPython } from "./python.js";
 import { REFERENCE_CONFIG, initParams, type LlamaConfig } from "./llama.js";
 
@@ -88,21 +90,45 @@ function stepFn(cfg: LlamaConfig, params: Map<string, Tensor>, ids: Tensor, targ
   return loss;
 }
 
-export function benchSeekrOverhead(opts: { batch: number; seq: number; steps: number }): { plainMs: number; seekrMs: number; ratio: number } {
-  const cfg = REFERENCE_CONFIG;
+export interface SeekrOverheadOptions {
+  batch: number;
+  seq: number;
+  steps: number;
+  /** Where the model runs (default cpu). */
+  device?: string;
+  /** Model configuration (default the reference one) and its name in the report. */
+  config?: LlamaConfig;
+  configName?: string;
+  /** Autocast dtype of the step (default float32). */
+  precision?: FloatDType;
+}
+
+export function benchSeekrOverhead(opts: SeekrOverheadOptions): { plainMs: number; seekrMs: number; ratio: number; config: string; precision: FloatDType; device: string; heads: number } {
+  const cfg = opts.config ?? REFERENCE_CONFIG;
+  const device = opts.device ?? "cpu";
+  const precision = opts.precision ?? "float32";
+  const onGpu = device !== "cpu";
   const { batch: B, seq: T } = opts;
-  const params = initParams(cfg, 0);
+  const params = initParams(cfg, 0, 0.02, device);
   const plist = [...params.values()];
   const opt = new AdamW(plist, { lr: 1e-3, betas: [0.9, 0.95], weightDecay: 0.1 });
   const gen = new Generator(5);
-  const ids = gen.randint([B, T], 0, cfg.vocabSize).keep();
-  const targets = gen.randint([B, T], 0, cfg.vocabSize).keep();
-  const heads = [0]; // 1/8 of the 8 heads per layer
+  const toDevice = (t: Tensor): Tensor => {
+    if (!onGpu) return t.keep();
+    const d = copyTo(t, device).keep();
+    if (t.dtype === "int32") rememberHostCopy(d, t.toFloatArray() as Int32Array);
+    t.dispose();
+    return d;
+  };
+  const ids = toDevice(gen.randint([B, T], 0, cfg.vocabSize));
+  const targets = toDevice(gen.randint([B, T], 0, cfg.vocabSize));
+  // 1/8 of the heads of every layer (at least one).
+  const heads = Array.from({ length: Math.max(1, Math.round(cfg.numHeads / 8)) }, (_, i) => i);
   const R = 100;
-  const rows = new Generator(6).randint([B, R], 0, T).keep();
+  const rows = toDevice(new Generator(6).randint([B, R], 0, T));
   // Teacher rows: the model's own attention rows at the stored positions (as stored after a task).
   const teachers: Tensor[] = [];
-  tidy(() => {
+  tidy(() => autocast(precision, () => {
     const hd = cfg.hiddenSize / cfg.numHeads;
     let x = embedding(params.get("model.embed_tokens.weight")!, ids);
     for (let i = 0; i < cfg.numLayers; i++) {
@@ -115,17 +141,18 @@ export function benchSeekrOverhead(opts: { batch: number; seq: number; steps: nu
       teachers.push(r.taps!.keep());
       x = add(x, linear(reshape(r.out, [B, T, cfg.numHeads * hd]), params.get(`${p}.self_attn.o_proj.weight`)!));
     }
-  });
+  }));
   const time = (withSeekr: boolean): number => {
     const ts: number[] = [];
     for (let s = 0; s < opts.steps + 2; s++) {
       const t0 = performance.now();
       tidy(() => {
         opt.zeroGrad();
-        stepFn(cfg, params, ids, targets, withSeekr ? { heads, rows, teachers } : null).backward();
+        autocast(precision, () => stepFn(cfg, params, ids, targets, withSeekr ? { heads, rows, teachers } : null)).backward();
         clipGradNorm(plist, 1.0);
         opt.step();
       });
+      if (onGpu) native.synchronize(1, parseDevice(device).index);
       if (s >= 2) ts.push(performance.now() - t0);
     }
     return median(ts);
@@ -140,7 +167,8 @@ export function benchSeekrOverhead(opts: { batch: number; seq: number; steps: nu
   opt.dispose();
   for (const t of [...plist, ids, targets, rows, ...teachers]) t.dispose();
   const ratio = seekrMs / plainMs;
-  console.log(`\nSEEKR step overhead (reference model, batch ${B} x ${T}, distillation on 1/8 of the heads, B_T = ${R} rows, all layers):`);
+  const name = opts.configName ?? "reference";
+  console.log(`\nSEEKR step overhead (${name} model, ${precision}, ${device}, batch ${B} x ${T}, distillation on ${heads.length} of ${cfg.numHeads} heads, B_T = ${R} rows, all layers):`);
   console.log(`  plain step ${plainMs.toFixed(1)} ms, with attention distillation ${seekrMs.toFixed(1)} ms => ${ratio.toFixed(3)}x (target <= 1.15x)`);
-  return { plainMs, seekrMs, ratio };
+  return { plainMs, seekrMs, ratio, config: name, precision, device, heads: heads.length };
 }

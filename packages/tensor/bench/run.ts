@@ -289,7 +289,13 @@ if (!args["skip-gemm"] && only.has("gemm") && !onGpu) {
 const attentionRows = only.has("attention") && !onGpu
   ? benchAttention({ B: 4, H: 8, D: 64, Ts: [128, 512, 1024], threads, torch: !args["skip-torch"], pkgRoot })
   : [];
-const seekrOverhead = only.has("seekr") && !onGpu ? benchSeekrOverhead({ batch, seq, steps: Math.max(3, Math.min(steps, 6)) }) : null;
+const seekrSteps = Math.max(3, Math.min(steps, 6));
+const seekrOverhead = !only.has("seekr") ? null : !onGpu ? benchSeekrOverhead({ batch, seq, steps: seekrSteps }) : null;
+// On a GPU: the reference configuration and the ~125M one, in the precision of the step rows (bf16 by default).
+const seekrOverheadGpu = !only.has("seekr") || !onGpu ? [] : configNames.flatMap((name) => precisions.map((precision) => benchSeekrOverhead({
+  batch: name === "125m" ? (args.batch === "16" ? 8 : batch) : batch, seq: name === "125m" ? (args.seq === "128" ? 1024 : seq) : seq,
+  steps: seekrSteps, device: deviceName, config: name === "125m" ? GPU_125M_CONFIG : cfg, configName: name, precision,
+})));
 
 const result = {
   date: new Date().toISOString(),
@@ -303,6 +309,7 @@ const result = {
   gemm: gemmRows,
   attention: attentionRows,
   seekrOverhead,
+  seekrOverheadGpu,
 };
 const outPath = args.out ?? join(repoRoot, "bench-out", onGpu ? "tensor-cuda.json" : "tensor-cpu.json");
 mkdirSync(dirname(outPath), { recursive: true });

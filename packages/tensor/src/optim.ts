@@ -65,10 +65,19 @@ export class AdamW {
         this.v = this.params.map((p) => zerosLike(p).keep());
       }
       this.stepCount++;
-      this.params.forEach((p, i) => {
-        if (!p.grad) return;
-        native.adamw(p.handle, p.grad.handle, this.m![i]!.handle, this.v![i]!.handle, this.lr, this.betas[0], this.betas[1], this.eps, this.weightDecay, this.stepCount);
-      });
+      const live = this.params.flatMap((p, i) => (p.grad ? [i] : []));
+      const { groups, rest } = float32Groups(live.map((i) => this.params[i]!.grad!));
+      // float32 gradients: one native call per device (the kernels are the same as one call per parameter).
+      for (const g of groups) {
+        const idx = g.map((k) => live[k]!);
+        native.adamwMany(idx.map((i) => this.params[i]!.handle), idx.map((i) => this.params[i]!.grad!.handle),
+          idx.map((i) => this.m![i]!.handle), idx.map((i) => this.v![i]!.handle), this.lr, this.betas[0], this.betas[1], this.eps, this.weightDecay, this.stepCount);
+      }
+      for (const k of rest) {
+        const i = live[k]!;
+        const p = this.params[i]!;
+        native.adamw(p.handle, p.grad!.handle, this.m![i]!.handle, this.v![i]!.handle, this.lr, this.betas[0], this.betas[1], this.eps, this.weightDecay, this.stepCount);
+      }
     });
   }
   zeroGrad(): void {
@@ -159,22 +168,34 @@ export class SGD {
  */
 function sumSquaresEach(ts: readonly Tensor[]): number[] {
   const out = new Array<number>(ts.length).fill(0);
-  const groups = new Map<string, number[]>();
-  ts.forEach((t, i) => {
-    if (t.dtype !== "float32") {
-      out[i] = native.sumSquares(t.handle);
-      return;
-    }
-    const key = deviceName(t.device);
-    const g = groups.get(key);
-    if (g) g.push(i);
-    else groups.set(key, [i]);
-  });
-  for (const idx of groups.values()) {
+  const { groups, rest } = float32Groups(ts);
+  for (const i of rest) out[i] = native.sumSquares(ts[i]!.handle);
+  for (const idx of groups) {
     const sums = native.sumSquaresMany(idx.map((i) => ts[i]!.handle));
     idx.forEach((i, k) => (out[i] = sums[k]!));
   }
   return out;
+}
+
+/** x *= s for each tensor: the float32 ones of each device in one native call, the rest one by one. */
+function scaleEach(ts: readonly Tensor[], s: number): void {
+  const { groups, rest } = float32Groups(ts);
+  for (const idx of groups) native.scaleMany(idx.map((i) => ts[i]!.handle), s);
+  for (const i of rest) native.scaleInPlace(ts[i]!.handle, s);
+}
+
+/** Positions of the float32 tensors grouped by device (for the multi-tensor native calls), and of the others. */
+function float32Groups(ts: readonly Tensor[]): { groups: number[][]; rest: number[] } {
+  const byDevice = new Map<string, number[]>();
+  const rest: number[] = [];
+  ts.forEach((t, i) => {
+    if (t.dtype !== "float32") return void rest.push(i);
+    const key = deviceName(t.device);
+    const g = byDevice.get(key);
+    if (g) g.push(i);
+    else byDevice.set(key, [i]);
+  });
+  return { groups: [...byDevice.values()], rest };
 }
 
 export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number {
@@ -183,7 +204,7 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number
   for (const s of sumSquaresEach(params.flatMap((p) => (p.grad ? [p.grad] : [])))) sq += s;
   const norm = Math.sqrt(sq);
   const coef = maxNorm / (norm + 1e-6);
-  if (coef < 1) for (const p of params) if (p.grad) native.scaleInPlace(p.grad.handle, coef);
+  if (coef < 1) scaleEach(params.flatMap((p) => (p.grad ? [p.grad] : [])), coef);
   return norm;
 }
 
@@ -253,7 +274,7 @@ export class GradScaler {
     if (!this.enabled || this.unscaled) return this.foundInf;
     const inv = 1 / this.scale;
     const grads = params.flatMap((p) => (p.grad ? [p.grad] : []));
-    for (const g of grads) native.scaleInPlace(g.handle, inv);
+    scaleEach(grads, inv);
     const bad = sumSquaresEach(grads).some((s) => !Number.isFinite(s));
     this.unscaled = true;
     this.foundInf = bad;

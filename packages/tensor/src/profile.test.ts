@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { native } from "@seekr/native";
-import { clipGradNorm, hostCopy, matmul, profile, rememberHostCopy, reshape, tensor, crossEntropy, randn, zeros, full } from "./index.js";
+import { Generator, add, clipGradNorm, hostCopy, matmul, mul, profile, rememberHostCopy, reshape, tensor, crossEntropy, randn, zeros, full } from "./index.js";
 
 describe("profile", () => {
   test("counts every native call of fn by op, with host time; no device time without a GPU in use", () => {
@@ -64,5 +64,25 @@ describe("sumSquaresMany and clipGradNorm", () => {
     expect(clipGradNorm([p], 1)).toBeCloseTo(Math.sqrt(90), 12);
     expect(native.sumSquares(p.grad.handle)).toBeCloseTo(1, 5);
     expect(() => native.sumSquaresMany([xs[0]!.handle, tensor([1], { dtype: "int32" }).handle])).toThrow(/sumSquaresMany: .*xs\[1\]/);
+  });
+  test("adamwMany and scaleMany give the bits of adamw and scaleInPlace per buffer", () => {
+    const sizes = [1, 7, 64, 1003];
+    const make = (seed: number) => sizes.map((n, i) => new Generator(seed * 10 + i).normal([n]));
+    const [p1, g, m1, v1] = [make(1), make(2), make(3), make(4)];
+    const v1abs = v1.map((t) => mul(t, t));
+    const copy = (ts: typeof p1) => ts.map((t) => add(t, 0));
+    const [p2, m2, v2] = [copy(p1), copy(m1), copy(v1abs)];
+    native.adamwMany(p1.map((t) => t.handle), g.map((t) => t.handle), m1.map((t) => t.handle), v1abs.map((t) => t.handle), 1e-3, 0.9, 0.95, 1e-8, 0.1, 3);
+    sizes.forEach((_, i) => native.adamw(p2[i]!.handle, g[i]!.handle, m2[i]!.handle, v2[i]!.handle, 1e-3, 0.9, 0.95, 1e-8, 0.1, 3));
+    for (let i = 0; i < sizes.length; i++) {
+      expect(Array.from(p1[i]!.toFloatArray())).toEqual(Array.from(p2[i]!.toFloatArray()));
+      expect(Array.from(m1[i]!.toFloatArray())).toEqual(Array.from(m2[i]!.toFloatArray()));
+      expect(Array.from(v1abs[i]!.toFloatArray())).toEqual(Array.from(v2[i]!.toFloatArray()));
+    }
+    const s1 = copy(g), s2 = copy(g);
+    native.scaleMany(s1.map((t) => t.handle), 0.3);
+    s2.forEach((t) => native.scaleInPlace(t.handle, 0.3));
+    s1.forEach((t, i) => expect(Array.from(t.toFloatArray())).toEqual(Array.from(s2[i]!.toFloatArray())));
+    expect(() => native.adamwMany([p1[0]!.handle], [], [], [], 1e-3, 0.9, 0.95, 1e-8, 0, 1)).toThrow(/adamwMany: params, grads, expAvgs and expAvgSqs must have the same length/);
   });
 });

@@ -416,6 +416,12 @@ const BUILD: Record<keyof NativeAddon, Builder> = {
   adamw: (d, w) => { const n = d.r[0]! * d.r[1]!; return [w.f(n), w.f(n), w.f(n), w.f(d.b[0] ? n : d.r[2]!), d.v[0], 0.9, d.b[1] ? 0.95 : d.v[1], 1e-8, d.v[2], d.b[2] ? 1 + d.r[3]! : d.x[0]]; },
   sgd: (d, w) => { const n = d.r[0]! * d.r[1]!; return [w.f(n), w.f(n), w.f(d.b[0] ? n : d.r[2]!), d.v[0], d.v[1], d.v[2], d.v[3], d.b[1], d.b[2]]; },
   scaleInPlace: (d, w) => [w.buf(d.b[0] ? DT.f32 : d.r[1]! % 4, d.r[0]!), d.v[0]],
+  adamwMany: (d, w) => {
+    const sizes = d.b[3] ? [] : [d.r[0]! * d.r[1]!, d.r[2]!];
+    const list = (short: boolean) => sizes.map((n, i) => w.f(short && i === 1 ? d.r[3]! : n));
+    return [list(false), list(false), list(false), list(!d.b[0]), d.v[0], 0.9, d.b[1] ? 0.95 : d.v[1], 1e-8, d.v[2], d.b[2] ? 1 + d.r[3]! : d.x[0]];
+  },
+  scaleMany: (d, w) => [d.b[1] ? [] : [w.buf(d.b[0] ? DT.f32 : d.r[1]! % 4, d.r[0]!), w.f(d.r[2]!)], d.v[0]],
   axpyInPlace: (d, w) => [w.f(d.r[0]!), w.f(d.b[0] ? d.r[0]! : d.r[1]!), d.v[0]],
 };
 
@@ -748,6 +754,8 @@ const NASTY: Record<keyof NativeAddon, Nasty> = {
   adamw: [["step 0", (w) => [f(w, 2), f(w, 2), f(w, 2), f(w, 2), 0.1, 0.9, 0.95, 1e-8, 0, 0]], ["step 2^53", (w) => [f(w, 2), f(w, 2), f(w, 2), f(w, 2), 0.1, 0.9, 0.95, 1e-8, 0, 2 ** 53 - 1]], ["beta 1", (w) => [f(w, 2), f(w, 2), f(w, 2), f(w, 2), 0.1, 1, 1, 0, 0, 1]], ["m too short", (w) => [f(w, 2), f(w, 2), f(w, 1), f(w, 2), 0.1, 0.9, 0.95, 1e-8, 0, 1]]],
   sgd: [["buf i32", (w) => [f(w, 2), f(w, 2), w.i(2), 0.1, 0.9, 0, 0, false, true]], ["nesterov as number", (w) => [f(w, 2), f(w, 2), f(w, 2), 0.1, 0.9, 0, 0, 1, true]], ["all aliased", (w) => { const h = f(w, 3); return [h, h, h, 0.1, 0.9, 0, 0, true, false]; }]],
   scaleInPlace: [["i32", (w) => [w.i(2), 2]], ["Infinity", (w) => [f(w, 2), Infinity]], ["disposed", (w) => [w.disposed(), 2]]],
+  adamwMany: [["lists of different lengths", (w) => [[f(w, 2)], [f(w, 2)], [], [f(w, 2)], 0.1, 0.9, 0.95, 1e-8, 0, 1]], ["step 0", (w) => [[f(w, 2)], [f(w, 2)], [f(w, 2)], [f(w, 2)], 0.1, 0.9, 0.95, 1e-8, 0, 0]], ["not arrays", (w) => [f(w, 2), f(w, 2), f(w, 2), f(w, 2), 0.1, 0.9, 0.95, 1e-8, 0, 1]], ["m too short", (w) => [[f(w, 2)], [f(w, 2)], [f(w, 1)], [f(w, 2)], 0.1, 0.9, 0.95, 1e-8, 0, 1]]],
+  scaleMany: [["an i32 element", (w) => [[f(w, 2), w.i(2)], 2]], ["not an array", (w) => [f(w, 2), 2]], ["a disposed element", (w) => [[w.disposed()], 2]]],
   axpyInPlace: [["size mismatch", (w) => [f(w, 2), f(w, 3), 1]], ["bf16 x", (w) => [f(w, 2), w.buf(DT.bf16, 2), 1]], ["self", (w) => { const h = f(w, 3); return [h, h, -1]; }]],
 };
 

@@ -23,6 +23,24 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 }
 
 let current: FloatDType | null = null;
+// The operands cast by the matrix products of the current autocast call, by source tensor: a tensor read by several
+// products (a layer's input feeding q, k and v; a weight used twice) is cast once.
+let operandCache: Map<Tensor, Tensor> | null = null;
+
+/**
+ * @internal x in the autocast dtype for a matrix product: x itself when it has that dtype, else a cast copy that is
+ * not recorded for autograd (the product's own backward returns x's gradient in x's dtype) and is shared by every
+ * product of the same autocast call that reads x.
+ */
+export function autocastOperand(x: Tensor, dtype: FloatDType): Tensor {
+  if (x.dtype === dtype) return x;
+  const hit = operandCache?.get(x);
+  if (hit && !hit.isDisposed && !x.isDisposed && hit.dtype === dtype) return hit;
+  const out = empty(x.shape, dtype, x.device);
+  native.cast(out.handle, x.handle);
+  operandCache?.set(x, out);
+  return out;
+}
 
 /** The dtype matrix products are cast to right now (inside autocast), or null. */
 export function autocastDType(): FloatDType | null {
@@ -42,13 +60,16 @@ export function autocast<T>(dtype: FloatDType | null, fn: () => T): T {
     throw new Error(`autocast: dtype must be "bfloat16", "float16", "float32" or null, got ${JSON.stringify(dtype)}`);
   if (typeof fn !== "function") throw new Error(`autocast: expected a function, got ${fn === null ? "null" : typeof fn}`);
   const prev = current;
+  const prevCache = operandCache;
   current = dtype === "float32" ? null : dtype;
+  operandCache = current ? new Map() : null;
   try {
     const r = fn();
     if (r instanceof Promise) throw new Error("autocast: fn must be synchronous (it returned a Promise)");
     return r;
   } finally {
     current = prev;
+    operandCache = prevCache;
   }
 }
 

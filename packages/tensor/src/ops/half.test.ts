@@ -7,7 +7,7 @@ import {
   Generator, Tensor, tensor, tidy, memory, cast, autocast, autocastDType, valueAndGrad, AdamW, GradScaler, clipGradNorm,
   add, sub, mul, div, maximum, minimum, where, exp, silu, tanh, sigmoid, sum, mean, max, softmax, logSoftmax,
   lt, matmul, linear, crossEntropy, rmsNorm, rope, attention, attentionTapped, concat, transpose,
-  f32ToBf16Bits, bf16BitsToF32, f32ToF16Bits, f16BitsToF32, type DType,
+  f32ToBf16Bits, bf16BitsToF32, f32ToF16Bits, f16BitsToF32, profile, type DType,
 } from "../index.js";
 
 type Half = "bfloat16" | "float16";
@@ -250,7 +250,7 @@ describe("promotion and gradient dtypes", () => {
 });
 
 describe("autocast", () => {
-  it("runs matmul / linear in the autocast dtype; float32 master weights get float32 gradients of the rounded product", () => {
+  it("runs matmul / linear in the autocast dtype; float32 master weights get float32 gradients, not rounded to the autocast dtype", () => {
     fc.assert(
       fc.property(seedArb, halfArb, (seed, d) => {
         tidy(() => {
@@ -264,18 +264,30 @@ describe("autocast", () => {
           const { value, grads } = valueAndGrad(fn)(x, w);
           expect(grads[0]!.dtype).toBe("float32");
           expect(grads[1]!.dtype).toBe("float32");
-          // the same computation spelled out with explicit casts
-          const ref = valueAndGrad((xx: Tensor, ww: Tensor) => {
-            const y = matmul(cast(xx, d), cast(ww, d), { transB: true });
-            return sum(mul(y, y));
-          })(x, w);
-          expect(value.item()).toBe(ref.value.item());
-          for (let i = 0; i < 2; i++)
-            expect(Array.from(grads[i]!.dataSync() as Float32Array)).toEqual(Array.from(ref.grads[i]!.dataSync() as Float32Array));
+          // The forward is the product of the rounded operands, as spelled out with explicit casts.
+          const yd = matmul(cast(x, d), cast(w, d), { transB: true });
+          expect(value.item()).toBe(sum(mul(yd, yd)).item());
+          // The gradient products read the same rounded operands (dy = 2y in d) and write float32 with float32
+          // accumulation: the float32 products of the widened values, up to the summation order.
+          const wide = (t: Tensor) => cast(t, "float32");
+          const dy = wide(mul(yd, 2));
+          const gx = matmul(dy, wide(cast(w, d))).toFloatArray();
+          const gw = matmul(dy, wide(cast(x, d)), { transA: true }).toFloatArray();
+          const got = [grads[0]!.toFloatArray(), grads[1]!.toFloatArray()];
+          for (const [g, r] of [[got[0]!, gx], [got[1]!, gw]] as const)
+            for (let i = 0; i < r.length; i++) expect(Math.abs(g[i]! - r[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(r[i]!)));
         });
       }),
       { numRuns: 10 },
     );
+  });
+
+  it("casts an operand once per autocast call: a layer input read by several products", () => {
+    const x = new Generator(3).normal([5, 8]);
+    const ws = [0, 1, 2].map((i) => new Generator(10 + i).normal([4, 8]));
+    const { ops } = profile(() => autocast("bfloat16", () => tidy(() => ws.map((w) => linear(x, w)))));
+    // x once, each weight once.
+    expect(ops.find((o) => o.op === "cast")?.calls).toBe(1 + ws.length);
   });
 
   it("scopes nest and restore the previous dtype, also when fn throws", () => {

@@ -3,7 +3,8 @@ import { native } from "@seekr/native";
 import { Tensor, empty, shapeStr } from "../tensor.js";
 import { record } from "../autograd.js";
 import { promoteTypes } from "../dtype.js";
-import { autocastDType, cast } from "./cast.js";
+import { autocastDType, autocastOperand, cast } from "./cast.js";
+import type { FloatDType } from "../dtype.js";
 import { broadcastShapes, sameShape, shapeSize } from "../shape.js";
 import { checkFloat, checkSameDevice, checkTensor } from "./check.js";
 import { broadcastTo, reshape } from "./layout.js";
@@ -28,8 +29,8 @@ export function setGemmBackend(b: GemmBackend): void {
 }
 
 /** Raw batched GEMM over contiguous a [batchA, ...], b [batchB, ...] (batch 1 broadcasts), no autograd. */
-function gemm(a: Tensor, b: Tensor, batch: number, batchA: number, batchB: number, M: number, N: number, K: number, ta: boolean, tb: boolean, outShape: number[]): Tensor {
-  const out = empty(outShape, promoteTypes(a.dtype, b.dtype), a.device);
+function gemm(a: Tensor, b: Tensor, batch: number, batchA: number, batchB: number, M: number, N: number, K: number, ta: boolean, tb: boolean, outShape: readonly number[], outDType?: FloatDType): Tensor {
+  const out = empty(outShape, outDType ?? promoteTypes(a.dtype, b.dtype), a.device);
   native.matmul(a.handle, b.handle, out.handle, batch, M, N, K, ta, tb, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N, 1, 0, gemmBackend);
   return out;
 }
@@ -47,6 +48,8 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   checkFloat(b, "matmul", "b");
   checkSameDevice("matmul", a, b);
   const ac = autocastDType();
+  // Linear layers (a matrix b, a not transposed) under autocast: one fused product, see autocastLinear.
+  if (ac && (a.dtype !== ac || b.dtype !== ac) && b.rank === 2 && a.rank >= 2 && !opts.transA) return autocastLinear(a, b, ac, !!opts.transB);
   if (ac && (a.dtype !== ac || b.dtype !== ac)) {
     const ca = a.dtype === ac ? a : cast(a, ac);
     const cb = b.dtype === ac ? b : cast(b, ac);
@@ -85,6 +88,37 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const fb = shapeSize(bBatch) === batch || shapeSize(bBatch) === 1 ? b : broadcastTo(b, [...batchShape, ...b.shape.slice(-2)]);
   const out = gemm(fa, fb, batch, shapeSize(fa.shape.slice(0, -2)), shapeSize(fb.shape.slice(0, -2)), am, bn, ak, ta, tb, outShape);
   return attachGrad(a, b, out, ta, tb);
+}
+
+/**
+ * a [..., K] times op(b) (b [K, N], or [N, K] with transB) in the autocast dtype `ac`: the operands are cast without
+ * recording the casts (autocastOperand: each tensor once per autocast call), the product is `ac`, and the backward
+ * computes the gradients of a and b straight in their own dtypes (float32 master weights: the GEMM writes float32
+ * from `ac` operands with float32 accumulation). PyTorch's autocast rounds those gradients to `ac` first and casts them
+ * back; skipping that rounding saves a cast kernel per operand and keeps the gradients' float32 accumulation.
+ */
+function autocastLinear(a: Tensor, b: Tensor, ac: FloatDType, tb: boolean): Tensor {
+  const K = a.shape[a.rank - 1]!;
+  const [bk, N] = tb ? [b.shape[1]!, b.shape[0]!] : [b.shape[0]!, b.shape[1]!];
+  if (K !== bk) throw new Error(`matmul: inner dimensions differ: a ${shapeStr(a.shape)} has ${K}, b ${shapeStr(b.shape)}${tb ? "^T" : ""} has ${bk}`);
+  const M = shapeSize(a.shape.slice(0, -1));
+  const ca = autocastOperand(a, ac);
+  const cb = autocastOperand(b, ac);
+  const out = gemm(ca, cb, 1, 1, 1, M, N, K, false, tb, [...a.shape.slice(0, -1), N]);
+  return record(
+    "matmul",
+    out,
+    [a, b],
+    (g, [sa, sb]) => {
+      // g [M, N]; ga = g op(B)^T [M, K]; gb = A^T g [K, N], or (g^T A) [N, K] with transB.
+      const ga = a.requiresGrad ? gemm(g, sb!, 1, 1, 1, M, K, N, false, !tb, a.shape, a.dtype as FloatDType) : null;
+      const gb = !b.requiresGrad ? null : tb
+        ? gemm(g, sa!, 1, 1, 1, N, K, M, true, false, b.shape, b.dtype as FloatDType)
+        : gemm(sa!, g, 1, 1, 1, K, N, M, true, false, b.shape, b.dtype as FloatDType);
+      return [ga, gb];
+    },
+    { save: [ca, cb] },
+  );
 }
 
 function attachGrad(a: Tensor, b: Tensor, out: Tensor, ta: boolean, tb: boolean): Tensor {
