@@ -84,7 +84,8 @@ export interface NativeAddon {
     B: number, Tq: number, Tk: number, H: number, Hkv: number, D: number, causal: boolean, scale: number,
     keyMask: Handle | null, sensitivity: Handle | null, sensitivityAll: boolean, variant: number): void;
   attentionDistill(q: Handle, k: Handle, keyMask: Handle | null, heads: Handle, rows: Handle, teacher: Handle, B: number,
-    Tq: number, Tk: number, H: number, Hkv: number, D: number, causal: boolean, scale: number, variant: number): number;
+    Tq: number, Tk: number, H: number, Hkv: number, D: number, causal: boolean, scale: number, variant: number,
+    out?: Handle | null, factor?: number): number | undefined;
   attentionDistillBackward(q: Handle, k: Handle, keyMask: Handle | null, heads: Handle, rows: Handle, teacher: Handle,
     gy: Handle, factor: number, dq: Handle, dk: Handle, B: number, Tq: number, Tk: number, H: number, Hkv: number,
     D: number, causal: boolean, scale: number, variant: number): void;

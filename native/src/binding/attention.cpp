@@ -250,6 +250,23 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     Args a(info, "attentionDistill");
     Distill d = read_distill(a, 0, 6);
     const int64_t variant = read_variant(a, 14);
+    // Optional loss buffer: out[0] = factor * total, written where q lives (on a GPU without a read-back).
+    Storage* out = a.opt_tensor(15, "out");
+    double factor = 1.0;
+    if (out) {
+      require_dtype(a, out, "out", DType::F32);
+      require_numel(a, out, "out", 1);
+      require_same_device(a, {d.q, out});
+      factor = a.f64(16, "factor");
+    }
+    if (d.q->device.type == DeviceType::CUDA && out) {
+      if (variant == 1) a.fail("the reference variant runs on the cpu only");
+      cuda::attention_distill_forward_device(d.q->device.index, d.s, d.q->as<float>(), d.k->as<float>(),
+                                             d.mask ? d.mask->as<float>() : nullptr, d.heads->as<int32_t>(), d.n_heads,
+                                             d.rows->as<int32_t>(), d.n_rows, d.teacher->as<float>(), factor,
+                                             out->as<float>());
+      return info.Env().Undefined();
+    }
     if (d.q->device.type == DeviceType::CUDA) {
       if (variant == 1) a.fail("the reference variant runs on the cpu only");
       double total = cuda::attention_distill_forward(d.q->device.index, d.s, d.q->as<float>(), d.k->as<float>(),
@@ -261,6 +278,10 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     double total = fn(d.s, d.q->as<float>(), d.k->as<float>(), d.mask ? d.mask->as<float>() : nullptr,
                                                   d.heads->as<int32_t>(), d.n_heads, d.rows->as<int32_t>(), d.n_rows,
                                                   d.teacher->as<float>());
+    if (out) {
+      out->as<float>()[0] = (float)(total * factor);
+      return info.Env().Undefined();
+    }
     return Napi::Number::New(info.Env(), total);
   });
   define_float(env, exports, "attentionDistillBackward", {0, 1, 2, 5, 6}, {}, [read_distill](const Napi::CallbackInfo& info) {

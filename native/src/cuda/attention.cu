@@ -10,6 +10,7 @@
 
 #include "common/core.h"
 #include "cuda/attention.h"
+#include "cuda/backend.h"
 #include "cuda/attention_tc.h"
 
 namespace seekr {
@@ -388,6 +389,15 @@ __global__ void distill_bwd_kernel(AttnShape s, const float* q, const float* k, 
   }
 }
 
+// loss[0] = factor * (sum of the row terms, in index order per thread, then the block's fixed reduction order).
+__global__ void distill_sum_kernel(const double* __restrict__ kl_rows, long long n, double factor, float* __restrict__ loss) {
+  __shared__ double redd[32];
+  double acc = 0;
+  for (long long i = threadIdx.x; i < n; i += blockDim.x) acc += kl_rows[i];
+  acc = block_sum_d(acc, redd);
+  if (threadIdx.x == 0) loss[0] = (float)(acc * factor);
+}
+
 int dm_for(long long D) {
   if (D <= 32) return 32;
   if (D <= 64) return 64;
@@ -512,6 +522,28 @@ double attention_distill_forward(int device, const AttnShape& s, const float* q,
   double total = 0;
   for (double x : host) total += x;  // fixed order: deterministic
   return total;
+}
+
+void attention_distill_forward_device(int device, const AttnShape& s, const float* q, const float* k,
+                                      const float* key_mask, const int32_t* heads, int64_t n_heads,
+                                      const int32_t* rows, int64_t n_rows, const float* teacher, double factor,
+                                      float* out) {
+  select(device);
+  const long long n = s.B * n_heads * n_rows;
+  if (n == 0 || s.Tk == 0) {
+    if (cudaMemsetAsync(out, 0, sizeof(float), 0) != cudaSuccess) cudaGetLastError();
+    check_launch("attentionDistill");
+    return;
+  }
+  const size_t smem = (size_t)s.Tk * sizeof(float);
+  check_smem(smem, "attentionDistill");
+  // Scratch from the caching allocator: freed right after the launches, reused in stream order.
+  double* kl = static_cast<double*>(device_alloc(device, (size_t)n * sizeof(double)));
+  distill_fwd_kernel<<<(unsigned)n, 128, smem>>>(s, q, k, key_mask, heads, n_heads, rows, n_rows, teacher, kl);
+  distill_sum_kernel<<<1, 1024>>>(kl, n, factor, out);
+  const cudaError_t e = cudaGetLastError();
+  device_free(device, kl);
+  if (e != cudaSuccess) throw Error(std::string("CUDA kernel failure in attentionDistill (") + cudaGetErrorString(e) + ")");
 }
 
 void attention_distill_backward(int device, const AttnShape& s, const float* q, const float* k, const float* key_mask,

@@ -15,6 +15,12 @@ void attention_backward(int device, const cpu::AttnShape& s, const float* q, con
 double attention_distill_forward(int device, const cpu::AttnShape& s, const float* q, const float* k,
                                  const float* key_mask, const int32_t* heads, int64_t n_heads, const int32_t* rows,
                                  int64_t n_rows, const float* teacher);
+// The same loss times factor, written as a float to out (a device buffer) without leaving the device: no read-back,
+// no synchronisation (the row terms are summed in one block, in a fixed order).
+void attention_distill_forward_device(int device, const cpu::AttnShape& s, const float* q, const float* k,
+                                      const float* key_mask, const int32_t* heads, int64_t n_heads,
+                                      const int32_t* rows, int64_t n_rows, const float* teacher, double factor,
+                                      float* out);
 // grad_scale_dev: a device float (the upstream gradient); the applied scale is *grad_scale_dev * factor.
 void attention_distill_backward(int device, const cpu::AttnShape& s, const float* q, const float* k,
                                 const float* key_mask, const int32_t* heads, int64_t n_heads, const int32_t* rows,

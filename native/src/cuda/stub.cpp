@@ -47,6 +47,10 @@ void attention_backward(int, const cpu::AttnShape&, const float*, const float*, 
                         const float*, const float*, float*, float*, float*, const cpu::AttnExtras&) { throw not_built(); }
 double attention_distill_forward(int, const cpu::AttnShape&, const float*, const float*, const float*, const int32_t*,
                                  int64_t, const int32_t*, int64_t, const float*) { throw not_built(); }
+void attention_distill_forward_device(int, const cpu::AttnShape&, const float*, const float*, const float*,
+                                      const int32_t*, int64_t, const int32_t*, int64_t, const float*, double, float*) {
+  throw not_built();
+}
 void attention_distill_backward(int, const cpu::AttnShape&, const float*, const float*, const float*, const int32_t*,
                                 int64_t, const int32_t*, int64_t, const float*, const float*, float, float*, float*) {
   throw not_built();

@@ -347,9 +347,10 @@ export function attentionDistill(q: Tensor, k: Tensor, opts: AttentionDistillOpt
     throw new Error(`${op}: kernel must be "fast" or "reference", got ${JSON.stringify(opts.kernel)}`);
   const variant = opts.kernel === "reference" ? 1 : 0;
   const { mask, own } = maskF32(op, opts.keyMask, d, q);
-  const total = native.attentionDistill(q.handle, k.handle, mask?.handle ?? null, heads.handle, opts.rows.handle, opts.teacher.handle,
-    d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale, variant);
-  const loss = full([], total * factor, { device: q.device });
+  // The loss is written where q lives (on a GPU without a read-back: the step does not wait for it).
+  const loss = empty([], "float32", q.device);
+  native.attentionDistill(q.handle, k.handle, mask?.handle ?? null, heads.handle, opts.rows.handle, opts.teacher.handle,
+    d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale, variant, loss.handle, factor);
   record(
     op,
     loss,
