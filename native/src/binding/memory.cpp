@@ -124,6 +124,8 @@ void register_memory(Napi::Env env, Napi::Object exports) {
     Args a(info, "fill");
     Storage* s = a.tensor(0, "buffer");
     double v = a.f64(1, "value");
+    if (s->dtype == DType::I32 && !(v >= -2147483648.0 && v <= 2147483647.0 && v == (double)(int64_t)v))
+      a.fail("an int32 fill value must be an integer in the int32 range, got " + std::to_string(v));
     if (s->device.type == DeviceType::CUDA) {  // on the device itself: nothing is uploaded
       if (s->dtype == DType::F32) cuda::fill_f32(s->device.index, s->as<float>(), (int64_t)s->numel, (float)v);
       else if (s->dtype == DType::I32) cuda::fill_i32(s->device.index, s->as<int32_t>(), (int64_t)s->numel, (int32_t)v);

@@ -159,10 +159,6 @@ export class SGD {
 }
 
 /**
- * Scales all gradients in place so that their global L2 norm is at most maxNorm (torch.nn.utils.clip_grad_norm_:
- * factor maxNorm / (norm + 1e-6), applied only when below 1). Returns the norm before clipping.
- */
-/**
  * Sum of squares of each tensor (float64, in order): the float32 ones of each device with one native call (one device
  * read-back on a GPU instead of one per tensor), the rest one by one.
  */
@@ -198,6 +194,10 @@ function float32Groups(ts: readonly Tensor[]): { groups: number[][]; rest: numbe
   return { groups: [...byDevice.values()], rest };
 }
 
+/**
+ * Scales all gradients in place so that their global L2 norm is at most maxNorm (torch.nn.utils.clip_grad_norm_:
+ * factor maxNorm / (norm + 1e-6), applied only when below 1). Returns the norm before clipping.
+ */
 export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number {
   checkFinite(maxNorm, "clipGradNorm", "maxNorm");
   let sq = 0;

@@ -288,7 +288,8 @@ function requireGradOn(t: Tensor): void {
 
 export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
   if (typeof value !== "number") throw new Error(`full(): value must be a number, got ${typeof value}`);
-  if (opts.dtype === "int32" && !Number.isInteger(value)) throw new Error(`full(): int32 value must be an integer, got ${value}`);
+  if (opts.dtype === "int32" && !(Number.isInteger(value) && value >= -2147483648 && value <= 2147483647))
+    throw new Error(`full(): int32 value must be an integer in the int32 range, got ${value}`);
   const t = empty(shape, opts.dtype ?? "float32", opts.device);
   // Filled where it lives (a kernel on a GPU: no host array, no upload); half dtypes take value rounded to nearest even.
   native.fill(t.handle, value);
