@@ -9,48 +9,11 @@ import {
   reshape, permute, transpose, slice, narrow, concat, stack, broadcastTo, squeeze, unsqueeze, flatten,
   matmul, linear, embedding, indexSelect, crossEntropy, rmsNorm, rope, attention, attentionEager,
 } from "../index.js";
+import { bcastIndex, bcastShape, erf, geluRef, geluTanhRef, ravel, sigm, size, stridesOf, unravel } from "../testing/reference.js";
 
 // ---- index arithmetic and comparison helpers ---------------------------------------------------------------------
 
 type F64 = Float64Array;
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-function stridesOf(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
-}
-function unravel(flat: number, shape: readonly number[]): number[] {
-  const idx = new Array<number>(shape.length);
-  for (let i = shape.length - 1; i >= 0; i--) {
-    idx[i] = flat % shape[i]!;
-    flat = Math.floor(flat / shape[i]!);
-  }
-  return idx;
-}
-function ravel(idx: readonly number[], shape: readonly number[]): number {
-  let f = 0;
-  for (let i = 0; i < shape.length; i++) f = f * shape[i]! + idx[i]!;
-  return f;
-}
-/** Flat index into `shape` of the element that broadcasts to `idx` of a result with rank idx.length. */
-function bcastIndex(idx: readonly number[], shape: readonly number[]): number {
-  const off = idx.length - shape.length;
-  let f = 0;
-  for (let i = 0; i < shape.length; i++) f = f * shape[i]! + (shape[i] === 1 ? 0 : idx[off + i]!);
-  return f;
-}
-function bcastShape(a: readonly number[], b: readonly number[]): number[] {
-  const n = Math.max(a.length, b.length);
-  return [...Array(n).keys()].map((i) => {
-    const x = a[a.length - n + i] ?? 1;
-    const y = b[b.length - n + i] ?? 1;
-    return x === 1 ? y : x;
-  });
-}
 const f64 = (t: Tensor): F64 => Float64Array.from(t.toFloatArray());
 
 /**
@@ -134,25 +97,6 @@ function prop<T>(arb: fc.Arbitrary<T>, body: (v: T) => void, numRuns = 20): void
   expect(memory().buffers).toBe(before.buffers);
   expect(memory().tensors).toBe(before.tensors);
 }
-
-// ---- scalar references -------------------------------------------------------------------------------------------
-
-/** erf in float64: Taylor series (accurate to ~1e-10 for |z| <= 4), +-1 beyond (erfc(4) = 1.5e-8). */
-function erf(z: number): number {
-  if (Math.abs(z) > 4) return Math.sign(z);
-  let term = z;
-  let s = z;
-  for (let n = 1; n < 200; n++) {
-    term *= (-z * z) / n;
-    const add = term / (2 * n + 1);
-    s += add;
-    if (Math.abs(add) < 1e-17 * Math.abs(s)) break;
-  }
-  return (2 / Math.sqrt(Math.PI)) * s;
-}
-const sigm = (x: number) => 1 / (1 + Math.exp(-x));
-const geluRef = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
-const geluTanhRef = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
 
 // ---- elementwise -------------------------------------------------------------------------------------------------
 

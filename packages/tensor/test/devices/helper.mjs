@@ -9,6 +9,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as S from "../../dist/index.js";
+// Index arithmetic and scalar references, shared with src/ops/reference.test.ts.
+import { size, stridesOf, unravel, ravel, bcastIndex, bcastShape, erf, sigm, geluRef, geluTanhRef } from "../../dist/testing/reference.js";
+export { size, stridesOf, unravel, ravel, bcastIndex, bcastShape, erf, sigm, geluRef, geluTanhRef };
 
 export { S, assert };
 
@@ -226,65 +229,7 @@ export function assertEqualArrays(label, got, ref) {
   }
 }
 
-// ---- index arithmetic (from src/ops/reference.test.ts) --------------------------------------------------------------
-
-export const size = (shape) => shape.reduce((a, b) => a * b, 1);
-export function stridesOf(shape) {
-  const s = new Array(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
-}
-export function unravel(flat, shape) {
-  const idx = new Array(shape.length);
-  for (let i = shape.length - 1; i >= 0; i--) {
-    idx[i] = flat % shape[i];
-    flat = Math.floor(flat / shape[i]);
-  }
-  return idx;
-}
-export function ravel(idx, shape) {
-  let f = 0;
-  for (let i = 0; i < shape.length; i++) f = f * shape[i] + idx[i];
-  return f;
-}
-/** Flat index into `shape` of the element that broadcasts to `idx` of a result with rank idx.length. */
-export function bcastIndex(idx, shape) {
-  const off = idx.length - shape.length;
-  let f = 0;
-  for (let i = 0; i < shape.length; i++) f = f * shape[i] + (shape[i] === 1 ? 0 : idx[off + i]);
-  return f;
-}
-export function bcastShape(a, b) {
-  const n = Math.max(a.length, b.length);
-  return [...Array(n).keys()].map((i) => {
-    const x = a[a.length - n + i] ?? 1;
-    const y = b[b.length - n + i] ?? 1;
-    return x === 1 ? y : x;
-  });
-}
-
 // ---- float64 references (formulas from src/ops/reference.test.ts where they exist) ----------------------------------
-
-/** erf in float64: Taylor series (accurate to ~1e-10 for |z| <= 4), +-1 beyond (erfc(4) = 1.5e-8). */
-export function erf(z) {
-  if (Math.abs(z) > 4) return Math.sign(z);
-  let term = z;
-  let s = z;
-  for (let n = 1; n < 200; n++) {
-    term *= (-z * z) / n;
-    const add = term / (2 * n + 1);
-    s += add;
-    if (Math.abs(add) < 1e-17 * Math.abs(s)) break;
-  }
-  return (2 / Math.sqrt(Math.PI)) * s;
-}
-export const sigm = (x) => 1 / (1 + Math.exp(-x));
-export const geluRef = (x) => 0.5 * x * (1 + erf(x / Math.SQRT2));
-export const geluTanhRef = (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
 
 /** Elementwise binary op with broadcasting. */
 export function binaryRef(f, A, sa, B, sb) {
