@@ -7,6 +7,7 @@
 #include <cmath>
 #include <initializer_list>
 #include <mutex>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -472,11 +473,12 @@ void rope(int device, const void* x, DType xt, const int32_t* positions, void* o
   if (rows * heads * half == 0) return;
   use_device(device);
   const float* table = positions ? nullptr : rope_table_find(device, period, offset, dim, theta);
-  Scratch dinv(device, table ? 0 : (size_t)half * sizeof(float));
+  std::optional<Scratch> dinv;  // the inverse frequencies, only when no cached table serves
   if (!table) {
-    rope_freq_kernel<<<grid_for(half), kThreads>>>(dinv.as<float>(), half, (double)theta, dim);
+    dinv.emplace(device, (size_t)half * sizeof(float));
+    rope_freq_kernel<<<grid_for(half), kThreads>>>(dinv->as<float>(), half, (double)theta, dim);
     check_launch("rope");
-    if (!positions) table = rope_table_build(device, period, offset, dim, theta, dinv.as<float>());
+    if (!positions) table = rope_table_build(device, period, offset, dim, theta, dinv->as<float>());
   }
   if (table) {
     with_elem(xt == ot, ot, [&](auto e) {
@@ -491,7 +493,7 @@ void rope(int device, const void* x, DType xt, const int32_t* positions, void* o
   with_elem(xt == ot, ot, [&](auto e) {
     using T = typename decltype(e)::type;
     rope_kernel<T><<<grid_for(rows * heads * half), kThreads>>>(static_cast<const T*>(x), (int)xt, positions,
-                                                                dinv.as<float>(), static_cast<T*>(out), (int)ot, rows,
+                                                                dinv->as<float>(), static_cast<T*>(out), (int)ot, rows,
                                                                 heads, dim, sign, period, offset);
   });
   check_launch("rope");
