@@ -57,8 +57,9 @@ export interface NativeAddon {
   sumSquares(x: Handle): number;
 
   stridedCopy(src: Handle, srcOffset: number, srcStrides: number[], dst: Handle, dstOffset: number, dstStrides: number[], shape: number[]): void;
-  gatherRows(table: Handle, ids: Handle, out: Handle, cols: number): void;
-  scatterAddRows(src: Handle, ids: Handle, out: Handle, cols: number): void;
+  /** idsHost: the ids' values on the host (validated there instead of downloading a device buffer). */
+  gatherRows(table: Handle, ids: Handle, out: Handle, cols: number, idsHost?: Int32Array | null): void;
+  scatterAddRows(src: Handle, ids: Handle, out: Handle, cols: number, idsHost?: Int32Array | null): void;
 
   matmul(a: Handle, b: Handle, out: Handle, batch: number, M: number, N: number, K: number, transA: boolean, transB: boolean,
     strideA: number, strideB: number, alpha: number, beta: number, backend?: number): void;

@@ -4,9 +4,9 @@
 #
 #   bash test/gpu-check.sh [OUT_DIR] [STEP...]   (default OUT_DIR: $OUT, else ./gpu-out; default: every step)
 #
-# Steps: devices native-tests ts-op-suite half-own-gemm llama-step llama-step-amp model-trainer bench-step
+# Steps: devices native-tests ts-op-suite half-own-gemm llama-step llama-step-amp model-trainer vitest-device bench-step
 # bench-attention. A device session allows 10 minutes per command: run the checks and the benchmarks as two calls,
-#   bash test/gpu-check.sh "$OUT" devices native-tests ts-op-suite half-own-gemm llama-step llama-step-amp model-trainer
+#   bash test/gpu-check.sh "$OUT" devices native-tests ts-op-suite half-own-gemm llama-step llama-step-amp model-trainer vitest-device
 #   bash test/gpu-check.sh "$OUT" bench-step bench-attention
 #
 # Each step has its own time limit, writes its log to OUT_DIR and the script goes on after a failure; the last lines
@@ -58,6 +58,8 @@ step llama-step 180 node packages/tensor/test/gpu/llama-step.mjs
 step llama-step-amp 180 node packages/tensor/test/gpu/llama-step-amp.mjs
 # @seekr/model on cuda:0 against the CPU; the same short continual-learning run on the CPU and on cuda:0 (f32, bf16).
 step model-trainer 420 node test/gpu/model-trainer.mjs
+# The vitest files with cuda:0 cases (they skip without a GPU, so CI runs only their CPU side).
+step vitest-device 300 bash -c 'cd packages/model && node ../../node_modules/vitest/vitest.mjs run src/device.test.ts && cd ../trainer && node ../../node_modules/vitest/vitest.mjs run src/run/device.test.ts'
 # Speed: training steps (reference config and ~125M, bf16) with MFU beside PyTorch's eager step on the same card.
 step bench-step 420 node packages/tensor/dist-bench/bench/run.js --device cuda --steps 10 --warmup 3 --out "$OUT_DIR/bench-step.json" ${GPU_BENCH_ARGS:-}
 # Attention kernels (f32 and tensor cores) beside PyTorch SDPA / eager on the same card.

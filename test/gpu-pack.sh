@@ -18,6 +18,8 @@ while IFS= read -r dep; do
     node_modules/*) paths+=("$dep") ;;
   esac
 done < <(npm ls --omit=dev --all --parseable 2>/dev/null | sed "s|^$PWD/||" | grep '^node_modules/' | sort -u)
+# vitest and what it loads at run time, for the vitest files with GPU cases (model and trainer device.test.ts).
+while IFS= read -r dep; do paths+=("$dep"); done < <(node test/gpu/dep-closure.cjs vitest)
 tar -cJf .device/seekr-gpu.tar.xz "${paths[@]}"
 du -sh .device/seekr-gpu.tar.xz
 echo "send .device/ (carry [\".device\"]); on the GPU machine: source .device/on-device.sh; bash test/gpu-check.sh \"\$OUT\""

@@ -30,7 +30,7 @@ check() { GPU_STEP_MAX_S="${GPU_CHECK_MAX_S:-150}" bash test/gpu-check.sh "$W/$1
 t0=$SECONDS
 check a devices native-tests &
 check b ts-op-suite half-own-gemm llama-step llama-step-amp &
-check c model-trainer &
+check c model-trainer vitest-device &
 wait
 echo "checks: $((SECONDS - t0)) s"
 if [ "${GPU_SESSION_BENCH:-1}" != 0 ]; then

@@ -7,6 +7,39 @@
 
 namespace seekr {
 
+// The ids of a gather / scatter-add as int32 values on the host: the buffer itself on the CPU; on a GPU the caller's
+// host copy (an Int32Array of ids->numel values at argument `i`, @seekr/tensor's host copy of the ids) when given,
+// else a download, which waits for every kernel queued before it (in a backward pass: the whole pass so far).
+namespace {
+struct HostIds {
+  std::vector<int32_t> downloaded;
+  const int32_t* p = nullptr;
+};
+HostIds host_ids(const Args& a, size_t i, const Storage* ids) {
+  HostIds h;
+  const Napi::CallbackInfo& info = a.info;
+  const bool given = i < info.Length() && !info[i].IsUndefined() && !info[i].IsNull();
+  if (given) {
+    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      a.fail("'idsHost' must be an Int32Array (the ids' host copy)");
+    if (info[i].As<Napi::Int32Array>().ElementLength() != ids->numel)
+      a.fail("'idsHost' holds " + std::to_string(info[i].As<Napi::Int32Array>().ElementLength()) + " values for " +
+             std::to_string(ids->numel) + " ids");
+  }
+  if (ids->device.type == DeviceType::CPU) {
+    h.p = ids->as<int32_t>();  // the buffer itself is at hand
+    return h;
+  }
+  if (given) {
+    h.p = info[i].As<Napi::Int32Array>().Data();
+    return h;
+  }
+  h.downloaded = int32_values_on_host(ids);
+  h.p = h.downloaded.data();
+  return h;
+}
+}  // namespace
+
 // Every id must name a row of the table: the one check gather and scatter-add share (on a host copy for CUDA).
 static void check_row_ids(const Args& a, const int32_t* ip, size_t n, int64_t rows) {
   for (size_t i = 0; i < n; ++i)
@@ -43,7 +76,7 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     cpu::strided_copy(src->ptr, so, ss, dst->ptr, d0, ds, shape, dtype_size(dst->dtype));
     return info.Env().Undefined();
   });
-  // gatherRows(table, ids, out, cols): out[i] = table[ids[i]]
+  // gatherRows(table, ids, out, cols, idsHost?): out[i] = table[ids[i]]
   define_float(env, exports, "gatherRows", {0}, {2}, [](const Napi::CallbackInfo& info) {
     Args a(info, "gather");
     Storage* table = a.tensor(0, "table");
@@ -62,9 +95,8 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     require_numel(a, out, "out", ids->numel * (size_t)cols);
     require_same_device(a, {table, ids, out});
     const bool on_cuda = out->device.type == DeviceType::CUDA;
-    std::vector<int32_t> host_ids;
-    if (on_cuda) host_ids = int32_values_on_host(ids);  // validated on a host copy, used on the device
-    const int32_t* ip = on_cuda ? host_ids.data() : ids->as<int32_t>();
+    const HostIds hid = host_ids(a, 4, ids);  // validated on the host, used on the device
+    const int32_t* ip = hid.p;
     check_row_ids(a, ip, ids->numel, rows);
     if (on_cuda) {
       cuda::gather_rows(out->device.index, table->ptr, table->dtype, ids->as<int32_t>(), out->ptr, out->dtype,
@@ -74,7 +106,7 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     cpu::gather_rows(table->as<float>(), ip, out->as<float>(), (int64_t)ids->numel, cols);
     return info.Env().Undefined();
   }, {}, {0, 2});
-  // scatterAddRows(src, ids, out, cols): out[ids[i]] += src[i]
+  // scatterAddRows(src, ids, out, cols, idsHost?): out[ids[i]] += src[i]
   define_float(env, exports, "scatterAddRows", {0}, {}, [](const Napi::CallbackInfo& info) {
     Args a(info, "scatterAdd");
     Storage* src = a.tensor(0, "src");
@@ -90,9 +122,8 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     require_numel(a, src, "src", ids->numel * (size_t)cols);
     require_same_device(a, {src, ids, out});
     const bool on_cuda = out->device.type == DeviceType::CUDA;
-    std::vector<int32_t> host_ids;
-    if (on_cuda) host_ids = int32_values_on_host(ids);  // validated on a host copy, used on the device
-    const int32_t* ip = on_cuda ? host_ids.data() : ids->as<int32_t>();
+    const HostIds hid = host_ids(a, 4, ids);  // validated on the host, used on the device
+    const int32_t* ip = hid.p;
     check_row_ids(a, ip, ids->numel, rows);
     if (on_cuda) {
       cuda::scatter_add_rows(out->device.index, src->ptr, src->dtype, ids->as<int32_t>(), out->as<float>(),

@@ -44,6 +44,17 @@ function saveForBackward(t: Tensor): Tensor {
   return s;
 }
 
+/**
+ * What a backward function may ask of the engine while it runs (its third argument).
+ * `pending(i)`: the gradient accumulated so far for input i by the nodes that ran before — a buffer of its own with
+ * input i's shape and dtype — or null (none yet, or the input needs no gradient). A backward function may add its
+ * contribution for input i into that buffer in place (a GEMM with beta = 1, a kernel's accumulate flag) and return
+ * that very tensor as input i's gradient: the engine then knows it was added and skips its own accumulation pass.
+ */
+export interface GradContext {
+  pending(i: number): Tensor | null;
+}
+
 export interface RecordOptions {
   /** Tensors the backward function needs (kept alive until the graph is released). */
   save?: readonly Tensor[];
@@ -57,7 +68,7 @@ export function record(
   op: string,
   out: Tensor,
   inputs: readonly Tensor[],
-  backward: (grad: Tensor, saved: readonly Tensor[]) => Array<Tensor | null>,
+  backward: (grad: Tensor, saved: readonly Tensor[], ctx: GradContext) => Array<Tensor | null>,
   opts: RecordOptions = {},
 ): Tensor {
   if (typeof op !== "string") throw new Error("record: op must be a string");
@@ -74,12 +85,12 @@ export function record(
   const node: GradNode = {
     op,
     inputs: ins,
-    backward(grad: Tensor) {
+    backward(grad: Tensor, ctx: GradContext = NO_PENDING) {
       if (released)
         throw new Error(
           `backward through '${op}' a second time: its saved tensors were freed after the first backward (use backward({ retainGraph: true }))`,
         );
-      return backward(grad, saved);
+      return backward(grad, saved, ctx);
     },
     release() {
       if (released) return;
@@ -128,6 +139,8 @@ function topoOrder(root: Tensor): Tensor[] {
   }
   return order.reverse();
 }
+
+const NO_PENDING: GradContext = { pending: () => null };
 
 /** A gradient that shares its buffer with another tensor is copied before it may be accumulated into in place. */
 function owned(g: Tensor): Tensor {
@@ -194,17 +207,34 @@ function backwardImpl(root: Tensor, opts: BackwardOptions): void {
         }
         continue;
       }
-      const returned = scope.tidy(() => node.backward(g));
+      // Pending gradients lent to the backward function (GradContext): one it returns as an input's gradient was
+      // accumulated into in place.
+      let lent: Tensor[] | null = null;
+      const ctx: GradContext = {
+        pending(i: number): Tensor | null {
+          const inp = node.inputs[i];
+          if (!inp || !inp.requiresGrad) return null;
+          const prev = grads.get(inp);
+          if (!prev || prev.isDisposed || prev.storage.refs !== 1) return null;
+          (lent ??= []).push(prev);
+          return prev;
+        },
+      };
+      const returned = scope.tidy(() => node.backward(g, ctx));
+      const added = (r: Tensor | null | undefined): boolean => !!r && lent !== null && lent.includes(r);
       // Each input gets a tensor object of its own (a backward may return the same tensor, or g, twice).
       const inputGrads = returned.map((r) => {
-        if (!r) return null;
+        if (!r || added(r)) return null;
         const v = r._viewAs(r.shape);
         scope.detachFromScope(v);
         return v;
       });
-      for (const r of new Set(returned)) r?.dispose();
+      for (const r of new Set(returned)) if (!added(r)) r?.dispose();
       g.dispose();
       if (!opts.retainGraph) node.release();
+      // Gradients that are cast or accumulated first: each frees its view, so that a gradient kept as it is below
+      // (the pass-through of an add, say) is more often the only user of its buffer and needs no copy (owned()).
+      const keepAsIs: number[] = [];
       for (let i = 0; i < node.inputs.length; i++) {
         const inp = node.inputs[i]!;
         const gi = inputGrads[i];
@@ -224,6 +254,16 @@ function backwardImpl(root: Tensor, opts: BackwardOptions): void {
           continue;
         }
         if (prev) {
+          accumulateInto(prev, gi);
+          gi.dispose();
+        } else keepAsIs.push(i);
+      }
+      for (const i of keepAsIs) {
+        const inp = node.inputs[i]!;
+        const gi = inputGrads[i]!;
+        const prev = grads.get(inp);
+        if (prev) {
+          // The same tensor is several inputs of this node (mul(x, x)): the first kept its gradient as it is.
           accumulateInto(prev, gi);
           gi.dispose();
         } else {

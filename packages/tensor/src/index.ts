@@ -137,7 +137,7 @@ export type { Device, DeviceLike, DeviceReport } from "./device.js";
 export { tidy, memory, resetPeakMemory } from "./scope.js";
 export type { MemoryInfo } from "./scope.js";
 export { noGrad, enableGrad, isGradEnabled, grad, valueAndGrad } from "./autograd.js";
-export type { BackwardOptions } from "./autograd.js";
+export type { BackwardOptions, GradContext } from "./autograd.js";
 export type { TensorOrNumber } from "./ops/elementwise.js";
 export type { ReduceOptions } from "./ops/reduce.js";
 export type { MatmulOptions, GemmBackend } from "./ops/matmul.js";

@@ -37,7 +37,7 @@ export interface GradNode {
   readonly op: string;
   readonly inputs: readonly Tensor[];
   /** Returns one gradient per input (null where the input needs none). Must not dispose `grad`. */
-  backward(grad: Tensor): Array<Tensor | null>;
+  backward(grad: Tensor, ctx?: { pending(i: number): Tensor | null }): Array<Tensor | null>;
   /** Frees tensors saved for backward. */
   release(): void;
 }

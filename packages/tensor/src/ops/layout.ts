@@ -2,6 +2,7 @@
 import { native } from "@seekr/native";
 import { Tensor, empty, zeros, shapeStr } from "../tensor.js";
 import { record } from "../autograd.js";
+import { hostCopy } from "../host.js";
 import { broadcastShapes, broadcastStrides, checkShape, contiguousStrides, normAxis, sameShape, shapeSize } from "../shape.js";
 import { checkInt, checkSameDevice, checkTensor } from "./check.js";
 import { sumToShape } from "./reduce.js";
@@ -177,7 +178,10 @@ export function embedding(table: Tensor, ids: Tensor): Tensor {
   checkSameDevice("embedding", table, ids);
   const cols = table.shape[1]!;
   const out = empty([...ids.shape, cols], table.dtype, table.device);
-  if (cols > 0) native.gatherRows(table.handle, ids.handle, out.handle, cols);
+  // A host copy of the ids (rememberHostCopy) lets the native op validate them without downloading, which on a GPU
+  // would wait for every kernel queued before it.
+  const idsHost = hostCopy(ids) as Int32Array | null;
+  if (cols > 0) native.gatherRows(table.handle, ids.handle, out.handle, cols, idsHost);
   const tShape = table.shape;
   return record(
     "embedding",
@@ -185,7 +189,7 @@ export function embedding(table: Tensor, ids: Tensor): Tensor {
     [table],
     (g, [sid]) => {
       const gt = zeros(tShape, { device: g.device });
-      if (cols > 0) native.scatterAddRows(g.handle, sid!.handle, gt.handle, cols);
+      if (cols > 0) native.scatterAddRows(g.handle, sid!.handle, gt.handle, cols, idsHost);
       return [gt];
     },
     { save: [ids] },

@@ -1,7 +1,7 @@
 // Matrix products: matmul with broadcast batch dims and transpose flags, linear layers; gradients by GEMM.
 import { native } from "@seekr/native";
 import { Tensor, empty, shapeStr } from "../tensor.js";
-import { record } from "../autograd.js";
+import { record, type GradContext } from "../autograd.js";
 import { promoteTypes } from "../dtype.js";
 import { autocastDType, autocastOperand, cast } from "./cast.js";
 import type { FloatDType } from "../dtype.js";
@@ -28,11 +28,20 @@ export function setGemmBackend(b: GemmBackend): void {
   gemmBackend = code;
 }
 
-/** Raw batched GEMM over contiguous a [batchA, ...], b [batchB, ...] (batch 1 broadcasts), no autograd. */
-function gemm(a: Tensor, b: Tensor, batch: number, batchA: number, batchB: number, M: number, N: number, K: number, ta: boolean, tb: boolean, outShape: readonly number[], outDType?: FloatDType): Tensor {
-  const out = empty(outShape, outDType ?? promoteTypes(a.dtype, b.dtype), a.device);
-  native.matmul(a.handle, b.handle, out.handle, batch, M, N, K, ta, tb, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N, 1, 0, gemmBackend);
+/**
+ * Raw batched GEMM over contiguous a [batchA, ...], b [batchB, ...] (batch 1 broadcasts), no autograd. With `into`
+ * (a contiguous buffer of outShape) the product is added to it (beta = 1) and `into` is returned.
+ */
+function gemm(a: Tensor, b: Tensor, batch: number, batchA: number, batchB: number, M: number, N: number, K: number, ta: boolean, tb: boolean, outShape: readonly number[], outDType?: FloatDType, into?: Tensor | null): Tensor {
+  const out = into ?? empty(outShape, outDType ?? promoteTypes(a.dtype, b.dtype), a.device);
+  native.matmul(a.handle, b.handle, out.handle, batch, M, N, K, ta, tb, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N, 1, into ? 1 : 0, gemmBackend);
   return out;
+}
+
+/** The pending gradient of an operand (GradContext) when a GEMM can add into it (dtype `dtype`). */
+function pendingFor(ctx: GradContext, i: number, dtype: string): Tensor | null {
+  const p = ctx.pending(i);
+  return p && p.dtype === dtype ? p : null;
 }
 
 /**
@@ -109,9 +118,10 @@ function autocastLinear(a: Tensor, b: Tensor, ac: FloatDType, tb: boolean): Tens
     "matmul",
     out,
     [a, b],
-    (g, [sa, sb]) => {
-      // g [M, N]; ga = g op(B)^T [M, K]; gb = A^T g [K, N], or (g^T A) [N, K] with transB.
-      const ga = a.requiresGrad ? gemm(g, sb!, 1, 1, 1, M, K, N, false, !tb, a.shape, a.dtype as FloatDType) : null;
+    (g, [sa, sb], ctx) => {
+      // g [M, N]; ga = g op(B)^T [M, K]; gb = A^T g [K, N], or (g^T A) [N, K] with transB. ga is added straight into
+      // a's pending gradient when there is one (the input of several projections: q / k / v, gate / up).
+      const ga = a.requiresGrad ? gemm(g, sb!, 1, 1, 1, M, K, N, false, !tb, a.shape, a.dtype as FloatDType, pendingFor(ctx, 0, a.dtype)) : null;
       const gb = !b.requiresGrad ? null : tb
         ? gemm(g, sa!, 1, 1, 1, N, K, M, true, false, b.shape, b.dtype as FloatDType)
         : gemm(sa!, g, 1, 1, 1, K, N, M, true, false, b.shape, b.dtype as FloatDType);
@@ -126,12 +136,18 @@ function attachGrad(a: Tensor, b: Tensor, out: Tensor, ta: boolean, tb: boolean)
     "matmul",
     out,
     [a, b],
-    (g, [sa, sb]) => {
+    (g, [sa, sb], ctx) => {
       const A = sa!;
       const B = sb!;
       let ga: Tensor | null = null;
       let gb: Tensor | null = null;
-      if (a.requiresGrad) {
+      if (a.requiresGrad && B.rank === 2 && !ta && g.dtype === A.dtype && B.dtype === A.dtype) {
+        // Folded linear layer: ga [M, K] = g [M, N] op(B)^T in one GEMM, added into a's pending gradient if any.
+        const K = A.shape[A.rank - 1]!;
+        const N = g.shape[g.rank - 1]!;
+        const M = A.size / Math.max(K, 1);
+        ga = gemm(g, B, 1, 1, 1, M, K, N, false, !tb, A.shape, A.dtype as FloatDType, pendingFor(ctx, 0, A.dtype));
+      } else if (a.requiresGrad) {
         // op(A) = G op(B)^T  =>  A = G op(B)^T (or its transpose when transA)
         ga = ta ? matmul(B, g, { transA: tb, transB: true }) : matmul(g, B, { transB: !tb });
         ga = sumToShape(ga, A.shape);
