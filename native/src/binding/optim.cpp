@@ -50,12 +50,17 @@ void register_optim(Napi::Env env, Napi::Object exports) {
       }
       require_same_device(a, {ps[0], ps[i], gs[i], ms[i], vs[i]});
     }
+    if (!ps.empty() && ps[0]->device.type == DeviceType::CUDA) {  // one launch for all of them
+      std::vector<cuda::AdamWTensor> ts;
+      ts.reserve(ps.size());
+      for (size_t i = 0; i < ps.size(); ++i)
+        ts.push_back({ps[i]->as<float>(), gs[i]->as<float>(), ms[i]->as<float>(), vs[i]->as<float>(), (int64_t)ps[i]->numel});
+      cuda::adamw_many(ps[0]->device.index, ts, lr, b1, b2, eps, wd, step);
+      return info.Env().Undefined();
+    }
     for (size_t i = 0; i < ps.size(); ++i) {
       Storage *p = ps[i], *g = gs[i], *m = ms[i], *v = vs[i];
-      if (p->device.type == DeviceType::CUDA)
-        cuda::adamw(p->device.index, p->as<float>(), g->as<float>(), m->as<float>(), v->as<float>(), (int64_t)p->numel, lr, b1, b2, eps, wd, step);
-      else
-        cpu::adamw(p->as<float>(), g->as<float>(), m->as<float>(), v->as<float>(), (int64_t)p->numel, lr, b1, b2, eps, wd, step);
+      cpu::adamw(p->as<float>(), g->as<float>(), m->as<float>(), v->as<float>(), (int64_t)p->numel, lr, b1, b2, eps, wd, step);
     }
     return info.Env().Undefined();
   });
@@ -65,10 +70,14 @@ void register_optim(Napi::Env env, Napi::Object exports) {
     const std::vector<Storage*> xs = a.tensors(0, "xs");
     float s = (float)a.f64(1, "scale");
     for (size_t i = 0; i < xs.size(); ++i) require_dtype(a, xs[i], ("xs[" + std::to_string(i) + "]").c_str(), DType::F32);
+    // The CUDA buffers of each device in one launch; CPU buffers one by one.
+    std::vector<std::pair<float*, int64_t>> per_device[kMaxCudaDevices];
     for (Storage* x : xs) {
-      if (x->device.type == DeviceType::CUDA) cuda::scale_inplace(x->device.index, x->as<float>(), (int64_t)x->numel, s);
+      if (x->device.type == DeviceType::CUDA) per_device[x->device.index].push_back({x->as<float>(), (int64_t)x->numel});
       else cpu::scale_inplace(x->as<float>(), (int64_t)x->numel, s);
     }
+    for (int d = 0; d < kMaxCudaDevices; ++d)
+      if (!per_device[d].empty()) cuda::scale_many(d, per_device[d], s);
     return info.Env().Undefined();
   });
   // sgd(param, grad, buf, lr, momentum, dampening, weightDecay, nesterov, firstStep)

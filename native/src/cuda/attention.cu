@@ -12,6 +12,7 @@
 #include "cuda/attention.h"
 #include "cuda/backend.h"
 #include "cuda/attention_tc.h"
+#include "cuda/common.cuh"
 
 namespace seekr {
 namespace cuda {
@@ -35,13 +36,8 @@ void check_launch(const char* op) {
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) throw Error(std::string("CUDA kernel failure in ") + op + " (" + cudaGetErrorName(e) + ": " + cudaGetErrorString(e) + ")");
 }
-void select(int device) {
-  cudaError_t e = cudaSetDevice(device);
-  if (e != cudaSuccess) {
-    cudaGetLastError();
-    throw Error("cuda:" + std::to_string(device) + " cannot be selected (" + cudaGetErrorString(e) + ")");
-  }
-}
+// The device and its compute stream (every launch below names SEEKR_STREAM).
+void select(int device) { detail::use_device(device); }
 
 // Stages keys [j0, j0 + BK) of kv head kh into shared memory (zeros past Tk), cooperatively over the block.
 __device__ __forceinline__ void load_kv_tile(const AttnShape& s, const float* __restrict__ k, const float* __restrict__ v,
@@ -421,7 +417,7 @@ void attention_forward(int device, const AttnShape& s, const float* q, const flo
       throw Error("attention: the tensor-core kernels support head dims 16, 32, 64 and 128, got " + std::to_string(s.D));
     attention_forward_tc(device, s, DType::F32, q, k, v, DType::F32, out, lse, x.key_mask);
     if (x.taps && x.n_tap_heads > 0 && x.n_rows > 0) {
-      taps_kernel<<<(unsigned)(s.B * x.n_tap_heads * x.n_rows), 128>>>(s, q, k, x.key_mask, x.tap_heads, x.n_tap_heads,
+      taps_kernel<<<(unsigned)(s.B * x.n_tap_heads * x.n_rows), 128, 0, SEEKR_STREAM>>>(s, q, k, x.key_mask, x.tap_heads, x.n_tap_heads,
                                                                        x.tap_rows, x.n_rows, x.taps);
       check_launch("attention taps");
     }
@@ -431,14 +427,14 @@ void attention_forward(int device, const AttnShape& s, const float* q, const flo
   const size_t smem = 2 * BK * s.D * sizeof(float);
   check_smem(smem, "attention");
   switch (dm_for(s.D)) {
-    case 32: fwd_kernel<32><<<grid, BQ, smem>>>(s, q, k, v, out, lse, x.key_mask); break;
-    case 64: fwd_kernel<64><<<grid, BQ, smem>>>(s, q, k, v, out, lse, x.key_mask); break;
-    case 128: fwd_kernel<128><<<grid, BQ, smem>>>(s, q, k, v, out, lse, x.key_mask); break;
-    default: fwd_kernel<256><<<grid, BQ, smem>>>(s, q, k, v, out, lse, x.key_mask); break;
+    case 32: fwd_kernel<32><<<grid, BQ, smem, SEEKR_STREAM>>>(s, q, k, v, out, lse, x.key_mask); break;
+    case 64: fwd_kernel<64><<<grid, BQ, smem, SEEKR_STREAM>>>(s, q, k, v, out, lse, x.key_mask); break;
+    case 128: fwd_kernel<128><<<grid, BQ, smem, SEEKR_STREAM>>>(s, q, k, v, out, lse, x.key_mask); break;
+    default: fwd_kernel<256><<<grid, BQ, smem, SEEKR_STREAM>>>(s, q, k, v, out, lse, x.key_mask); break;
   }
   check_launch("attention");
   if (x.taps && x.n_tap_heads > 0 && x.n_rows > 0) {
-    taps_kernel<<<(unsigned)(s.B * x.n_tap_heads * x.n_rows), 128>>>(s, q, k, x.key_mask, x.tap_heads, x.n_tap_heads,
+    taps_kernel<<<(unsigned)(s.B * x.n_tap_heads * x.n_rows), 128, 0, SEEKR_STREAM>>>(s, q, k, x.key_mask, x.tap_heads, x.n_tap_heads,
                                                                      x.tap_rows, x.n_rows, x.taps);
     check_launch("attention taps");
   }
@@ -450,21 +446,19 @@ void attention_backward(int device, const AttnShape& s, const float* q, const fl
   select(device);
   if (s.B == 0) return;
   if (s.Tq == 0 || s.Tk == 0) {
-    cudaMemset(dq, 0, (size_t)(s.B * s.Tq * s.H * s.D) * sizeof(float));
-    cudaMemset(dk, 0, (size_t)(s.B * s.Tk * s.Hkv * s.D) * sizeof(float));
-    cudaMemset(dv, 0, (size_t)(s.B * s.Tk * s.Hkv * s.D) * sizeof(float));
+    cudaMemsetAsync(dq, 0, (size_t)(s.B * s.Tq * s.H * s.D) * sizeof(float), SEEKR_STREAM);
+    cudaMemsetAsync(dk, 0, (size_t)(s.B * s.Tk * s.Hkv * s.D) * sizeof(float), SEEKR_STREAM);
+    cudaMemsetAsync(dv, 0, (size_t)(s.B * s.Tk * s.Hkv * s.D) * sizeof(float), SEEKR_STREAM);
     check_launch("attentionBackward (zero)");
     return;
   }
-  float* di = nullptr;
+  // Scratch from the caching allocator, handed back after the launches: reused in stream order, no cudaFree (which
+  // would wait for the whole device).
   const size_t n = (size_t)(s.B * s.H * std::max<long long>(1, s.Tq));
-  if (cudaMalloc(&di, n * sizeof(float)) != cudaSuccess) {
-    cudaGetLastError();
-    throw Error("out of memory on cuda:" + std::to_string(device) + " for attention backward scratch");
-  }
+  float* di = static_cast<float*>(device_alloc(device, n * sizeof(float)));
   try {
     const long long rows = s.B * s.Tq * s.H;
-    if (rows > 0) di_kernel<<<(unsigned)((rows + 255) / 256), 256>>>(s, out, dout, di);
+    if (rows > 0) di_kernel<<<(unsigned)((rows + 255) / 256), 256, 0, SEEKR_STREAM>>>(s, out, dout, di);
     check_launch("attentionBackward (D_i)");
     const size_t smem_q = 2 * BK * s.D * sizeof(float);
     check_smem(smem_q, "attentionBackward");
@@ -474,27 +468,27 @@ void attention_backward(int device, const AttnShape& s, const float* q, const fl
     const dim3 gk((unsigned)((s.Tk + 63) / 64), (unsigned)(s.B * s.Hkv));
     if (s.Tq > 0) {
       switch (dm_for(s.D)) {
-        case 32: dq_kernel<32><<<gq, BQ, smem_q>>>(s, q, k, v, lse, di, dout, dq, x.key_mask, x.sens, x.sens_all); break;
-        case 64: dq_kernel<64><<<gq, BQ, smem_q>>>(s, q, k, v, lse, di, dout, dq, x.key_mask, x.sens, x.sens_all); break;
-        case 128: dq_kernel<128><<<gq, BQ, smem_q>>>(s, q, k, v, lse, di, dout, dq, x.key_mask, x.sens, x.sens_all); break;
-        default: dq_kernel<256><<<gq, BQ, smem_q>>>(s, q, k, v, lse, di, dout, dq, x.key_mask, x.sens, x.sens_all); break;
+        case 32: dq_kernel<32><<<gq, BQ, smem_q, SEEKR_STREAM>>>(s, q, k, v, lse, di, dout, dq, x.key_mask, x.sens, x.sens_all); break;
+        case 64: dq_kernel<64><<<gq, BQ, smem_q, SEEKR_STREAM>>>(s, q, k, v, lse, di, dout, dq, x.key_mask, x.sens, x.sens_all); break;
+        case 128: dq_kernel<128><<<gq, BQ, smem_q, SEEKR_STREAM>>>(s, q, k, v, lse, di, dout, dq, x.key_mask, x.sens, x.sens_all); break;
+        default: dq_kernel<256><<<gq, BQ, smem_q, SEEKR_STREAM>>>(s, q, k, v, lse, di, dout, dq, x.key_mask, x.sens, x.sens_all); break;
       }
       check_launch("attentionBackward (dQ)");
     }
     if (s.Tk > 0) {
       switch (dm_for(s.D)) {
-        case 32: dkv_kernel<32><<<gk, 64, smem_k>>>(s, q, k, v, lse, di, dout, dk, dv, x.key_mask); break;
-        case 64: dkv_kernel<64><<<gk, 64, smem_k>>>(s, q, k, v, lse, di, dout, dk, dv, x.key_mask); break;
-        case 128: dkv_kernel<128><<<gk, 64, smem_k>>>(s, q, k, v, lse, di, dout, dk, dv, x.key_mask); break;
-        default: dkv_kernel<256><<<gk, 64, smem_k>>>(s, q, k, v, lse, di, dout, dk, dv, x.key_mask); break;
+        case 32: dkv_kernel<32><<<gk, 64, smem_k, SEEKR_STREAM>>>(s, q, k, v, lse, di, dout, dk, dv, x.key_mask); break;
+        case 64: dkv_kernel<64><<<gk, 64, smem_k, SEEKR_STREAM>>>(s, q, k, v, lse, di, dout, dk, dv, x.key_mask); break;
+        case 128: dkv_kernel<128><<<gk, 64, smem_k, SEEKR_STREAM>>>(s, q, k, v, lse, di, dout, dk, dv, x.key_mask); break;
+        default: dkv_kernel<256><<<gk, 64, smem_k, SEEKR_STREAM>>>(s, q, k, v, lse, di, dout, dk, dv, x.key_mask); break;
       }
       check_launch("attentionBackward (dK, dV)");
     }
   } catch (...) {
-    cudaFree(di);
+    device_free(device, di);
     throw;
   }
-  cudaFree(di);
+  device_free(device, di);
 }
 
 double attention_distill_forward(int device, const AttnShape& s, const float* q, const float* k, const float* key_mask,
@@ -505,16 +499,13 @@ double attention_distill_forward(int device, const AttnShape& s, const float* q,
   if (n == 0 || s.Tk == 0) return 0.0;
   const size_t smem = (size_t)s.Tk * sizeof(float);
   check_smem(smem, "attentionDistill");
-  double* kl = nullptr;
-  if (cudaMalloc(&kl, (size_t)n * sizeof(double)) != cudaSuccess) {
-    cudaGetLastError();
-    throw Error("out of memory on cuda:" + std::to_string(device) + " for attention distillation scratch");
-  }
+  double* kl = static_cast<double*>(device_alloc(device, (size_t)n * sizeof(double)));
   std::vector<double> host((size_t)n);
-  distill_fwd_kernel<<<(unsigned)n, 128, smem>>>(s, q, k, key_mask, heads, n_heads, rows, n_rows, teacher, kl);
+  distill_fwd_kernel<<<(unsigned)n, 128, smem, SEEKR_STREAM>>>(s, q, k, key_mask, heads, n_heads, rows, n_rows, teacher, kl);
   cudaError_t e = cudaGetLastError();
-  if (e == cudaSuccess) e = cudaMemcpy(host.data(), kl, (size_t)n * sizeof(double), cudaMemcpyDeviceToHost);
-  cudaFree(kl);
+  if (e == cudaSuccess) e = cudaMemcpyAsync(host.data(), kl, (size_t)n * sizeof(double), cudaMemcpyDeviceToHost, SEEKR_STREAM);
+  if (e == cudaSuccess) e = cudaStreamSynchronize(SEEKR_STREAM);  // the loss crosses to the host
+  device_free(device, kl);
   if (e != cudaSuccess) {
     cudaGetLastError();
     throw Error(std::string("CUDA kernel failure in attentionDistill (") + cudaGetErrorString(e) + ")");
@@ -531,7 +522,7 @@ void attention_distill_forward_device(int device, const AttnShape& s, const floa
   select(device);
   const long long n = s.B * n_heads * n_rows;
   if (n == 0 || s.Tk == 0) {
-    if (cudaMemsetAsync(out, 0, sizeof(float), 0) != cudaSuccess) cudaGetLastError();
+    if (cudaMemsetAsync(out, 0, sizeof(float), SEEKR_STREAM) != cudaSuccess) cudaGetLastError();
     check_launch("attentionDistill");
     return;
   }
@@ -539,8 +530,8 @@ void attention_distill_forward_device(int device, const AttnShape& s, const floa
   check_smem(smem, "attentionDistill");
   // Scratch from the caching allocator: freed right after the launches, reused in stream order.
   double* kl = static_cast<double*>(device_alloc(device, (size_t)n * sizeof(double)));
-  distill_fwd_kernel<<<(unsigned)n, 128, smem>>>(s, q, k, key_mask, heads, n_heads, rows, n_rows, teacher, kl);
-  distill_sum_kernel<<<1, 1024>>>(kl, n, factor, out);
+  distill_fwd_kernel<<<(unsigned)n, 128, smem, SEEKR_STREAM>>>(s, q, k, key_mask, heads, n_heads, rows, n_rows, teacher, kl);
+  distill_sum_kernel<<<1, 1024, 0, SEEKR_STREAM>>>(kl, n, factor, out);
   const cudaError_t e = cudaGetLastError();
   device_free(device, kl);
   if (e != cudaSuccess) throw Error(std::string("CUDA kernel failure in attentionDistill (") + cudaGetErrorString(e) + ")");
@@ -550,14 +541,14 @@ void attention_distill_backward(int device, const AttnShape& s, const float* q, 
                                 const int32_t* heads, int64_t n_heads, const int32_t* rows, int64_t n_rows,
                                 const float* teacher, const float* gy, float factor, float* dq, float* dk) {
   select(device);
-  cudaMemset(dq, 0, (size_t)(s.B * s.Tq * s.H * s.D) * sizeof(float));
-  cudaMemset(dk, 0, (size_t)(s.B * s.Tk * s.Hkv * s.D) * sizeof(float));
+  cudaMemsetAsync(dq, 0, (size_t)(s.B * s.Tq * s.H * s.D) * sizeof(float), SEEKR_STREAM);
+  cudaMemsetAsync(dk, 0, (size_t)(s.B * s.Tk * s.Hkv * s.D) * sizeof(float), SEEKR_STREAM);
   check_launch("attentionDistillBackward (zero)");
   const long long n = s.B * n_heads * n_rows;
   if (n == 0 || s.Tk == 0) return;
   const size_t smem = (size_t)s.Tk * sizeof(float);
   check_smem(smem, "attentionDistillBackward");
-  distill_bwd_kernel<<<(unsigned)n, 128, smem>>>(s, q, k, key_mask, heads, n_heads, rows, n_rows, teacher, gy, factor, dq, dk);
+  distill_bwd_kernel<<<(unsigned)n, 128, smem, SEEKR_STREAM>>>(s, q, k, key_mask, heads, n_heads, rows, n_rows, teacher, gy, factor, dq, dk);
   check_launch("attentionDistillBackward");
 }
 

@@ -723,7 +723,7 @@ void launch_fwd(const FwdArgs& a, const AttnShape& s) {
   using C = FwdCfg<D>;
   const std::string where = "attention (tensor cores, " + shape_str(s) + ")";
   set_smem(fwd_tc_kernel<Op, D>, C::SMEM, where.c_str());
-  fwd_tc_kernel<Op, D><<<grid_1d("attention", fwd_blocks(a, C::BQ), s), C::NT, C::SMEM>>>(a);
+  fwd_tc_kernel<Op, D><<<grid_1d("attention", fwd_blocks(a, C::BQ), s), C::NT, C::SMEM, SEEKR_STREAM>>>(a);
   check_launch(where.c_str());
 }
 
@@ -732,21 +732,21 @@ void launch_bwd(const BwdArgs& a, const AttnShape& s) {
   const char* op = "attentionBackward";
   const std::string shape = shape_str(s);
   if (a.Tq > 0) {
-    di_tc_kernel<D><<<grid_1d(op, di_blocks(a), s), 256>>>(a);
+    di_tc_kernel<D><<<grid_1d(op, di_blocks(a), s), 256, 0, SEEKR_STREAM>>>(a);
     check_launch(("attentionBackward (tensor cores, D_i, " + shape + ")").c_str());
   }
   if (a.Tk > 0) {
     using C = DkvCfg<D>;
     const std::string where = "attentionBackward (tensor cores, dK / dV, " + shape + ")";
     set_smem(dkv_tc_kernel<Op, D>, C::SMEM, where.c_str());
-    dkv_tc_kernel<Op, D><<<grid_1d(op, dkv_blocks(a, C::BN), s), C::NT, C::SMEM>>>(a);
+    dkv_tc_kernel<Op, D><<<grid_1d(op, dkv_blocks(a, C::BN), s), C::NT, C::SMEM, SEEKR_STREAM>>>(a);
     check_launch(where.c_str());
   }
   if (a.Tq > 0) {
     using C = DqCfg<D>;
     const std::string where = "attentionBackward (tensor cores, dQ, " + shape + ")";
     set_smem(dq_tc_kernel<Op, D>, C::SMEM, where.c_str());
-    dq_tc_kernel<Op, D><<<grid_1d(op, dq_blocks(a, C::BQ), s), C::NT, C::SMEM>>>(a);
+    dq_tc_kernel<Op, D><<<grid_1d(op, dq_blocks(a, C::BQ), s), C::NT, C::SMEM, SEEKR_STREAM>>>(a);
     check_launch(where.c_str());
   }
 }

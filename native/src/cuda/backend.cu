@@ -82,6 +82,29 @@ int driver_version() {
   return v;
 }
 
+// ---- streams ------------------------------------------------------------------------------------------------------
+// Every kernel, cuBLAS call, copy and memset of a device runs on that device's compute stream, created on first use.
+// One stream per device keeps the caching allocator simple: a block freed by an op may be handed to the next op at
+// once, since both are ordered on the same stream. The stream is a blocking one (cudaStreamCreate): should any code in
+// the process still use the legacy default stream (another library, say), the two stay ordered. The host waits only
+// where data crosses to it (downloads, reading a result) or where asked to (synchronize).
+namespace {
+std::mutex g_stream_mu;
+std::atomic<cudaStream_t> g_streams[kMaxCudaDevices] = {};
+thread_local int t_device = 0;  // the device the calling thread selected last
+}  // namespace
+
+static cudaStream_t stream_of(int device) {  // the device must be current
+  cudaStream_t s = g_streams[device].load(std::memory_order_acquire);
+  if (s) return s;
+  std::lock_guard<std::mutex> lk(g_stream_mu);
+  s = g_streams[device].load(std::memory_order_relaxed);
+  if (s) return s;
+  check(cudaStreamCreate(&s), "creating the compute stream of cuda:" + std::to_string(device));
+  g_streams[device].store(s, std::memory_order_release);
+  return s;
+}
+
 static void select(int device) {
   int n = 0;
   cudaError_t e = probe(&n);
@@ -89,7 +112,10 @@ static void select(int device) {
   if (device < 0 || device >= n)
     throw Error("cuda:" + std::to_string(device) + " does not exist (" + std::to_string(n) + " CUDA device(s) found)");
   check(cudaSetDevice(device), "cudaSetDevice(" + std::to_string(device) + ")");
+  t_device = device;
+  stream_of(device);
 }
+
 
 // ---- caching allocator ------------------------------------------------------------------------------------------
 // Blocks are rounded up (512 B steps below 1 MiB, then quarter steps of each power of two: <= 25% slack) and kept in
@@ -214,6 +240,10 @@ size_t cache_bytes() {
 
 namespace detail {
 void use_device(int device) { select(device); }
+cudaStream_t cur_stream() {
+  cudaStream_t s = g_streams[t_device].load(std::memory_order_acquire);
+  return s ? s : stream_of(t_device);
+}
 void check_launch(const char* op) {
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess)
@@ -230,7 +260,7 @@ void check_call(cudaError_t e, const char* op, const char* what) {
 // ---- uploads through pinned staging ------------------------------------------------------------------------------
 // A plain cudaMemcpy from pageable memory waits for every kernel queued before it: one upload per step (a batch, a
 // mask, a scalar) would then stall the host behind the GPU. Uploads up to kStageMax bytes are instead copied into a
-// pinned chunk and sent with cudaMemcpyAsync on the default stream (ordered with the kernels around it); the caller's
+// pinned chunk and sent with cudaMemcpyAsync on the device's compute stream (ordered with the kernels around it); the caller's
 // memory is free again when copy_h2d returns. A chunk is reused once the event recorded after its copy has completed;
 // at most kStageCap bytes of chunks per device, beyond which the oldest copy in flight is waited for.
 namespace {
@@ -291,8 +321,9 @@ bool stage_upload(int device, void* dst, const void* src, size_t bytes) {
     pick = &p.chunks.back();
   }
   std::memcpy(pick->host, src, bytes);
-  check(cudaMemcpyAsync(dst, pick->host, bytes, cudaMemcpyHostToDevice, 0), "copy to cuda:" + std::to_string(device));
-  check(cudaEventRecord(pick->done, 0), "copy to cuda:" + std::to_string(device));
+  check(cudaMemcpyAsync(dst, pick->host, bytes, cudaMemcpyHostToDevice, stream_of(device)),
+        "copy to cuda:" + std::to_string(device));
+  check(cudaEventRecord(pick->done, stream_of(device)), "copy to cuda:" + std::to_string(device));
   pick->ticket = p.next_ticket++;
   return true;
 }
@@ -302,27 +333,42 @@ void copy_h2d(int device, void* dst, const void* src, size_t bytes) {
   select(device);
   if (bytes == 0) return;
   if (bytes <= kStageMax && stage_upload(device, dst, src, bytes)) return;
-  check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copy to cuda:" + std::to_string(device));
+  // From pageable memory: queued on the stream, then waited for (the caller's memory must stay valid until copied).
+  const std::string what = "copy to cuda:" + std::to_string(device);
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_of(device)), what);
+  check(cudaStreamSynchronize(stream_of(device)), what);
 }
 void copy_d2h(int device, void* dst, const void* src, size_t bytes) {
   select(device);
-  check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy from cuda:" + std::to_string(device));
+  if (bytes == 0) return;
+  const std::string what = "copy from cuda:" + std::to_string(device);
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_of(device)), what);
+  check(cudaStreamSynchronize(stream_of(device)), what);  // the data crosses to the host: wait for it
 }
 void copy_d2d(int dst_device, void* dst, int src_device, const void* src, size_t bytes) {
-  select(dst_device);
+  if (bytes == 0) return;
   if (dst_device == src_device) {
-    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, 0), "copy on cuda:" + std::to_string(dst_device));
-  } else {
-    check(cudaMemcpyPeer(dst, dst_device, src, src_device, bytes),
-          "copy cuda:" + std::to_string(src_device) + " -> cuda:" + std::to_string(dst_device));
+    select(dst_device);
+    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_of(dst_device)),
+          "copy on cuda:" + std::to_string(dst_device));
+    return;
   }
+  // Between devices: the source's queued work first, then the copy on the destination's stream, waited for, so that
+  // neither buffer can be reused by either device's allocator while the copy still reads or writes it.
+  const std::string what = "copy cuda:" + std::to_string(src_device) + " -> cuda:" + std::to_string(dst_device);
+  select(src_device);
+  check(cudaStreamSynchronize(stream_of(src_device)), what);
+  select(dst_device);
+  check(cudaMemcpyPeerAsync(dst, dst_device, src, src_device, bytes, stream_of(dst_device)), what);
+  check(cudaStreamSynchronize(stream_of(dst_device)), what);
 }
 void memset_zero(int device, void* dst, size_t bytes) {
   select(device);
-  check(cudaMemsetAsync(dst, 0, bytes, 0), "memset on cuda:" + std::to_string(device));
+  check(cudaMemsetAsync(dst, 0, bytes, stream_of(device)), "memset on cuda:" + std::to_string(device));
 }
 void synchronize(int device) {
   select(device);
+  check(cudaStreamSynchronize(stream_of(device)), "synchronize cuda:" + std::to_string(device));
   check(cudaDeviceSynchronize(), "synchronize cuda:" + std::to_string(device));
 }
 
@@ -347,7 +393,7 @@ void* profile_mark() {
     cudaGetLastError();
     return nullptr;
   }
-  if (cudaEventRecord(e, 0) != cudaSuccess) {
+  if (cudaEventRecord(e, detail::cur_stream()) != cudaSuccess) {
     cudaGetLastError();
     cudaEventDestroy(e);
     return nullptr;

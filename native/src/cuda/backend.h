@@ -41,7 +41,7 @@ void copy_d2d(int dst_device, void* dst, int src_device, const void* src, size_t
 void memset_zero(int device, void* dst, size_t bytes);
 void synchronize(int device);
 
-// Op profiling (native.profileStart / profileStop): profile_mark records an event on the current device's default
+// Op profiling (native.profileStart / profileStop): profile_mark records an event on the current device's compute
 // stream, where every kernel runs, and returns it, or nullptr while this process has not put anything on a GPU (a
 // CPU-only run never starts CUDA for its profile). profile_elapsed_ms waits for `end` and gives the milliseconds
 // between two marks (-1 when either is null or an event failed); profile_release hands a mark back to the pool.

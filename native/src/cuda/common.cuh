@@ -25,11 +25,15 @@ namespace detail {
 
 // Implemented in backend.cu.
 void use_device(int device);                                   // cudaSetDevice with a clear error
+cudaStream_t cur_stream();  // the compute stream of the device use_device selected last on this thread
+// The stream argument of every kernel launch: <<<grid, block, smem, SEEKR_STREAM>>> (native/scripts/stream-launches.py).
+#define SEEKR_STREAM ::seekr::cuda::detail::cur_stream()
 void check_launch(const char* op);                             // cudaGetLastError -> seekr::Error naming the op
 void check_call(cudaError_t e, const char* op, const char* what);
 
-// A temporary device buffer from the caching allocator (not counted by memory()). Kernels and copies all run on the
-// legacy default stream, so a block handed back here can be reused by the next op without a synchronisation.
+// A temporary device buffer from the caching allocator (not counted by memory()). Kernels and copies of a device all
+// run on its compute stream (cur_stream), so a block handed back here can be reused by the next op without a
+// synchronisation.
 struct Scratch {
   int device;
   void* ptr = nullptr;

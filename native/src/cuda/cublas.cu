@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include "cuda/common.cuh"
 #include "cuda/cublas.h"
 
 namespace seekr {
@@ -180,6 +181,7 @@ cublasHandle_t handles[kMaxCudaDevices] = {};
 std::string* handle_errors = new std::string[kMaxCudaDevices];  // last failure per device, under handle_mu
 
 cublasHandle_t handle_for(int device) {
+  detail::use_device(device);
   if (device < 0 || device >= kMaxCudaDevices) throw Error("matmul: cuda:" + std::to_string(device) + " is out of range");
   std::lock_guard<std::mutex> lk(handle_mu);
   if (handles[device]) return handles[device];
@@ -190,8 +192,8 @@ cublasHandle_t handle_for(int device) {
     handle_errors[device] = "cublasCreate failed on cuda:" + std::to_string(device) + " (" + status_text(s) + ")";
     throw Error("matmul: " + handle_errors[device] + "; SEEKR_CUBLAS=off selects Seekr's own kernels");
   }
-  // Kernels run on the legacy default stream (nullptr); see common.cuh.
-  s = a.set_stream(h, nullptr);
+  // The device's compute stream, where every kernel of it runs (common.cuh); handle_for's caller made it current.
+  s = a.set_stream(h, detail::cur_stream());
   if (s == 0)
     s = a.set_math_mode(h, (a.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH) |
                                CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION);

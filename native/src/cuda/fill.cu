@@ -88,26 +88,26 @@ uint64_t host_mix64(uint64_t z) {
 void fill_f32(int device, float* p, int64_t n, float v) {
   if (n == 0) return;
   use_device(device);
-  fill_kernel<float><<<grid_for(n), kThreads>>>(p, n, v);
+  fill_kernel<float><<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(p, n, v);
   check_launch("fill");
 }
 void fill_i32(int device, int32_t* p, int64_t n, int32_t v) {
   if (n == 0) return;
   use_device(device);
-  fill_kernel<int32_t><<<grid_for(n), kThreads>>>(p, n, v);
+  fill_kernel<int32_t><<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(p, n, v);
   check_launch("fill");
 }
 void fill_u16(int device, uint16_t* p, int64_t n, uint16_t v) {
   if (n == 0) return;
   use_device(device);
-  fill_kernel<uint16_t><<<grid_for(n), kThreads>>>(p, n, v);
+  fill_kernel<uint16_t><<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(p, n, v);
   check_launch("fill");
 }
 void convert(int device, const void* src, DType sd, void* dst, DType dd, int64_t n) {
   if (n == 0) return;
   use_device(device);
   if (sd == dd) {  // a copy: bit-exact for every dtype (int32 does not survive a float32 round trip)
-    check_call(cudaMemcpyAsync(dst, src, (size_t)n * dtype_size(sd), cudaMemcpyDeviceToDevice), "cast", "cudaMemcpyAsync");
+    check_call(cudaMemcpyAsync(dst, src, (size_t)n * dtype_size(sd), cudaMemcpyDeviceToDevice, SEEKR_STREAM), "cast", "cudaMemcpyAsync");
     return;
   }
   if (is_float(sd) && is_float(dd) && aligned16(src) && aligned16(dst)) {
@@ -116,24 +116,24 @@ void convert(int device, const void* src, DType sd, void* dst, DType dd, int64_t
         using S = typename decltype(s)::type;
         using D = typename decltype(d)::type;
         if constexpr (!std::is_same_v<S, D>)  // sd == dd was a copy above
-          convert_vec<S, D><<<grid_for_vec(n, 8), kThreads>>>(static_cast<const S*>(src), static_cast<D*>(dst), n);
+          convert_vec<S, D><<<grid_for_vec(n, 8), kThreads, 0, SEEKR_STREAM>>>(static_cast<const S*>(src), static_cast<D*>(dst), n);
       });
     });
   } else {
-    convert_kernel<<<grid_for(n), kThreads>>>(src, (int)sd, dst, (int)dd, n);
+    convert_kernel<<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(src, (int)sd, dst, (int)dd, n);
   }
   check_launch("cast");
 }
 void fill_uniform(int device, float* out, int64_t n, uint64_t seed, uint64_t offset, float low, float high) {
   if (n == 0) return;
   use_device(device);
-  uniform_kernel<<<grid_for(n), kThreads>>>(out, n, host_mix64(seed), offset, low, high);
+  uniform_kernel<<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(out, n, host_mix64(seed), offset, low, high);
   check_launch("randomUniform");
 }
 void fill_normal(int device, float* out, int64_t n, uint64_t seed, uint64_t offset, float mean, float std) {
   if (n == 0) return;
   use_device(device);
-  normal_kernel<<<grid_for(n), kThreads>>>(out, n, host_mix64(seed), offset, mean, std);
+  normal_kernel<<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(out, n, host_mix64(seed), offset, mean, std);
   check_launch("randomNormal");
 }
 

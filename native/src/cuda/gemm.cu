@@ -302,7 +302,7 @@ template <typename T, bool TA, bool TB>
 void launch(const cpu::GemmBatch& g, float alpha, const uint16_t* A, const uint16_t* B, float beta, int c_kind,
             void* C, bool vec_a, bool vec_b) {
   for_each_grid(g, BM, BN, [&](dim3 grid, int64_t b0, int64_t m0) {
-    hgemm_kernel<T, TA, TB><<<grid, NT>>>(A, B, C, g.M, g.N, g.K, g.stride_a, g.stride_b, g.stride_c, alpha, beta,
+    hgemm_kernel<T, TA, TB><<<grid, NT, 0, SEEKR_STREAM>>>(A, B, C, g.M, g.N, g.K, g.stride_a, g.stride_b, g.stride_c, alpha, beta,
                                           c_kind, vec_a, vec_b, b0, m0);
   });
 }
@@ -333,13 +333,13 @@ void gemm_batched(int device, const cpu::GemmBatch& g, float alpha, const float*
   use_device(device);
   if (g.K == 0) {
     const int64_t n = g.batch * g.stride_c;
-    scale_c_kernel<<<grid_for(n), kThreads>>>(C, n, beta);
+    scale_c_kernel<<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(C, n, beta);
     check_launch("matmul");
     return;
   }
   if (cublas::sgemm(device, g, alpha, A, B, beta, C)) return;
   for_each_grid(g, BM, BN, [&](dim3 grid, int64_t b0, int64_t m0) {
-    sgemm_kernel<<<grid, NT>>>(A, B, C, g.M, g.N, g.K, g.trans_a, g.trans_b, g.stride_a, g.stride_b, g.stride_c, alpha,
+    sgemm_kernel<<<grid, NT, 0, SEEKR_STREAM>>>(A, B, C, g.M, g.N, g.K, g.trans_a, g.trans_b, g.stride_a, g.stride_b, g.stride_c, alpha,
                                beta, b0, m0);
   });
 }
@@ -355,7 +355,7 @@ void gemm_batched_half(int device, const cpu::GemmBatch& g, float alpha, DType a
   const int c_kind = tc == DType::F32 ? hg::C_F32 : tc == DType::BF16 ? hg::C_BF16 : hg::C_F16;
   if (g.K == 0) {
     const int64_t n = g.batch * g.stride_c;
-    hg::scale_c_kernel<<<grid_for(n), kThreads>>>(C, n, beta, c_kind);
+    hg::scale_c_kernel<<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(C, n, beta, c_kind);
     check_launch("matmul");
     return;
   }

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/core.h"
@@ -101,6 +102,17 @@ void sgd(int device, float* p, const float* g, float* buf, int64_t n, float lr, 
          float weight_decay, bool nesterov, bool first_step);
 void scale_inplace(int device, float* x, int64_t n, float s);
 void axpy_inplace(int device, float* y, const float* x, int64_t n, float alpha);
+// Many tensors in one launch (adamwMany / scaleMany): the same per-element updates as adamw / scale_inplace.
+struct AdamWTensor {
+  float* p;
+  const float* g;
+  float* m;
+  float* v;
+  int64_t n;
+};
+void adamw_many(int device, const std::vector<AdamWTensor>& ts, float lr, float beta1, float beta2, float eps,
+                float weight_decay, int64_t step);
+void scale_many(int device, const std::vector<std::pair<float*, int64_t>>& xs, float s);
 
 }  // namespace cuda
 }  // namespace seekr

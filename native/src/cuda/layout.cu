@@ -61,9 +61,9 @@ void copy_t(const void* src, void* dst, const Strided<2>& s, int64_t n) {
   const T* sp = static_cast<const T*>(src);
   T* dp = static_cast<T*>(dst);
   if (s.contiguous[0] && s.contiguous[1])
-    contiguous_copy_kernel<T><<<grid_for(n), kThreads>>>(sp + s.base[0], dp + s.base[1], n);
+    contiguous_copy_kernel<T><<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(sp + s.base[0], dp + s.base[1], n);
   else
-    strided_copy_kernel<T><<<grid_for(n), kThreads>>>(s, sp, dp, n);
+    strided_copy_kernel<T><<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(s, sp, dp, n);
   check_launch("stridedCopy");
 }
 
@@ -90,12 +90,12 @@ void gather_rows(int device, const void* table, DType tt, const int32_t* ids, vo
   use_device(device);
   const unsigned g = grid_for(n * cols);
   if (tt != ot)
-    gather_convert_kernel<<<g, kThreads>>>(static_cast<const AnyF*>(table), (int)tt, ids, static_cast<AnyF*>(out), (int)ot,
+    gather_convert_kernel<<<g, kThreads, 0, SEEKR_STREAM>>>(static_cast<const AnyF*>(table), (int)tt, ids, static_cast<AnyF*>(out), (int)ot,
                                            n, cols);
   else if (dtype_size(tt) == 4)
-    gather_kernel<uint32_t><<<g, kThreads>>>(static_cast<const uint32_t*>(table), ids, static_cast<uint32_t*>(out), n, cols);
+    gather_kernel<uint32_t><<<g, kThreads, 0, SEEKR_STREAM>>>(static_cast<const uint32_t*>(table), ids, static_cast<uint32_t*>(out), n, cols);
   else
-    gather_kernel<uint16_t><<<g, kThreads>>>(static_cast<const uint16_t*>(table), ids, static_cast<uint16_t*>(out), n, cols);
+    gather_kernel<uint16_t><<<g, kThreads, 0, SEEKR_STREAM>>>(static_cast<const uint16_t*>(table), ids, static_cast<uint16_t*>(out), n, cols);
   check_launch("gather");
 }
 
@@ -104,7 +104,7 @@ void scatter_add_rows(int device, const void* src, DType st, const int32_t* ids,
   use_device(device);
   with_dtype(st, [&](auto e) {
     using T = typename decltype(e)::type;
-    scatter_add_kernel<T><<<grid_for(n * cols), kThreads>>>(static_cast<const T*>(src), ids, out, n, cols);
+    scatter_add_kernel<T><<<grid_for(n * cols), kThreads, 0, SEEKR_STREAM>>>(static_cast<const T*>(src), ids, out, n, cols);
   });
   check_launch("scatterAdd");
 }

@@ -240,6 +240,44 @@ __global__ void ssq_final(const double* __restrict__ part, int nparts, double* _
   if (threadIdx.x == 0) out[0] = acc;
 }
 
+// sumSquaresMany in two launches for any number of tensors: block b of ssq_many_partial works on the tensor whose
+// block range holds b (binary search over first_block), with that tensor's own grid as if launched alone, so every
+// partial sum is the one ssq_partial gives; ssq_many_final sums each tensor's parts with ssq_final's reduction.
+struct SsqItem {
+  const float* x;
+  int64_t n;
+  int64_t first_block;
+  int64_t blocks;
+};
+__global__ void ssq_many_partial(const SsqItem* __restrict__ items, int count, double* __restrict__ part) {
+  __shared__ double red[32];
+  const int64_t b = blockIdx.x;
+  int lo = 0, hi = count - 1;  // the last item with first_block <= b (items with 0 blocks never own one)
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (items[mid].first_block <= b) lo = mid;
+    else hi = mid - 1;
+  }
+  const SsqItem it = items[lo];
+  const int64_t lb = b - it.first_block;
+  double acc = 0;
+  for (int64_t i = lb * blockDim.x + threadIdx.x; i < it.n; i += it.blocks * blockDim.x) {
+    const double v = (double)it.x[i];
+    acc += v * v;
+  }
+  acc = block_sum(acc, red);
+  if (threadIdx.x == 0) part[b] = acc;
+}
+__global__ void ssq_many_final(const SsqItem* __restrict__ items, const double* __restrict__ part,
+                               double* __restrict__ out) {
+  __shared__ double red[32];
+  const SsqItem it = items[blockIdx.x];
+  double acc = 0;
+  for (int64_t i = threadIdx.x; i < it.blocks; i += blockDim.x) acc += part[it.first_block + i];
+  acc = block_sum(acc, red);
+  if (threadIdx.x == 0) out[blockIdx.x] = acc;
+}
+
 unsigned rows_grid(int64_t rows, int64_t per_block) {
   int64_t b = (rows + per_block - 1) / per_block;
   if (b > 65535 * 16) b = 65535 * 16;
@@ -255,7 +293,7 @@ void reduce_sum_t(int device, const void* xv, DType xt, void* ov, DType ot, int6
   const int dx = (int)xt, dout = (int)ot;
   if (inner == 1) {
     if (mid <= 4096) {
-      sum_rows_warp<T><<<rows_grid(outer, kThreads / 32), kThreads>>>(x, dx, out, dout, outer, mid, scale);
+      sum_rows_warp<T><<<rows_grid(outer, kThreads / 32), kThreads, 0, SEEKR_STREAM>>>(x, dx, out, dout, outer, mid, scale);
       check_launch("sum");
       return;
     }
@@ -266,14 +304,14 @@ void reduce_sum_t(int device, const void* xv, DType xt, void* ov, DType ot, int6
       const T* xo = static_cast<const T*>(elem_offset(xv, xt, o0 * mid));
       T* oo = static_cast<T*>(elem_offset(ov, ot, o0));
       if (nch == 1) {
-        sum_rows_chunk<T><<<dim3((unsigned)nch, (unsigned)no), kThreads>>>(xo, dx, nullptr, oo, dout, mid, chunk, nch, scale);
+        sum_rows_chunk<T><<<dim3((unsigned)nch, (unsigned)no), kThreads, 0, SEEKR_STREAM>>>(xo, dx, nullptr, oo, dout, mid, chunk, nch, scale);
         check_launch("sum");
       } else {
         Scratch part(device, (size_t)(no * nch) * sizeof(double));
-        sum_rows_chunk<T><<<dim3((unsigned)nch, (unsigned)no), kThreads>>>(xo, dx, part.as<double>(), oo, dout, mid, chunk,
+        sum_rows_chunk<T><<<dim3((unsigned)nch, (unsigned)no), kThreads, 0, SEEKR_STREAM>>>(xo, dx, part.as<double>(), oo, dout, mid, chunk,
                                                                            nch, scale);
         check_launch("sum");
-        sum_partials<T><<<grid_for(no), kThreads>>>(part.as<double>(), oo, dout, no, nch, 1, scale);
+        sum_partials<T><<<grid_for(no), kThreads, 0, SEEKR_STREAM>>>(part.as<double>(), oo, dout, no, nch, 1, scale);
         check_launch("sum");
       }
     }
@@ -291,15 +329,15 @@ void reduce_sum_t(int device, const void* xv, DType xt, void* ov, DType ot, int6
   const int64_t chunk = (mid + nch - 1) / nch > 0 ? (mid + nch - 1) / nch : 1;
   if (mid > 0) nch = (mid + chunk - 1) / chunk;
   if (nch <= 1) {
-    sum_mid_chunk<T><<<grid_for(outputs), kThreads>>>(x, dx, nullptr, out, dout, outer, mid, inner, mid > 0 ? mid : 1, 1, scale);
+    sum_mid_chunk<T><<<grid_for(outputs), kThreads, 0, SEEKR_STREAM>>>(x, dx, nullptr, out, dout, outer, mid, inner, mid > 0 ? mid : 1, 1, scale);
     check_launch("sum");
     return;
   }
   Scratch part(device, (size_t)(outputs * nch) * sizeof(double));
-  sum_mid_chunk<T><<<grid_for(outputs * nch), kThreads>>>(x, dx, part.as<double>(), out, dout, outer, mid, inner, chunk,
+  sum_mid_chunk<T><<<grid_for(outputs * nch), kThreads, 0, SEEKR_STREAM>>>(x, dx, part.as<double>(), out, dout, outer, mid, inner, chunk,
                                                           nch, scale);
   check_launch("sum");
-  sum_partials<T><<<grid_for(outputs), kThreads>>>(part.as<double>(), out, dout, outer, nch, inner, scale);
+  sum_partials<T><<<grid_for(outputs), kThreads, 0, SEEKR_STREAM>>>(part.as<double>(), out, dout, outer, nch, inner, scale);
   check_launch("sum");
 }
 
@@ -318,8 +356,8 @@ void reduce_sum(int device, const void* xv, DType xt, void* ov, DType ot, int64_
 void reduce_max(int device, const float* x, float* vals, int32_t* idx, int64_t outer, int64_t mid, int64_t inner) {
   if (outer * inner == 0) return;
   use_device(device);
-  if (inner == 1 && mid > 32) max_rows_warp<<<rows_grid(outer, kThreads / 32), kThreads>>>(x, vals, idx, outer, mid);
-  else max_mid<<<grid_for(outer * inner), kThreads>>>(x, vals, idx, outer, mid, inner);
+  if (inner == 1 && mid > 32) max_rows_warp<<<rows_grid(outer, kThreads / 32), kThreads, 0, SEEKR_STREAM>>>(x, vals, idx, outer, mid);
+  else max_mid<<<grid_for(outer * inner), kThreads, 0, SEEKR_STREAM>>>(x, vals, idx, outer, mid, inner);
   check_launch("max");
 }
 
@@ -327,9 +365,9 @@ void max_backward(int device, const float* gy, const int32_t* idx, float* gx, in
   const int64_t n = outer * mid * inner;
   if (n == 0) return;
   use_device(device);
-  check_call(cudaMemsetAsync(gx, 0, (size_t)n * sizeof(float), 0), "maxBackward", "zeroing gx");
+  check_call(cudaMemsetAsync(gx, 0, (size_t)n * sizeof(float), SEEKR_STREAM), "maxBackward", "zeroing gx");
   if (outer * inner == 0) return;
-  max_backward_kernel<<<grid_for(outer * inner), kThreads>>>(gy, idx, gx, outer, mid, inner);
+  max_backward_kernel<<<grid_for(outer * inner), kThreads, 0, SEEKR_STREAM>>>(gy, idx, gx, outer, mid, inner);
   check_launch("maxBackward");
 }
 
@@ -341,9 +379,9 @@ void softmax(int device, const void* x, DType xt, void* y, DType yt, int64_t row
     const T* xp = static_cast<const T*>(x);
     T* yp = static_cast<T*>(y);
     if (cols <= 1024)
-      softmax_kernel<true, T><<<rows_grid(rows, kThreads / 32), kThreads>>>(xp, (int)xt, yp, (int)yt, rows, cols, log);
+      softmax_kernel<true, T><<<rows_grid(rows, kThreads / 32), kThreads, 0, SEEKR_STREAM>>>(xp, (int)xt, yp, (int)yt, rows, cols, log);
     else
-      softmax_kernel<false, T><<<rows_grid(rows, 1), kThreads>>>(xp, (int)xt, yp, (int)yt, rows, cols, log);
+      softmax_kernel<false, T><<<rows_grid(rows, 1), kThreads, 0, SEEKR_STREAM>>>(xp, (int)xt, yp, (int)yt, rows, cols, log);
   });
   check_launch(log ? "logSoftmax" : "softmax");
 }
@@ -358,10 +396,10 @@ void softmax_backward(int device, const void* y, DType yt, const void* gy, DType
     const T* gp = static_cast<const T*>(gy);
     T* op = static_cast<T*>(gx);
     if (cols <= 1024)
-      softmax_backward_kernel<true, T><<<rows_grid(rows, kThreads / 32), kThreads>>>(yp, (int)yt, gp, (int)gyt, op,
+      softmax_backward_kernel<true, T><<<rows_grid(rows, kThreads / 32), kThreads, 0, SEEKR_STREAM>>>(yp, (int)yt, gp, (int)gyt, op,
                                                                                      (int)gxt, rows, cols, log);
     else
-      softmax_backward_kernel<false, T><<<rows_grid(rows, 1), kThreads>>>(yp, (int)yt, gp, (int)gyt, op, (int)gxt, rows,
+      softmax_backward_kernel<false, T><<<rows_grid(rows, 1), kThreads, 0, SEEKR_STREAM>>>(yp, (int)yt, gp, (int)gyt, op, (int)gxt, rows,
                                                                           cols, log);
   });
   check_launch("softmaxBackward");
@@ -374,12 +412,12 @@ double sum_squares(int device, const float* x, int64_t n) {
   if (blocks > kSsqMaxBlocks) blocks = kSsqMaxBlocks;
   Scratch part(device, (size_t)(blocks + 1) * sizeof(double));
   double* p = part.as<double>();
-  ssq_partial<<<(unsigned)blocks, kSsqThreads>>>(x, n, p);
+  ssq_partial<<<(unsigned)blocks, kSsqThreads, 0, SEEKR_STREAM>>>(x, n, p);
   check_launch("sumSquares");
-  ssq_final<<<1, 1024>>>(p, (int)blocks, p + blocks);
+  ssq_final<<<1, 1024, 0, SEEKR_STREAM>>>(p, (int)blocks, p + blocks);
   check_launch("sumSquares");
   double total = 0;
-  check_call(cudaMemcpy(&total, p + blocks, sizeof(double), cudaMemcpyDeviceToHost), "sumSquares", "reading the result");
+  copy_d2h(device, &total, p + blocks, sizeof(double));  // waits for the stream: the result crosses to the host
   return total;
 }
 
@@ -387,27 +425,28 @@ std::vector<double> sum_squares_many(int device, const std::vector<std::pair<con
   std::vector<double> out(xs.size(), 0.0);
   if (xs.empty()) return out;
   use_device(device);
-  std::vector<int64_t> blocks(xs.size());
-  size_t parts = 0;
+  std::vector<SsqItem> items(xs.size());
+  int64_t total = 0;
   for (size_t i = 0; i < xs.size(); ++i) {
     const int64_t n = xs[i].second;
-    blocks[i] = n == 0 ? 0 : std::min<int64_t>((n + 4 * kSsqThreads - 1) / (4 * kSsqThreads), kSsqMaxBlocks);
-    parts += (size_t)blocks[i];
+    const int64_t blocks = n == 0 ? 0 : std::min<int64_t>((n + 4 * kSsqThreads - 1) / (4 * kSsqThreads), kSsqMaxBlocks);
+    items[i] = {xs[i].first, n, total, blocks};
+    total += blocks;
   }
-  Scratch scratch(device, (xs.size() + parts) * sizeof(double));
-  double* results = scratch.as<double>();
-  double* part = results + xs.size();
-  check_call(cudaMemsetAsync(results, 0, xs.size() * sizeof(double), 0), "sumSquaresMany", "clearing the results");
-  for (size_t i = 0; i < xs.size(); ++i) {
-    if (blocks[i] == 0) continue;
-    ssq_partial<<<(unsigned)blocks[i], kSsqThreads>>>(xs[i].first, xs[i].second, part);
-    check_launch("sumSquaresMany");
-    ssq_final<<<1, 1024>>>(part, (int)blocks[i], results + i);
-    check_launch("sumSquaresMany");
-    part += blocks[i];
-  }
-  check_call(cudaMemcpy(out.data(), results, xs.size() * sizeof(double), cudaMemcpyDeviceToHost), "sumSquaresMany",
-             "reading the results");
+  if (total == 0) return out;
+  if (total > INT32_MAX) throw Error("sumSquaresMany: too many blocks (" + std::to_string(total) + ")");
+  // One scratch buffer: the item table, then the results, then the partial sums (all 8-byte aligned).
+  const size_t table = items.size() * sizeof(SsqItem);
+  Scratch scratch(device, table + (items.size() + (size_t)total) * sizeof(double));
+  SsqItem* d_items = scratch.as<SsqItem>();
+  double* results = reinterpret_cast<double*>(scratch.as<char>() + table);
+  double* part = results + items.size();
+  copy_h2d(device, d_items, items.data(), table);  // staged: queued on the stream, the host goes on
+  ssq_many_partial<<<(unsigned)total, kSsqThreads, 0, SEEKR_STREAM>>>(d_items, (int)items.size(), part);
+  check_launch("sumSquaresMany");
+  ssq_many_final<<<(unsigned)items.size(), 1024, 0, SEEKR_STREAM>>>(d_items, part, results);
+  check_launch("sumSquaresMany");
+  copy_d2h(device, out.data(), results, items.size() * sizeof(double));  // waits for the stream
   return out;
 }
 

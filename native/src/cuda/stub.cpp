@@ -100,6 +100,8 @@ void adamw(int, float*, const float*, float*, float*, int64_t, float, float, flo
 }
 void sgd(int, float*, const float*, float*, int64_t, float, float, float, float, bool, bool) { throw not_built(); }
 void scale_inplace(int, float*, int64_t, float) { throw not_built(); }
+void adamw_many(int, const std::vector<AdamWTensor>&, float, float, float, float, float, int64_t) { throw not_built(); }
+void scale_many(int, const std::vector<std::pair<float*, int64_t>>&, float) { throw not_built(); }
 void axpy_inplace(int, float*, const float*, int64_t, float) { throw not_built(); }
 
 }  // namespace cuda
