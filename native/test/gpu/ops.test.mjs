@@ -210,9 +210,16 @@ test("fill: float32 and int32 values, empty and large buffers", opts, () => {
       const res = both((p) => { const h = p.alloc(F32, n); native.fill(h, v); return p.get(h); });
       same(`fill float32 n=${n} value ${v}`, res.dev, res.cpu);
     }
-    for (const v of [7, -3, 2.9, -2.9, 0]) {
+    for (const v of [7, -3, 0, 2147483647, -2147483648]) {
       const res = both((p) => { const h = p.alloc(I32, n); native.fill(h, v); return p.get(h); });
       same(`fill int32 n=${n} value ${v}`, res.dev, res.cpu);
+    }
+    // Not an int32 value: an Error on either device (the check is on the host), nothing written.
+    for (const v of [2.9, -2.9, 2147483648, NaN]) {
+      both((p) => {
+        const h = p.alloc(I32, n);
+        assert.throws(() => native.fill(h, v), /int32 fill value must be an integer in the int32 range/, `fill int32 value ${v}`);
+      });
     }
   }
 });

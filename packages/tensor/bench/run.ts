@@ -129,8 +129,14 @@ function seekrStep(name: string, cfg: LlamaConfig, precision: FloatDType, b: num
   const scaler = new GradScaler({ enabled: precision === "float16" });
   const gen = new Generator(1);
   const onDevice = (x: Tensor): Tensor => (onGpu ? tidy(() => copyTo(x, deviceName)) : x);
-  const ids = onDevice(gen.randint([b, t], 0, cfg.vocabSize)).keep();
-  // The targets' host copy lets crossEntropy validate them without waiting for the GPU (as the trainer's batches do).
+  // Host copies of the ids and targets (as the trainer's batches have): the embedding and cross-entropy validate them
+  // without waiting for the GPU.
+  const hostIds = gen.randint([b, t], 0, cfg.vocabSize);
+  const ids = onDevice(hostIds).keep();
+  if (onGpu) {
+    rememberHostCopy(ids, hostIds.toFloatArray() as Int32Array);
+    hostIds.dispose();
+  }
   const hostTargets = gen.randint([b, t], 0, cfg.vocabSize);
   const targets = onDevice(hostTargets).keep();
   if (onGpu) {
