@@ -75,35 +75,43 @@ __device__ __forceinline__ float exp_f32(float d) {
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(t));
   return __fmul_rn(y, __fmaf_rn(e, kLn2, 1.f));
 }
-// The reference point of a running sum with maximum m: m, or 0 while m is -inf (no finite element yet).
-__device__ __forceinline__ float ce_ref(float m) { return m == -INFINITY ? 0.f : m; }
-// Online softmax denominator of one thread: s = sum of e^(v - ce_ref(m)) over the elements seen, m their maximum
-// (NaN elements leave m alone, as the cpu's max does, and make s NaN). The N elements of v are summed in float32
-// (relative error <= (N - 1) 2^-24 for these positive terms), the chunk sums in double; when a chunk raises m, s is
-// rescaled by e^(old - new) in double.
+// The reference point r of a running sum: r, or 0 while r is -inf (no finite element yet).
+__device__ __forceinline__ float ce_ref(float r) { return r == -INFINITY ? 0.f : r; }
+// How far a chunk's maximum may pass the reference before the sum moves to a new one: terms stay below e^32 (a float
+// chunk sum of them far from overflow), and a thread rarely rescales (in double, on a divergent path) after its first
+// chunk, which sets the reference without one (the sum is still 0).
+constexpr float kCeSlack = 32.f;
+// Online softmax denominator of one thread: m = the maximum of the elements seen (NaN elements leave it alone, as the
+// cpu's max does), s = sum of e^(v - ce_ref(r)) over them (NaN elements make it NaN), r <= m a reference that follows
+// the maximum lazily (a value seen, moved to the chunk maximum when that passes it by more than kCeSlack; s is then
+// rescaled by e^(old - new) in double). The N terms of a chunk are summed in float32 (relative error <= (N - 1)
+// 2^-24 for these positive terms), the chunk sums in double.
 template <int N>
-__device__ __forceinline__ void ce_online(float& m, double& s, const float (&v)[N]) {
+__device__ __forceinline__ void ce_online(float& m, float& r, double& s, const float (&v)[N]) {
   float cm = v[0];
 #pragma unroll
   for (int j = 1; j < N; ++j) cm = fmaxf(cm, v[j]);
-  if (cm > m) {
-    if (s != 0.0) s *= ::exp((double)ce_ref(m) - (double)cm);
-    m = cm;
+  m = fmaxf(m, cm);
+  if (cm > r + kCeSlack) {  // also r == -inf and cm finite or +inf; never for NaN
+    if (s != 0.0) s *= ::exp((double)ce_ref(r) - (double)cm);
+    r = cm;
   }
-  const float r = ce_ref(m);
+  const float ref = ce_ref(r);
   float cs = 0.f;
 #pragma unroll
-  for (int j = 0; j < N; ++j) cs = __fadd_rn(cs, exp_f32(__fsub_rn(v[j], r)));
+  for (int j = 0; j < N; ++j) cs = __fadd_rn(cs, exp_f32(__fsub_rn(v[j], ref)));
   s += (double)cs;
 }
 // lse[r] = max + log(sum e^(x - max)) and the row's loss lse - x[target] (0 when ignored), a row per warp (WARP, 8 rows
-// per block) or per block, in one read of the row: every thread keeps a running maximum and sum (ce_online), then the
-// group combines them, in double: S = sum_t s_t e^(m_t - M), M = max_t m_t. VEC (typed T): the row's elements from its
-// first 16-byte aligned one go in 16-byte chunks, two per thread and step; the few before and after it one by one.
-// Error against the cpu (double exponentials of the same float differences, summed in double): exp_f32's ~2 ulp per
-// term, the chunks' float sums (<= 7 * 2^-24 for bfloat16's 8-element chunks) and the double rest (negligible) bound the
-// relative error of S near 2.5 * 2^-23 + 7 * 2^-24 (7e-7), i.e. |lse - cpu lse| <= 7e-7 plus the two float roundings
-// (max + log S, as on the cpu); relative to |lse| (about log(cols) or more for real logits) well within 1e-6.
+// per block) or per block, in one read of the row: every thread keeps a running maximum, reference and sum
+// (ce_online), then the group combines them in double: S = sum_t s_t e^(r_t - M), M = max_t m_t (>= every r_t).
+// VEC (typed T): the row's elements from its first 16-byte aligned one go in 16-byte chunks, two per thread and step;
+// the few before and after it one by one.
+// Error against the cpu (double exponentials of float differences from the maximum, summed in double): exp_f32's
+// ~2 ulp per term (of differences from r_t, not M: exact rescaling in double), the chunks' float sums (<= 7 * 2^-24
+// for bfloat16's 8-element chunks) and the double rest (negligible) bound the relative error of S near
+// 2.5 * 2^-23 + 7 * 2^-24 (7e-7): |lse - cpu lse| <= 7e-7 plus the two float roundings (max + log S, as on the cpu);
+// relative to |lse| (about log(cols) or more for real logits) well within 1e-6.
 // Special values as on the cpu: a row whose maximum is -inf (all -inf / NaN) or that holds NaN or +inf gets NaN.
 template <bool WARP, bool VEC, typename T>
 __global__ void ce_rows_kernel(const T* __restrict__ logits, int dl, const int32_t* __restrict__ targets,
@@ -114,7 +122,7 @@ __global__ void ce_rows_kernel(const T* __restrict__ logits, int dl, const int32
   SEEKR_ROW_LOOP_SETUP
   for (int64_t r = first; r < rows; r += stride) {
     const int64_t p = r * cols;
-    float m = -INFINITY;
+    float m = -INFINITY, ref = -INFINITY;
     double s = 0.0;
     int64_t c0 = 0, c1 = 0;  // [c0, c1): the row's whole 16-byte chunks (none for the scalar kernel)
     if constexpr (VEC) {
@@ -128,27 +136,27 @@ __global__ void ce_rows_kernel(const T* __restrict__ logits, int dl, const int32
         float a[V], b[V];
         ldf_vec(logits, p + c, a);
         ldf_vec(logits, p + c + step, b);
-        ce_online(m, s, a);
-        ce_online(m, s, b);
+        ce_online(m, ref, s, a);
+        ce_online(m, ref, s, b);
       }
       if (c < c1) {
         float a[V];
         ldf_vec(logits, p + c, a);
-        ce_online(m, s, a);
+        ce_online(m, ref, s, a);
       }
     }
     for (int64_t c = t; c < c0; c += gsize) {
       const float v[1] = {ldf(logits, dl, p + c)};
-      ce_online(m, s, v);
+      ce_online(m, ref, s, v);
     }
     for (int64_t c = c1 + t; c < cols; c += gsize) {
       const float v[1] = {ldf(logits, dl, p + c)};
-      ce_online(m, s, v);
+      ce_online(m, ref, s, v);
     }
     const float mx = gmax<WARP>(m, redf);
-    // A thread without terms (s == 0) adds nothing; NaN stays NaN. e^(m_t - M) <= 1 for finite m_t; m_t == -inf with
-    // s != 0 means s is NaN.
-    const double part = s == 0.0 ? 0.0 : s * ::exp((double)ce_ref(m) - (double)ce_ref(mx));
+    // A thread without terms (s == 0) adds nothing; NaN stays NaN. e^(r_t - M) <= 1 for finite r_t; r_t == -inf with
+    // s != 0 means s is NaN; M == +inf leaves only the NaN of the thread that saw it.
+    const double part = s == 0.0 ? 0.0 : s * ::exp((double)ce_ref(ref) - (double)ce_ref(mx));
     double sum = gsum<WARP, double>(part, redd);
     if (t == 0) {
       if (mx == -INFINITY) sum = __longlong_as_double(0x7ff8000000000000LL);  // the cpu: -inf - -inf, NaN
