@@ -74,7 +74,8 @@ export interface NativeAddon {
   crossEntropyBackward(logits: Handle, targets: Handle, lse: Handle, gy: Handle, gx: Handle, rows: number, cols: number,
     ignoreIndex: number, count: number, targetsHost?: Int32Array | null): void;
   rmsNorm(x: Handle, w: Handle, y: Handle, rstd: Handle, rows: number, cols: number, eps: number): void;
-  rmsNormBackward(x: Handle, w: Handle, rstd: Handle, gy: Handle, gx: Handle, gw: Handle, rows: number, cols: number): void;
+  /** accumulate: gx += the input gradient instead of gx = ... (gw is overwritten either way). */
+  rmsNormBackward(x: Handle, w: Handle, rstd: Handle, gy: Handle, gx: Handle, gw: Handle, rows: number, cols: number, accumulate?: boolean): void;
   /** positions null: row r is at offset + r % period. */
   rope(x: Handle, positions: Handle | null, out: Handle, rows: number, heads: number, dim: number, theta: number, sign: number, period?: number, offset?: number): void;
 

@@ -43,3 +43,39 @@ test("CUDA buffers round-trip when a GPU is present", { skip: !native.backendInf
   native.dispose(h);
   native.dispose(c);
 });
+
+// rmsNormBackward's accumulate flag (argument 8): gx += the input gradient instead of gx = ..., in float32 on the CPU
+// (a 16-bit gx is widened, added to, and rounded back once); gw is overwritten either way. A non-boolean is an error.
+test("rmsNormBackward accumulate adds the input gradient into gx (float32 and bfloat16 gx)", () => {
+  const rows = 3, cols = 5, n = rows * cols;
+  const vals = (k, s) => Float32Array.from({ length: k }, (_, i) => Math.sin(1.7 * i + s) * (1 + (i % 3)));
+  const f32 = (a) => { const h = native.alloc(0, 0, 0, a.length); native.upload(h, a); return h; };
+  const handles = [];
+  const keep = (h) => (handles.push(h), h);
+  try {
+    const x = keep(f32(vals(n, 1))), w = keep(f32(vals(cols, 2))), gy = keep(f32(vals(n, 3)));
+    const rstd = keep(f32(Float32Array.from({ length: rows }, (_, r) => 0.5 + r / 4)));
+    const base = vals(n, 4);
+    const gx0 = keep(f32(new Float32Array(n))), gw0 = keep(f32(new Float32Array(cols)));
+    native.rmsNormBackward(x, w, rstd, gy, gx0, gw0, rows, cols);
+    const g = native.download(gx0), gw = native.download(gw0);
+    const gxa = keep(f32(base)), gwa = keep(f32(new Float32Array(cols).fill(7)));
+    native.rmsNormBackward(x, w, rstd, gy, gxa, gwa, rows, cols, true);
+    assert.deepEqual([...native.download(gxa)], [...base].map((b, i) => Math.fround(b + g[i])));
+    assert.deepEqual([...native.download(gwa)], [...gw]);
+    const gxf = keep(f32(base));
+    native.rmsNormBackward(x, w, rstd, gy, gxf, gwa, rows, cols, false);
+    assert.deepEqual([...native.download(gxf)], [...g]);
+    // bfloat16 gx: widened exactly, the float32 sum rounded to nearest even once.
+    const bf = (v) => { const u = new Uint32Array(Float32Array.of(v).buffer)[0]; return (u + 0x7fff + ((u >>> 16) & 1)) >>> 16; };
+    const widen = (b) => new Float32Array(Uint32Array.of(b << 16).buffer)[0];
+    const hb = keep(native.alloc(0, 0, 2, n));
+    native.upload(hb, Uint16Array.from(base, bf));
+    native.rmsNormBackward(x, w, rstd, gy, hb, gwa, rows, cols, true);
+    assert.deepEqual([...native.download(hb)], [...base].map((b, i) => bf(Math.fround(widen(bf(b)) + g[i]))));
+    assert.throws(() => native.rmsNormBackward(x, w, rstd, gy, gxa, gwa, rows, cols, 1),
+      /seekr\.rmsNormBackward: argument 'accumulate' must be a boolean/);
+  } finally {
+    for (const h of handles) native.dispose(h);
+  }
+});

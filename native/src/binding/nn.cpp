@@ -138,8 +138,10 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     cpu::rms_norm(x->as<float>(), w->as<float>(), y->as<float>(), rstd->as<float>(), rows, cols, eps);
     return info.Env().Undefined();
   }, {}, {0, 1, 2});
-  // rmsNormBackward(x, w, rstd, gy, gx, gw, rows, cols)
-  define_float(env, exports, "rmsNormBackward", {0, 1, 2, 3}, {4, 5}, [](const Napi::CallbackInfo& info) {
+  // rmsNormBackward(x, w, rstd, gy, gx, gw, rows, cols, accumulate = false): accumulate adds the input gradient into
+  // gx (gx += ...) instead of overwriting it; gw is overwritten either way. gx is staged read-write (widened first) on
+  // the CPU because of accumulate: a wasted widening pass for a 16-bit gx without it, on the CPU only.
+  define_float(env, exports, "rmsNormBackward", {0, 1, 2, 3}, {5}, [](const Napi::CallbackInfo& info) {
     Args a(info, "rmsNormBackward");
     Storage* x = a.tensor(0, "x");
     Storage* w = a.tensor(1, "weight");
@@ -148,6 +150,7 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     Storage* gx = a.tensor(4, "gx");
     Storage* gw = a.tensor(5, "gw");
     int64_t rows = a.i64(6, "rows"), cols = a.i64(7, "cols");
+    const bool accumulate = info.Length() > 8 && !info[8].IsUndefined() ? a.flag(8, "accumulate") : false;
     size_t n = checked_product(a, {rows, cols}, "rows*cols");
     require_float(a, x, "x");
     require_float(a, w, "weight");
@@ -162,13 +165,13 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     require_same_device(a, {x, w, rstd, gy, gx, gw});
     if (x->device.type == DeviceType::CUDA) {
       cuda::rms_norm_backward(x->device.index, x->ptr, x->dtype, w->ptr, w->dtype, rstd->as<float>(), gy->ptr, gy->dtype,
-                              gx->ptr, gx->dtype, gw->ptr, gw->dtype, rows, cols);
+                              gx->ptr, gx->dtype, gw->ptr, gw->dtype, rows, cols, accumulate);
       return info.Env().Undefined();
     }
     cpu::rms_norm_backward(x->as<float>(), w->as<float>(), rstd->as<float>(), gy->as<float>(), gx->as<float>(),
-                           gw->as<float>(), rows, cols);
+                           gw->as<float>(), rows, cols, accumulate);
     return info.Env().Undefined();
-  }, {}, {0, 1, 3, 4, 5});
+  }, {4}, {0, 1, 3, 4, 5});
   // rope(x, positions | null, out, rows, heads, dim, theta, sign, period, offset): row r's position is positions[r],
   // or offset + r % period without a positions buffer (rows of [batch, time] with time = period: nothing to upload).
   define_float(env, exports, "rope", {0}, {2}, [](const Napi::CallbackInfo& info) {

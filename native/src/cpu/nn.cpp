@@ -68,7 +68,7 @@ void rms_norm(const float* x, const float* w, float* y, float* rstd, int64_t row
 }
 
 void rms_norm_backward(const float* x, const float* w, const float* rstd, const float* gy, float* gx, float* gw,
-                       int64_t rows, int64_t cols) {
+                       int64_t rows, int64_t cols, bool accumulate) {
   // gx: per row.  d/dx_i of x_i * r * w_i, r = (mean(x^2)+eps)^-1/2:
   // gx_i = r * w_i * gy_i - x_i * r^3 / cols * sum_j(gy_j * w_j * x_j)
   parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, cols)), [&](int64_t b, int64_t e) {
@@ -80,7 +80,10 @@ void rms_norm_backward(const float* x, const float* w, const float* rstd, const 
       float dot = 0.f;
       for (int64_t c = 0; c < cols; ++c) dot += pg[c] * w[c] * px[c];
       const float k = dot * rs * rs * rs / (float)cols;
-      for (int64_t c = 0; c < cols; ++c) po[c] = rs * w[c] * pg[c] - px[c] * k;
+      if (accumulate)
+        for (int64_t c = 0; c < cols; ++c) po[c] += rs * w[c] * pg[c] - px[c] * k;
+      else
+        for (int64_t c = 0; c < cols; ++c) po[c] = rs * w[c] * pg[c] - px[c] * k;
     }
   });
   // gw_j = sum_r gy[r,j] * x[r,j] * rstd[r]; fixed row blocks, partials summed in order.

@@ -13,9 +13,10 @@ void cross_entropy_backward(const float* logits, const int32_t* targets, const f
                             int64_t rows, int64_t cols, int32_t ignore);
 
 void rms_norm(const float* x, const float* w, float* y, float* rstd, int64_t rows, int64_t cols, float eps);
-// gx overwritten; gw overwritten with the weight gradient (summed over rows in a fixed order).
+// gx overwritten (accumulate: gx += the input gradient instead); gw overwritten with the weight gradient (summed
+// over rows in a fixed order).
 void rms_norm_backward(const float* x, const float* w, const float* rstd, const float* gy, float* gx, float* gw,
-                       int64_t rows, int64_t cols);
+                       int64_t rows, int64_t cols, bool accumulate = false);
 
 // x viewed as [rows, heads, dim]; row r sits at position positions[r]. Rotate-half (Hugging Face) convention.
 // sign = +1 applies the rotation, -1 its inverse (the backward pass).

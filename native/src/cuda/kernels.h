@@ -88,9 +88,13 @@ void cross_entropy_backward(int device, const void* logits, DType lt, const int3
                             int32_t ignore);
 void rms_norm(int device, const void* x, DType xt, const void* w, DType wt, void* y, DType yt, float* rstd, int64_t rows,
               int64_t cols, float eps);
-// gw is reduced over 64-row blocks, then over the blocks in order (the cpu's order: deterministic, same bits).
+// accumulate: gx += the input gradient (else gx is overwritten). gw is overwritten, summed in a fixed order
+// (deterministic run to run): for one dtype, 16-byte aligned operands, cols % (16 / element size) == 0 and
+// cols <= 1024 in per-block partials of row chunks (not the cpu's order: within float32 rounding of it), otherwise
+// over 64-row blocks then over the blocks in order (the cpu's order, same bits).
 void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType wt, const float* rstd, const void* gy,
-                       DType gyt, void* gx, DType gxt, void* gw, DType gwt, int64_t rows, int64_t cols);
+                       DType gyt, void* gx, DType gxt, void* gw, DType gwt, int64_t rows, int64_t cols,
+                       bool accumulate);
 // positions == nullptr: row r is at offset + r % period.
 void rope(int device, const void* x, DType xt, const int32_t* positions, void* out, DType ot, int64_t rows,
           int64_t heads, int64_t dim, float theta, float sign, int64_t period, int64_t offset);

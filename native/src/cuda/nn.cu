@@ -1,9 +1,12 @@
-// CUDA fused nn kernels: cross-entropy with log-softmax (+ backward), RMSNorm (+ backward with the cpu's fixed
-// weight-gradient order), RoPE (+ inverse). Formulas are cpu/nn.cpp's, operation for operation. Tensor operands are
-// float32, bfloat16 or float16 (kernels.h): typed kernels when they share one dtype, AnyF ones otherwise; lse, loss,
-// rstd and gy (cross-entropy) stay float32.
+// CUDA fused nn kernels: cross-entropy with log-softmax (+ backward), RMSNorm (+ backward), RoPE (+ inverse).
+// Formulas are cpu/nn.cpp's, operation for operation, except where a comment says otherwise: cross-entropy's
+// exponentials (float32, exp_f32 below, where the cpu sums double exponentials) and the order of the sums (row sums
+// per thread then across the row; the fast RMSNorm backward's weight gradient over per-block row chunks). Tensor
+// operands are float32, bfloat16 or float16 (kernels.h): typed kernels when they share one dtype, AnyF ones otherwise;
+// lse, loss, rstd and gy (cross-entropy) stay float32.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <mutex>
@@ -55,8 +58,62 @@ unsigned rows_grid(int64_t rows, int64_t per_block) {
 }
 
 // ---- cross-entropy ------------------------------------------------------------------------------------------------
-// dl: the DType code of logits (read by AnyF only; likewise every int d* argument below).
-template <bool WARP, typename T>
+// e^d in float32: 2^(d log2 e) by ex2.approx.ftz.f32, with the rounding error of the product d * log2 e put back to
+// first order. __expf (the same ex2 of the rounded product) is documented at 2 + floor(|1.173 d|) ulp (CUDA C
+// Programming Guide, intrinsic functions); the |d| term is that product's rounding (2^t with t off by up to
+// ulp(t) / 2), which e below restores (e = d log2 e - t to about 2^-48 relative, and 2^e = 1 + e ln 2 to ~e^2), so
+// about 2 ulp plus the final rounding are left, whatever d. NaN -> NaN, -inf -> 0, results below 2^-126 flush to 0.
+__device__ __forceinline__ float exp_f32(float d) {
+  constexpr float kL2E = 1.44269502162933349609375f;  // float nearest log2(e)
+  constexpr float kL2ELo = 1.925963033500011e-08f;    // log2(e) - kL2E
+  constexpr float kLn2 = 0.693147180559945309f;
+  const float t = __fmul_rn(d, kL2E);
+  const float dc = fminf(fmaxf(d, -128.f), 128.f);  // finite (NaN -> -128): feeds the correction only; t keeps NaN, inf
+  const float tc = __fmul_rn(dc, kL2E);              // == t for |d| <= 128
+  const float e = __fmaf_rn(dc, kL2ELo, __fmaf_rn(dc, kL2E, -tc));
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(t));
+  return __fmul_rn(y, __fmaf_rn(e, kLn2, 1.f));
+}
+// The reference point r of a running sum: r, or 0 while r is -inf (no finite element yet).
+__device__ __forceinline__ float ce_ref(float r) { return r == -INFINITY ? 0.f : r; }
+// How far a chunk's maximum may pass the reference before the sum moves to a new one: terms stay below e^32 (a float
+// chunk sum of them far from overflow), and a thread rarely rescales (in double, on a divergent path) after its first
+// chunk, which sets the reference without one (the sum is still 0).
+constexpr float kCeSlack = 32.f;
+// Online softmax denominator of one thread: m = the maximum of the elements seen (NaN elements leave it alone, as the
+// cpu's max does), s = sum of e^(v - ce_ref(r)) over them (NaN elements make it NaN), r <= m a reference that follows
+// the maximum lazily (a value seen, moved to the chunk maximum when that passes it by more than kCeSlack; s is then
+// rescaled by e^(old - new) in double). The N terms of a chunk are summed in float32 (relative error <= (N - 1)
+// 2^-24 for these positive terms), the chunk sums in double.
+template <int N>
+__device__ __forceinline__ void ce_online(float& m, float& r, double& s, const float (&v)[N]) {
+  float cm = v[0];
+#pragma unroll
+  for (int j = 1; j < N; ++j) cm = fmaxf(cm, v[j]);
+  m = fmaxf(m, cm);
+  if (cm > r + kCeSlack) {  // also r == -inf and cm finite or +inf; never for NaN
+    if (s != 0.0) s *= ::exp((double)ce_ref(r) - (double)cm);
+    r = cm;
+  }
+  const float ref = ce_ref(r);
+  float cs = 0.f;
+#pragma unroll
+  for (int j = 0; j < N; ++j) cs = __fadd_rn(cs, exp_f32(__fsub_rn(v[j], ref)));
+  s += (double)cs;
+}
+// lse[r] = max + log(sum e^(x - max)) and the row's loss lse - x[target] (0 when ignored), a row per warp (WARP, 8 rows
+// per block) or per block, in one read of the row: every thread keeps a running maximum, reference and sum
+// (ce_online), then the group combines them in double: S = sum_t s_t e^(r_t - M), M = max_t m_t (>= every r_t).
+// VEC (typed T): the row's elements from its first 16-byte aligned one go in 16-byte chunks, two per thread and step;
+// the few before and after it one by one.
+// Error against the cpu (double exponentials of float differences from the maximum, summed in double): exp_f32's
+// ~2 ulp per term (of differences from r_t, not M: exact rescaling in double), the chunks' float sums (<= 7 * 2^-24
+// for bfloat16's 8-element chunks) and the double rest (negligible) bound the relative error of S near
+// 2.5 * 2^-23 + 7 * 2^-24 (7e-7): |lse - cpu lse| <= 7e-7 plus the two float roundings (max + log S, as on the cpu);
+// relative to |lse| (about log(cols) or more for real logits) well within 1e-6.
+// Special values as on the cpu: a row whose maximum is -inf (all -inf / NaN) or that holds NaN or +inf gets NaN.
+template <bool WARP, bool VEC, typename T>
 __global__ void ce_rows_kernel(const T* __restrict__ logits, int dl, const int32_t* __restrict__ targets,
                                float* __restrict__ lse, double* __restrict__ row_loss, int64_t rows, int64_t cols,
                                int32_t ignore) {
@@ -65,14 +122,45 @@ __global__ void ce_rows_kernel(const T* __restrict__ logits, int dl, const int32
   SEEKR_ROW_LOOP_SETUP
   for (int64_t r = first; r < rows; r += stride) {
     const int64_t p = r * cols;
-    float mx = -INFINITY;
-    for (int64_t c = t; c < cols; c += gsize) mx = fmaxf(mx, ldf(logits, dl, p + c));
-    mx = gmax<WARP>(mx, redf);
-    double s = 0;
-    for (int64_t c = t; c < cols; c += gsize) s += ::exp((double)fsub(ldf(logits, dl, p + c), mx));
-    s = gsum<WARP, double>(s, redd);
+    float m = -INFINITY, ref = -INFINITY;
+    double s = 0.0;
+    int64_t c0 = 0, c1 = 0;  // [c0, c1): the row's whole 16-byte chunks (none for the scalar kernel)
+    if constexpr (VEC) {
+      constexpr int V = kVec16<T>;
+      const int64_t head = (int64_t)((16 - (reinterpret_cast<uintptr_t>(logits + p) & 15)) & 15) / (int64_t)sizeof(T);
+      c0 = head < cols ? head : cols;
+      c1 = c0 + (cols - c0) / V * V;
+      const int64_t step = (int64_t)gsize * V;
+      int64_t c = c0 + (int64_t)t * V;
+      for (; c + step < c1; c += 2 * step) {  // chunks c and c + step, both whole (chunk starts are c0 + k V)
+        float a[V], b[V];
+        ldf_vec(logits, p + c, a);
+        ldf_vec(logits, p + c + step, b);
+        ce_online(m, ref, s, a);
+        ce_online(m, ref, s, b);
+      }
+      if (c < c1) {
+        float a[V];
+        ldf_vec(logits, p + c, a);
+        ce_online(m, ref, s, a);
+      }
+    }
+    for (int64_t c = t; c < c0; c += gsize) {
+      const float v[1] = {ldf(logits, dl, p + c)};
+      ce_online(m, ref, s, v);
+    }
+    for (int64_t c = c1 + t; c < cols; c += gsize) {
+      const float v[1] = {ldf(logits, dl, p + c)};
+      ce_online(m, ref, s, v);
+    }
+    const float mx = gmax<WARP>(m, redf);
+    // A thread without terms (s == 0) adds nothing; NaN stays NaN. e^(r_t - M) <= 1 for finite r_t; r_t == -inf with
+    // s != 0 means s is NaN; M == +inf leaves only the NaN of the thread that saw it.
+    const double part = s == 0.0 ? 0.0 : s * ::exp((double)ce_ref(ref) - (double)ce_ref(mx));
+    double sum = gsum<WARP, double>(part, redd);
     if (t == 0) {
-      const float l = fadd(mx, (float)::log(s));
+      if (mx == -INFINITY) sum = __longlong_as_double(0x7ff8000000000000LL);  // the cpu: -inf - -inf, NaN
+      const float l = fadd(mx, (float)::log(sum));
       lse[r] = l;
       const int32_t tg = targets[r];
       row_loss[r] = tg == ignore ? 0.0 : __dsub_rn((double)l, (double)ldf(logits, dl, p + tg));
@@ -87,7 +175,8 @@ __global__ void ce_final_kernel(const double* __restrict__ row_loss, int64_t row
   acc = block_sum(acc, red);
   if (threadIdx.x == 0) loss[0] = count > 0 ? (float)(acc / (double)count) : __int_as_float(0x7fc00000);
 }
-// gx = softmax(logits) * scale, minus scale at the target column, 0 in ignored rows. A row per group of 2^gshift
+// gx = softmax(logits) * scale, minus scale at the target column, 0 in ignored rows. e^(x - lse) by exp_f32 (about
+// 2 ulp from the cpu's correctly rounded expf; the cpu's formula otherwise). A row per group of 2^gshift
 // threads (32 .. blockDim.x; blockDim.x >> gshift rows per block, grid-stride over rows), its columns over the group:
 // no division per element. VEC (typed T, logits and gx at the same address mod 16 bytes): the row's elements from its
 // first 16-byte aligned one go in 16-byte chunks (kVec16<T> per thread and step), the few before and after it one by
@@ -110,7 +199,7 @@ __global__ void ce_backward_kernel(const T* __restrict__ logits, int dl, const i
     const auto elem = [&](int64_t c) {
       float g = 0.f;
       if (!skip) {
-        g = fmul(fexp(fsub(ldf(logits, dl, p + c), l)), scale);
+        g = fmul(exp_f32(fsub(ldf(logits, dl, p + c), l)), scale);
         if (c == tg) g = fsub(g, scale);
       }
       stf(gx, dgx, p + c, g);
@@ -130,7 +219,7 @@ __global__ void ce_backward_kernel(const T* __restrict__ logits, int dl, const i
           ldf_vec(logits, p + c, v);
 #pragma unroll
           for (int j = 0; j < V; ++j) {
-            float g = fmul(fexp(fsub(v[j], l)), scale);
+            float g = fmul(exp_f32(fsub(v[j], l)), scale);
             if (c + j == tg) g = fsub(g, scale);
             v[j] = g;
           }
@@ -144,8 +233,9 @@ __global__ void ce_backward_kernel(const T* __restrict__ logits, int dl, const i
 }
 
 // ---- RMSNorm ------------------------------------------------------------------------------------------------------
-// VEC (typed T, every operand 16-byte aligned and cols a multiple of kVec16<T>): the elementwise passes (y, gx) move
-// 16-byte chunks. The sums (ss, dot) keep the scalar loop: their per-thread order defines the result.
+// VEC (typed T, every operand 16-byte aligned and cols a multiple of kVec16<T>): every pass moves 16-byte chunks (the
+// sums ss and dot then add a thread's chunks in chunk order: another float32 order than the scalar loop's, and the
+// cpu's sequential one differs from both anyway). The second pass re-reads the row (from L1 / L2).
 template <typename T>
 bool rms_vec(int64_t cols, std::initializer_list<const void*> ptrs) {
   if constexpr (std::is_same_v<T, AnyF>) {
@@ -165,9 +255,20 @@ __global__ void rms_norm_kernel(const T* __restrict__ x, int dx, const T* __rest
   for (int64_t r = first; r < rows; r += stride) {
     const int64_t p = r * cols;
     float ss = 0.f;
-    for (int64_t c = t; c < cols; c += gsize) {
-      const float v = ldf(x, dx, p + c);
-      ss = fadd(ss, fmul(v, v));
+    if constexpr (VEC) {
+      constexpr int V = kVec16<T>;
+#pragma unroll 2
+      for (int64_t c = (int64_t)t * V; c < cols; c += (int64_t)gsize * V) {
+        float xv[V];
+        ldf_vec(x, p + c, xv);
+#pragma unroll
+        for (int j = 0; j < V; ++j) ss = fadd(ss, fmul(xv[j], xv[j]));
+      }
+    } else {
+      for (int64_t c = t; c < cols; c += gsize) {
+        const float v = ldf(x, dx, p + c);
+        ss = fadd(ss, fmul(v, v));
+      }
     }
     ss = gsum<WARP, float>(ss, red);
     const float rs = fdiv(1.f, fsqrt(fadd(fdiv(ss, (float)cols), eps)));
@@ -187,35 +288,198 @@ __global__ void rms_norm_kernel(const T* __restrict__ x, int dx, const T* __rest
     }
   }
 }
+// rms_norm_kernel's VEC warp variant for cols <= 1024 (NC chunks of V per lane, NC * V * 32 >= cols): the row is
+// read once into registers (every chunk's load in flight together), then y is written from them. Lane l takes chunks
+// l, l + 32, ...: the VEC loop's order, so the same bits as rms_norm_kernel<true, true, T>.
+template <int NC, typename T>
+__global__ void __launch_bounds__(kThreads) rms_norm_rows_kernel(const T* __restrict__ x, const T* __restrict__ w,
+                                                                 T* __restrict__ y, float* __restrict__ rstd,
+                                                                 int64_t rows, int64_t cols, float eps) {
+  constexpr int V = kVec16<T>;
+  const int lane = threadIdx.x & 31;
+  const int64_t per_block = kThreads / 32;
+  const int64_t stride = (int64_t)gridDim.x * per_block;
+  for (int64_t r = (int64_t)blockIdx.x * per_block + (threadIdx.x >> 5); r < rows; r += stride) {
+    const int64_t p = r * cols;
+    float xv[NC][V];
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      const int64_t c = (int64_t)(lane + 32 * k) * V;
+      if (c < cols) ldf_vec(x, p + c, xv[k]);
+    }
+    float ss = 0.f;
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      const int64_t c = (int64_t)(lane + 32 * k) * V;
+      if (c < cols) {
+#pragma unroll
+        for (int j = 0; j < V; ++j) ss = fadd(ss, fmul(xv[k][j], xv[k][j]));
+      }
+    }
+    ss = warp_sum(ss);
+    const float rs = fdiv(1.f, fsqrt(fadd(fdiv(ss, (float)cols), eps)));
+    if (lane == 0) rstd[r] = rs;
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      const int64_t c = (int64_t)(lane + 32 * k) * V;
+      if (c < cols) {
+        float wv[V];
+        ldf_vec(w, c, wv);
+#pragma unroll
+        for (int j = 0; j < V; ++j) xv[k][j] = fmul(fmul(xv[k][j], rs), wv[j]);
+        stf_vec(y, p + c, xv[k]);
+      }
+    }
+  }
+}
 template <bool WARP, bool VEC, typename T>
 __global__ void rms_norm_backward_kernel(const T* __restrict__ x, int dx, const T* __restrict__ w, int dw,
                                          const float* __restrict__ rstd, const T* __restrict__ gy, int dgy,
-                                         T* __restrict__ gx, int dgx, int64_t rows, int64_t cols) {
+                                         T* __restrict__ gx, int dgx, int64_t rows, int64_t cols, bool acc) {
   __shared__ float red[32];
   SEEKR_ROW_LOOP_SETUP
   for (int64_t r = first; r < rows; r += stride) {
     const int64_t p = r * cols;
     const float rs = rstd[r];
     float dot = 0.f;
-    for (int64_t c = t; c < cols; c += gsize)
-      dot = fadd(dot, fmul(fmul(ldf(gy, dgy, p + c), ldf(w, dw, c)), ldf(x, dx, p + c)));
-    dot = gsum<WARP, float>(dot, red);
-    const float k = fdiv(fmul(fmul(fmul(dot, rs), rs), rs), (float)cols);
     if constexpr (VEC) {
       constexpr int V = kVec16<T>;
+#pragma unroll 2
       for (int64_t c = (int64_t)t * V; c < cols; c += (int64_t)gsize * V) {
         float wv[V], gv[V], xv[V];
         ldf_vec(w, c, wv);
         ldf_vec(gy, p + c, gv);
         ldf_vec(x, p + c, xv);
 #pragma unroll
-        for (int j = 0; j < V; ++j) wv[j] = fsub(fmul(fmul(rs, wv[j]), gv[j]), fmul(xv[j], k));
-        stf_vec(gx, p + c, wv);
+        for (int j = 0; j < V; ++j) dot = fadd(dot, fmul(fmul(gv[j], wv[j]), xv[j]));
       }
     } else {
       for (int64_t c = t; c < cols; c += gsize)
-        stf(gx, dgx, p + c, fsub(fmul(fmul(rs, ldf(w, dw, c)), ldf(gy, dgy, p + c)), fmul(ldf(x, dx, p + c), k)));
+        dot = fadd(dot, fmul(fmul(ldf(gy, dgy, p + c), ldf(w, dw, c)), ldf(x, dx, p + c)));
     }
+    dot = gsum<WARP, float>(dot, red);
+    const float k = fdiv(fmul(fmul(fmul(dot, rs), rs), rs), (float)cols);
+    if constexpr (VEC) {
+      constexpr int V = kVec16<T>;
+      for (int64_t c = (int64_t)t * V; c < cols; c += (int64_t)gsize * V) {
+        float wv[V], gv[V], xv[V], ov[V] = {};
+        ldf_vec(w, c, wv);
+        ldf_vec(gy, p + c, gv);
+        ldf_vec(x, p + c, xv);
+        if (acc) ldf_vec(gx, p + c, ov);
+#pragma unroll
+        for (int j = 0; j < V; ++j) {
+          const float g = fsub(fmul(fmul(rs, wv[j]), gv[j]), fmul(xv[j], k));
+          ov[j] = acc ? fadd(ov[j], g) : g;
+        }
+        stf_vec(gx, p + c, ov);
+      }
+    } else {
+      for (int64_t c = t; c < cols; c += gsize) {
+        const float g = fsub(fmul(fmul(rs, ldf(w, dw, c)), ldf(gy, dgy, p + c)), fmul(ldf(x, dx, p + c), k));
+        stf(gx, dgx, p + c, acc ? fadd(ldf(gx, dgx, p + c), g) : g);
+      }
+    }
+  }
+}
+// The fast backward (typed T, VEC conditions, cols <= 1024): gx and the weight gradient in one read of x and gy.
+// Block b (kRmsWarps warps) takes rows [b rpb, (b + 1) rpb), warp w of it rows b rpb + w, + kRmsWarps, ...; lane l owns
+// the columns of chunks l, l + 32, ... (NC chunks of V, NC * V * 32 >= cols), and keeps w, its gw sums over its rows
+// and the current row (x, gy) in registers. part[b, c] = the warps' sums added in warp order. The order is fixed by
+// (rows, cols) alone: deterministic run to run (and from GPU to GPU), not the cpu's. gx: the generic kernel's
+// arithmetic (the dot in per-lane chunk order, then the warp's butterfly sum).
+constexpr int kRmsWarps = 8;
+constexpr int kRmsMaxBlocks = 256;  // partial rows (about 2 blocks per SM on an H100: one wave)
+template <int NC, typename T>
+__global__ void __launch_bounds__(kRmsWarps * 32) rms_norm_backward_fused_kernel(
+    const T* __restrict__ x, const T* __restrict__ w, const float* __restrict__ rstd, const T* __restrict__ gy,
+    T* __restrict__ gx, float* __restrict__ part, int64_t rows, int64_t cols, int64_t rpb, bool acc) {
+  constexpr int V = kVec16<T>;
+  __shared__ float wsum[kRmsWarps][NC * V * 32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  float wv[NC][V], gw[NC][V];
+#pragma unroll
+  for (int k = 0; k < NC; ++k) {
+    const int64_t c = (int64_t)(lane + 32 * k) * V;
+#pragma unroll
+    for (int j = 0; j < V; ++j) wv[k][j] = gw[k][j] = 0.f;
+    if (c < cols) ldf_vec(w, c, wv[k]);
+  }
+  const int64_t r0 = (int64_t)blockIdx.x * rpb;
+  const int64_t r1 = r0 + rpb < rows ? r0 + rpb : rows;
+  for (int64_t r = r0 + warp; r < r1; r += kRmsWarps) {
+    const int64_t p = r * cols;
+    const float rs = rstd[r];
+    float xv[NC][V], gv[NC][V];
+    float dot = 0.f;
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      const int64_t c = (int64_t)(lane + 32 * k) * V;
+      if (c < cols) {
+        ldf_vec(x, p + c, xv[k]);
+        ldf_vec(gy, p + c, gv[k]);
+      }
+    }
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      const int64_t c = (int64_t)(lane + 32 * k) * V;
+      if (c < cols) {
+#pragma unroll
+        for (int j = 0; j < V; ++j) dot = fadd(dot, fmul(fmul(gv[k][j], wv[k][j]), xv[k][j]));
+      }
+    }
+    dot = warp_sum(dot);
+    const float kk = fdiv(fmul(fmul(fmul(dot, rs), rs), rs), (float)cols);
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      const int64_t c = (int64_t)(lane + 32 * k) * V;
+      if (c < cols) {
+        float ov[V] = {};
+        if (acc) ldf_vec(gx, p + c, ov);
+#pragma unroll
+        for (int j = 0; j < V; ++j) {
+          const float g = fsub(fmul(fmul(rs, wv[k][j]), gv[k][j]), fmul(xv[k][j], kk));
+          ov[j] = acc ? fadd(ov[j], g) : g;
+          gw[k][j] = fadd(gw[k][j], fmul(fmul(gv[k][j], xv[k][j]), rs));  // the cpu's term: gy * x * rstd
+        }
+        stf_vec(gx, p + c, ov);
+      }
+    }
+  }
+#pragma unroll
+  for (int k = 0; k < NC; ++k) {
+    const int c = (lane + 32 * k) * V;
+#pragma unroll
+    for (int j = 0; j < V; ++j) wsum[warp][c + j] = gw[k][j];  // columns >= cols hold 0, unused
+  }
+  __syncthreads();
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+    float acc_w = 0.f;
+#pragma unroll
+    for (int i = 0; i < kRmsWarps; ++i) acc_w = fadd(acc_w, wsum[i][c]);
+    part[(int64_t)blockIdx.x * cols + c] = acc_w;
+  }
+}
+// gw[c] = sum over b < nb of part[b, c] in a fixed order, in double: 32 columns per block, warp i summing rows
+// i, i + 8, ... of its column, then the 8 warp sums in order.
+template <typename T>
+__global__ void __launch_bounds__(256) rms_gw_sum_kernel(const float* __restrict__ part, T* __restrict__ gw, int dgw,
+                                                          int64_t cols, int64_t nb) {
+  __shared__ double red[8][32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int64_t c = (int64_t)blockIdx.x * 32 + lane;
+  double s = 0.0;
+  if (c < cols) {
+#pragma unroll 4
+    for (int64_t b = warp; b < nb; b += 8) s += (double)part[b * cols + c];
+  }
+  red[warp][lane] = s;
+  __syncthreads();
+  if (warp == 0 && c < cols) {
+    double tot = 0.0;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) tot += red[i][lane];
+    stf(gw, dgw, c, (float)tot);
   }
 }
 constexpr int64_t kGwBlock = 64;  // rows per partial, as on the cpu
@@ -318,6 +582,37 @@ __global__ void rope_apply_kernel(const T* x, int dx, const float* __restrict__ 
   }
 }
 
+// rope_apply_kernel in 16-byte chunks (typed T, x and out 16-byte aligned, half % kVec16<T> == 0): a thread takes V
+// pairs (i .. i + V - 1 with their partners i + half ..), one chunk of each half, and V cos / sin entries (16-byte
+// aligned too: half is a multiple of 4 and the table comes from cudaMalloc). Same arithmetic per pair. x may be out.
+template <typename T>
+__global__ void rope_apply_vec_kernel(const T* x, const float* __restrict__ cos_t, const float* __restrict__ sin_t,
+                                      T* out, int64_t rows, int64_t heads, int64_t half, int64_t period, float sign) {
+  constexpr int V = kVec16<T>;
+  const int64_t hv = half / V;  // chunks per half row
+  const int64_t total = rows * heads * hv;
+  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t rh = t / hv, i = (t - rh * hv) * V, r = rh / heads;
+    const int64_t k = (r % period) * half + i;
+    const int64_t p = rh * 2 * half + i;
+    float a[V], b[V], cs[V], sn[V];
+    ldf_vec(x, p, a);
+    ldf_vec(x, p + half, b);
+    ldf_vec(cos_t, k, cs);
+    ldf_vec(sin_t, k, sn);
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      const float s = fmul(sign, sn[j]);
+      const float lo = fsub(fmul(a[j], cs[j]), fmul(b[j], s));
+      const float hi = fadd(fmul(b[j], cs[j]), fmul(a[j], s));
+      a[j] = lo;
+      b[j] = hi;
+    }
+    stf_vec(out, p, a);
+    stf_vec(out, p + half, b);
+  }
+}
+
 // Cached tables for the position layout of a training step (offset + r % period): a model calls rope twice per layer
 // with the same table, every step. A few MiB at most, in plain cudaMalloc memory (an internal cache, like cuBLAS's
 // workspace: not a tensor, not in memory()); the oldest table goes when more than kRopeTables are cached.
@@ -369,12 +664,16 @@ void cross_entropy(int device, const void* logits, DType lt, const int32_t* targ
     with_dtype(lt, [&](auto e) {
       using T = typename decltype(e)::type;
       const T* x = static_cast<const T*>(logits);
-      if (cols <= 1024)
-        ce_rows_kernel<true, T><<<rows_grid(rows, kThreads / 32), kThreads>>>(x, (int)lt, targets, lse,
-                                                                               row_loss.as<double>(), rows, cols, ignore);
-      else
-        ce_rows_kernel<false, T><<<rows_grid(rows, 1), kThreads>>>(x, (int)lt, targets, lse, row_loss.as<double>(), rows,
-                                                                   cols, ignore);
+      // 16-byte chunks whenever the buffer holds whole elements (each row finds its own first aligned one).
+      with_vec<T>(reinterpret_cast<uintptr_t>(x) % sizeof(T) == 0, [&](auto v) {
+        constexpr bool V = decltype(v)::value;
+        if (cols <= 1024)
+          ce_rows_kernel<true, V, T><<<rows_grid(rows, kThreads / 32), kThreads>>>(
+              x, (int)lt, targets, lse, row_loss.as<double>(), rows, cols, ignore);
+        else
+          ce_rows_kernel<false, V, T><<<rows_grid(rows, 1), kThreads>>>(x, (int)lt, targets, lse,
+                                                                        row_loss.as<double>(), rows, cols, ignore);
+      });
     });
     check_launch("crossEntropy");
   }
@@ -419,7 +718,23 @@ void rms_norm(int device, const void* x, DType xt, const void* w, DType wt, void
     const T* xp = static_cast<const T*>(x);
     const T* wp = static_cast<const T*>(w);
     T* yp = static_cast<T*>(y);
-    with_vec<T>(rms_vec<T>(cols, {xp, wp, yp}), [&](auto v) {
+    const bool vec = rms_vec<T>(cols, {xp, wp, yp});
+    if constexpr (!std::is_same_v<T, AnyF>) {
+      if (vec && cols <= 1024) {
+        constexpr int U = 8 / kVec16<T>;  // chunks per lane per 256 columns
+        const auto launch = [&](auto nc) {
+          rms_norm_rows_kernel<decltype(nc)::value, T><<<rows_grid(rows, kThreads / 32), kThreads>>>(xp, wp, yp, rstd,
+                                                                                                     rows, cols, eps);
+        };
+        const int64_t q = (cols + 255) / 256;  // 1 .. 4: NC * V * 32 = 256 q columns
+        if (q == 1) launch(std::integral_constant<int, U>{});
+        else if (q == 2) launch(std::integral_constant<int, 2 * U>{});
+        else if (q == 3) launch(std::integral_constant<int, 3 * U>{});
+        else launch(std::integral_constant<int, 4 * U>{});
+        return;
+      }
+    }
+    with_vec<T>(vec, [&](auto v) {
       constexpr bool V = decltype(v)::value;
       if (cols <= 1024)
         rms_norm_kernel<true, V, T><<<rows_grid(rows, kThreads / 32), kThreads>>>(xp, (int)xt, wp, (int)wt, yp, (int)yt,
@@ -433,26 +748,50 @@ void rms_norm(int device, const void* x, DType xt, const void* w, DType wt, void
 }
 
 void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType wt, const float* rstd, const void* gy,
-                       DType gyt, void* gx, DType gxt, void* gw, DType gwt, int64_t rows, int64_t cols) {
+                       DType gyt, void* gx, DType gxt, void* gw, DType gwt, int64_t rows, int64_t cols,
+                       bool accumulate) {
   if (cols == 0) return;
   use_device(device);
-  const int64_t nb = (rows + kGwBlock - 1) / kGwBlock;
-  Scratch part(device, (size_t)(nb > 0 ? nb * cols : 1) * sizeof(float));
   with_elem(xt == wt && wt == gyt && gyt == gxt && gxt == gwt, gxt, [&](auto e) {
     using T = typename decltype(e)::type;
     const T* xp = static_cast<const T*>(x);
     const T* wp = static_cast<const T*>(w);
     const T* gp = static_cast<const T*>(gy);
     T* gxp = static_cast<T*>(gx);
+    const bool vec = rms_vec<T>(cols, {xp, wp, gp, gxp});
+    if constexpr (!std::is_same_v<T, AnyF>) {
+      if (vec && rows > 0 && cols <= 1024) {  // the fused kernel
+        constexpr int U = 8 / kVec16<T>;        // chunks per lane per 256 columns
+        const int64_t nb0 = std::min<int64_t>((rows + kRmsWarps - 1) / kRmsWarps, kRmsMaxBlocks);
+        const int64_t rpb = (rows + nb0 - 1) / nb0;
+        const int64_t nb = (rows + rpb - 1) / rpb;
+        Scratch part(device, (size_t)(nb * cols) * sizeof(float));
+        const auto launch = [&](auto nc) {
+          rms_norm_backward_fused_kernel<decltype(nc)::value, T><<<(unsigned)nb, kRmsWarps * 32>>>(
+              xp, wp, rstd, gp, gxp, part.as<float>(), rows, cols, rpb, accumulate);
+        };
+        const int64_t q = (cols + 255) / 256;  // 1 .. 4: NC * V * 32 = 256 q columns
+        if (q == 1) launch(std::integral_constant<int, U>{});
+        else if (q == 2) launch(std::integral_constant<int, 2 * U>{});
+        else if (q == 3) launch(std::integral_constant<int, 3 * U>{});
+        else launch(std::integral_constant<int, 4 * U>{});
+        check_launch("rmsNormBackward");
+        rms_gw_sum_kernel<T><<<(unsigned)((cols + 31) / 32), 256>>>(part.as<float>(), static_cast<T*>(gw), (int)gwt,
+                                                                    cols, nb);
+        return;
+      }
+    }
+    const int64_t nb = (rows + kGwBlock - 1) / kGwBlock;
+    Scratch part(device, (size_t)(nb > 0 ? nb * cols : 1) * sizeof(float));
     if (rows > 0) {
-      with_vec<T>(rms_vec<T>(cols, {xp, wp, gp, gxp}), [&](auto v) {
+      with_vec<T>(vec, [&](auto v) {
         constexpr bool V = decltype(v)::value;
         if (cols <= 1024)
           rms_norm_backward_kernel<true, V, T><<<rows_grid(rows, kThreads / 32), kThreads>>>(
-              xp, (int)xt, wp, (int)wt, rstd, gp, (int)gyt, gxp, (int)gxt, rows, cols);
+              xp, (int)xt, wp, (int)wt, rstd, gp, (int)gyt, gxp, (int)gxt, rows, cols, accumulate);
         else
           rms_norm_backward_kernel<false, V, T><<<rows_grid(rows, 1), kThreads>>>(
-              xp, (int)xt, wp, (int)wt, rstd, gp, (int)gyt, gxp, (int)gxt, rows, cols);
+              xp, (int)xt, wp, (int)wt, rstd, gp, (int)gyt, gxp, (int)gxt, rows, cols, accumulate);
       });
       check_launch("rmsNormBackward");
     }
@@ -483,6 +822,15 @@ void rope(int device, const void* x, DType xt, const int32_t* positions, void* o
   if (table) {
     with_elem(xt == ot, ot, [&](auto e) {
       using T = typename decltype(e)::type;
+      if constexpr (!std::is_same_v<T, AnyF>) {
+        constexpr int V = kVec16<T>;
+        if (half % V == 0 && aligned16(x) && aligned16(out)) {
+          rope_apply_vec_kernel<T><<<grid_for(rows * heads * (half / V)), kThreads>>>(
+              static_cast<const T*>(x), table, table + period * half, static_cast<T*>(out), rows, heads, half, period,
+              sign);
+          return;
+        }
+      }
       rope_apply_kernel<T><<<grid_for(rows * heads * half), kThreads>>>(static_cast<const T*>(x), (int)xt, table,
                                                                         table + period * half, static_cast<T*>(out),
                                                                         (int)ot, rows, heads, dim, period, sign);

@@ -144,6 +144,64 @@ test("float32 kernels on half buffers: elementwise bit-exact, reductions and fus
   }
 });
 
+// The fast paths of the fused nn kernels on half buffers, at a training step's shapes (16-byte chunks): cross-entropy
+// over 32000 classes (rows 16-byte aligned) and 1029 (not), with its backward (float32 exponentials on the device:
+// ~2 float32 ulp from the cpu's, so at most one rounding apart in the half gradient); the RMSNorm backward's fused
+// kernel (cols 768) with and without accumulate (its weight gradient summed in another order than the cpu's: within a
+// unit of the half output); rope from the cached table (dim 64: bit-exact formula, one unit allowed).
+test("fused nn fast paths on half buffers: crossEntropy (+ backward), rmsNormBackward (+ accumulate), rope table", opts, (t) => {
+  const r = rng(7);
+  for (const dt of [BF16, F16]) {
+    const name = NAMES[dt];
+    for (const [rows, cols] of [[4, 32000], [5, 1029]]) {
+      const x = randn(r, rows * cols, 2);
+      const tg = Int32Array.from({ length: rows }, (_, i) => (i === 1 ? -100 : (i * 7919) % cols));
+      const res = both((p) => {
+        const hx = p.of(x, dt), ht = p.alloc(I32, rows);
+        native.upload(ht, tg);
+        const loss = p.alloc(F32, 1), lse = p.alloc(F32, rows), gx = p.alloc(dt, rows * cols);
+        const count = native.crossEntropy(hx, ht, loss, lse, rows, cols, -100);
+        native.crossEntropyBackward(hx, ht, lse, p.of(Float32Array.of(1.5), F32), gx, rows, cols, -100, count);
+        return { loss: native.download(loss), lse: native.download(lse), gx: p.get(gx, rows * cols) };
+      });
+      const what = `${name} crossEntropy rows=${rows} cols=${cols}`;
+      closeUlps(t, `${what} lse`, res.dev.lse, res.cpu.lse, F32, 8);
+      closeUlps(t, `${what} loss`, res.dev.loss, res.cpu.loss, F32, 8);
+      closeUlps(t, `${what} backward`, res.dev.gx, res.cpu.gx, dt, 1);
+    }
+    {
+      const rows = 100, cols = 768, n = rows * cols;
+      const x = randn(r, n), w = randn(r, cols), gy = randn(r, n), base = randn(r, n);
+      const rstd = Float32Array.from({ length: rows }, () => 0.5 + r());
+      const res = both((p) => {
+        const hx = p.of(x, dt), hw = p.of(w, dt), hgy = p.of(gy, dt), hr = p.of(rstd, F32);
+        const gx = p.alloc(dt, n), gw = p.alloc(dt, cols);
+        native.rmsNormBackward(hx, hw, hr, hgy, gx, gw, rows, cols);
+        const gxa = p.of(base, dt), gw2 = p.alloc(dt, cols);
+        native.rmsNormBackward(hx, hw, hr, hgy, gxa, gw2, rows, cols, true);
+        return { gx: p.get(gx, n), gw: p.get(gw, cols), gxa: p.get(gxa, n), gw2: p.get(gw2, cols) };
+      });
+      const what = `${name} rmsNormBackward rows=${rows} cols=${cols}`;
+      closeUlps(t, `${what} gx`, res.dev.gx, res.cpu.gx, dt, 1, 0.05);
+      closeUlps(t, `${what} gw`, res.dev.gw, res.cpu.gw, dt, 1, 1);
+      closeUlps(t, `${what} accumulate gx`, res.dev.gxa, res.cpu.gxa, dt, 1, 0.05);
+      closeUlps(t, `${what} accumulate gw`, res.dev.gw2, res.dev.gw, dt, 0);
+    }
+    {
+      const B = 2, T = 32, H = 3, D = 64, n = B * T * H * D;
+      const x = randn(r, n);
+      for (const sign of [1, -1]) {
+        const res = both((p) => {
+          const o = p.alloc(dt, n);
+          native.rope(p.of(x, dt), null, o, B * T, H, D, 10000, sign, T, 2);
+          return p.get(o, n);
+        });
+        closeUlps(t, `${name} rope table sign=${sign}`, res.dev, res.cpu, dt, 1);
+      }
+    }
+  }
+});
+
 test("half GEMM: bf16 / f16 operands, f32 / bf16 / f16 outputs, transposes, batch broadcast, beta 0 and 1", opts, (t) => {
   const r = rng(3);
   const cases = [

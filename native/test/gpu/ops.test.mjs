@@ -441,7 +441,8 @@ test("matmul: batched, strided / broadcast batches, transposes, alpha / beta, K 
 
 // ---- fused nn kernels -------------------------------------------------------------------------------------------------------
 test("crossEntropy (+ kept-row count, ignore index) and its backward", opts, (t) => {
-  const cases = [[1, 1, 0], [5, 7, 0.3], [37, 1000, 0.1], [3, 32000, 0.34], [4, 9, 1], [0, 5, 0], [300, 2000, 0]];
+  // [6, 1029]: rows of a block each (cols > 1024) that start off 16-byte alignment (the chunked loops' heads and tails).
+  const cases = [[1, 1, 0], [5, 7, 0.3], [37, 1000, 0.1], [3, 32000, 0.34], [4, 9, 1], [0, 5, 0], [300, 2000, 0], [6, 1029, 0.2]];
   cases.forEach(([rows, cols, pIgnore], ci) => {
     const r = rng(1200 + ci);
     const x = randn(r, rows * cols, 2);
@@ -460,8 +461,50 @@ test("crossEntropy (+ kept-row count, ignore index) and its backward", opts, (t)
   });
 });
 
-test("rmsNorm and its backward (deterministic weight gradient)", opts, (t) => {
-  const cases = [[1, 1, 1e-5], [3, 7, 1e-6], [64, 768, 1e-5], [130, 100, 1e-5], [5, 5000, 1e-6], [0, 8, 1e-5], [1000, 33, 1e-5]];
+// The device sums e^(x - max) per thread against a running maximum (float32 exponentials): special values must still
+// give the cpu's results: NaN for a row whose maximum is -inf, that holds NaN or +inf; -inf entries otherwise add 0.
+test("crossEntropy with -inf / +inf / NaN logits", opts, (t) => {
+  for (const cols of [7, 40, 2000]) {
+    const rows = 6, r = rng(1250 + cols);
+    const x = randn(r, rows * cols, 2);
+    for (let c = 0; c < cols; c++) x[c] = -Infinity; // row 0: all -inf
+    for (let c = 0; c < cols; c += 2) x[cols + c] = -Infinity; // row 1: every other -inf
+    x[2 * cols + (cols >> 1)] = Infinity; // row 2: one +inf
+    x[3 * cols + cols - 1] = NaN; // row 3: one NaN
+    for (let c = 0; c < cols - 1; c++) x[4 * cols + c] = -Infinity; // row 4: one finite value, last
+    const tg = Int32Array.from({ length: rows }, (_, i) => (i === 5 ? -100 : 1));
+    const res = both((p) => {
+      const hx = p.f32(x), ht = p.i32(tg), loss = p.zeros(1), lse = p.zeros(rows);
+      native.crossEntropy(hx, ht, loss, lse, rows, cols, -100);
+      return { loss: p.get(loss), lse: p.get(lse) };
+    });
+    close(t, `crossEntropy specials cols=${cols} lse`, res.dev.lse, res.cpu.lse, { rtol: 1e-5, atol: 1e-6, dims: [rows] });
+    close(t, `crossEntropy specials cols=${cols} loss`, res.dev.loss, res.cpu.loss);
+  }
+});
+
+// The weight gradient gw[c] = sum_r gy[r, c] x[r, c] rstd[r] is summed in a fixed order on both sides but not the same
+// one: the cpu adds 64-row blocks then the blocks in order (float32 chains of 64 and ceil(rows / 64) terms); the
+// device's fast kernel (16-byte aligned, cols % 4 == 0, cols <= 1024) adds a warp's rows per lane, 8 warps, then the
+// blocks in double. Recursive float32 summation of n terms errs by at most (n - 1) 2^-24 sum|terms| (the terms
+// themselves are the same products on both sides), so the two differ by at most (n_cpu + n_dev) 2^-24 sum_r |term|
+// per column, with n_cpu = 64 + ceil(rows / 64) and n_dev = ceil(rows / 2048) + 10 (a lane's chain over at most
+// ceil(rows / 256) / 8 rows, 8 warps, the double rest); the old kernels (other shapes) still match the cpu bit for bit.
+function closeGw(what, got, want, x, gy, rstd, rows, cols) {
+  const n = 64 + Math.ceil(rows / 64) + Math.ceil(rows / 2048) + 10;
+  let bad = 0, first = -1;
+  for (let c = 0; c < cols; c++) {
+    let mag = 0;
+    for (let r = 0; r < rows; r++) mag += Math.abs(gy[r * cols + c] * x[r * cols + c] * rstd[r]);
+    if (!(Math.abs(got[c] - want[c]) <= n * 2 ** -24 * mag)) { bad++; if (first < 0) first = c; }
+  }
+  if (bad) assert.fail(`${what}: ${bad} of ${cols} columns off by more than ${n} * 2^-24 * sum|gy x rstd|; first at ${first}: device ${got[first]} vs cpu ${want[first]}`);
+}
+
+test("rmsNorm and its backward (deterministic weight gradient; accumulate into gx)", opts, (t) => {
+  // [130, 100], [64, 768], [4100, 520]: the device's fused backward (1, 8 and 17 rows per block); the others the
+  // generic kernels (cols % 4 != 0, cols > 1024, empty).
+  const cases = [[1, 1, 1e-5], [3, 7, 1e-6], [64, 768, 1e-5], [130, 100, 1e-5], [5, 5000, 1e-6], [0, 8, 1e-5], [1000, 33, 1e-5], [4100, 520, 1e-5]];
   cases.forEach(([rows, cols, eps], ci) => {
     const r = rng(1300 + ci);
     const x = randn(r, rows * cols), w = randn(r, cols), gy = randn(r, rows * cols);
@@ -473,17 +516,22 @@ test("rmsNorm and its backward (deterministic weight gradient)", opts, (t) => {
     const what = `rmsNorm rows=${rows} cols=${cols} eps=${eps}`;
     close(t, `${what} y`, fwd.dev.y, fwd.cpu.y, { rtol: 1e-4, atol: 1e-6, dims: [rows, cols] });
     close(t, `${what} rstd`, fwd.dev.rstd, fwd.cpu.rstd, { rtol: 1e-5, atol: 0, dims: [rows] });
-    // Backward from the same rstd on both sides (the cpu's), so gw's fixed summation order is compared alone.
+    // Backward from the same rstd on both sides (the cpu's), so gw's summation order is compared alone.
+    const base = randn(rng(4), rows * cols);
     const back = both((p) => {
       const gx = p.zeros(rows * cols), gw = p.f32(randn(rng(3), cols)); // garbage: overwritten
       native.rmsNormBackward(p.f32(x), p.f32(w), p.f32(fwd.cpu.rstd), p.f32(gy), gx, gw, rows, cols);
       const gw2 = p.zeros(cols);
-      native.rmsNormBackward(p.f32(x), p.f32(w), p.f32(fwd.cpu.rstd), p.f32(gy), p.zeros(rows * cols), gw2, rows, cols);
-      return { gx: p.get(gx), gw: p.get(gw), gw2: p.get(gw2) };
+      native.rmsNormBackward(p.f32(x), p.f32(w), p.f32(fwd.cpu.rstd), p.f32(gy), p.zeros(rows * cols), gw2, rows, cols, false);
+      const gxa = p.f32(base), gw3 = p.f32(randn(rng(5), cols));
+      native.rmsNormBackward(p.f32(x), p.f32(w), p.f32(fwd.cpu.rstd), p.f32(gy), gxa, gw3, rows, cols, true);
+      return { gx: p.get(gx), gw: p.get(gw), gw2: p.get(gw2), gxa: p.get(gxa), gw3: p.get(gw3) };
     });
     close(t, `${what} backward gx`, back.dev.gx, back.cpu.gx, { rtol: 1e-4, atol: 1e-5, dims: [rows, cols] });
-    close(t, `${what} backward gw`, back.dev.gw, back.cpu.gw, { rtol: 1e-5, atol: 1e-6, dims: [cols] });
+    closeGw(`${what} backward gw`, back.dev.gw, back.cpu.gw, x, gy, fwd.cpu.rstd, rows, cols);
     same(`${what} backward gw run twice on the device`, back.dev.gw2, back.dev.gw, [cols]);
+    close(t, `${what} backward accumulate gx`, back.dev.gxa, back.cpu.gxa, { rtol: 1e-4, atol: 1e-5, dims: [rows, cols] });
+    same(`${what} backward accumulate gw (the same as without)`, back.dev.gw3, back.dev.gw, [cols]);
   });
 });
 
@@ -499,6 +547,28 @@ test("rope and its inverse (sign -1)", opts, (t) => {
         return p.get(o);
       });
       close(t, `rope rows=${rows} heads=${heads} dim=${dim} theta=${theta} sign=${sign}`, res.dev, res.cpu, { rtol: 1e-5, atol: 1e-6, dims: [rows, heads, dim] });
+    }
+  });
+});
+
+// Without positions (row r at offset + r % period): the device's cached cos / sin table, read in 16-byte chunks when
+// half % 4 == 0 (dim 64, 8), else one pair per thread (dim 6, 12); also in place (out = x).
+test("rope without positions (cached table; 16-byte chunks), in place too", opts, (t) => {
+  const cases = [[16, 3, 64, 8, 3], [12, 2, 8, 4, 0], [9, 2, 6, 3, 5], [10, 1, 12, 5, 1], [2048, 2, 64, 1024, 0]];
+  cases.forEach(([rows, heads, dim, period, offset], ci) => {
+    const r = rng(1450 + ci);
+    const x = randn(r, rows * heads * dim);
+    for (const sign of [1, -1]) {
+      const res = both((p) => {
+        const o = p.zeros(rows * heads * dim);
+        native.rope(p.f32(x), null, o, rows, heads, dim, 10000, sign, period, offset);
+        const io = p.f32(x);
+        native.rope(io, null, io, rows, heads, dim, 10000, sign, period, offset);
+        return { out: p.get(o), inPlace: p.get(io) };
+      });
+      const what = `rope rows=${rows} heads=${heads} dim=${dim} period=${period} offset=${offset} sign=${sign}`;
+      close(t, what, res.dev.out, res.cpu.out, { rtol: 1e-5, atol: 1e-6, dims: [rows, heads, dim] });
+      same(`${what} in place`, res.dev.inPlace, res.dev.out, [rows, heads, dim]);
     }
   });
 });
