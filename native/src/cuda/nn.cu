@@ -644,7 +644,7 @@ const float* rope_table_build(int device, int64_t period, int64_t offset, int64_
     cudaGetLastError();
     return nullptr;  // no room for a table: the direct kernel runs
   }
-  rope_table_kernel<<<grid_for(period * half), kThreads>>>(inv_freq, period, offset, half, p, p + period * half);
+  rope_table_kernel<<<grid_for(period * half), kThreads, 0, SEEKR_STREAM>>>(inv_freq, period, offset, half, p, p + period * half);
   check_launch("rope");
   if ((int)g_rope_tables.size() >= kRopeTables) {
     cudaFree(g_rope_tables.front().cos_sin);  // waits for the kernels that read it
@@ -668,16 +668,16 @@ void cross_entropy(int device, const void* logits, DType lt, const int32_t* targ
       with_vec<T>(reinterpret_cast<uintptr_t>(x) % sizeof(T) == 0, [&](auto v) {
         constexpr bool V = decltype(v)::value;
         if (cols <= 1024)
-          ce_rows_kernel<true, V, T><<<rows_grid(rows, kThreads / 32), kThreads>>>(
+          ce_rows_kernel<true, V, T><<<rows_grid(rows, kThreads / 32), kThreads, 0, SEEKR_STREAM>>>(
               x, (int)lt, targets, lse, row_loss.as<double>(), rows, cols, ignore);
         else
-          ce_rows_kernel<false, V, T><<<rows_grid(rows, 1), kThreads>>>(x, (int)lt, targets, lse,
+          ce_rows_kernel<false, V, T><<<rows_grid(rows, 1), kThreads, 0, SEEKR_STREAM>>>(x, (int)lt, targets, lse,
                                                                         row_loss.as<double>(), rows, cols, ignore);
       });
     });
     check_launch("crossEntropy");
   }
-  ce_final_kernel<<<1, 1024>>>(row_loss.as<double>(), rows, count, loss);
+  ce_final_kernel<<<1, 1024, 0, SEEKR_STREAM>>>(row_loss.as<double>(), rows, count, loss);
   check_launch("crossEntropy");
 }
 
@@ -723,7 +723,7 @@ void rms_norm(int device, const void* x, DType xt, const void* w, DType wt, void
       if (vec && cols <= 1024) {
         constexpr int U = 8 / kVec16<T>;  // chunks per lane per 256 columns
         const auto launch = [&](auto nc) {
-          rms_norm_rows_kernel<decltype(nc)::value, T><<<rows_grid(rows, kThreads / 32), kThreads>>>(xp, wp, yp, rstd,
+          rms_norm_rows_kernel<decltype(nc)::value, T><<<rows_grid(rows, kThreads / 32), kThreads, 0, SEEKR_STREAM>>>(xp, wp, yp, rstd,
                                                                                                      rows, cols, eps);
         };
         const int64_t q = (cols + 255) / 256;  // 1 .. 4: NC * V * 32 = 256 q columns
@@ -737,10 +737,10 @@ void rms_norm(int device, const void* x, DType xt, const void* w, DType wt, void
     with_vec<T>(vec, [&](auto v) {
       constexpr bool V = decltype(v)::value;
       if (cols <= 1024)
-        rms_norm_kernel<true, V, T><<<rows_grid(rows, kThreads / 32), kThreads>>>(xp, (int)xt, wp, (int)wt, yp, (int)yt,
+        rms_norm_kernel<true, V, T><<<rows_grid(rows, kThreads / 32), kThreads, 0, SEEKR_STREAM>>>(xp, (int)xt, wp, (int)wt, yp, (int)yt,
                                                                                   rstd, rows, cols, eps);
       else
-        rms_norm_kernel<false, V, T><<<rows_grid(rows, 1), kThreads>>>(xp, (int)xt, wp, (int)wt, yp, (int)yt, rstd, rows,
+        rms_norm_kernel<false, V, T><<<rows_grid(rows, 1), kThreads, 0, SEEKR_STREAM>>>(xp, (int)xt, wp, (int)wt, yp, (int)yt, rstd, rows,
                                                                        cols, eps);
     });
   });
@@ -767,7 +767,7 @@ void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType
         const int64_t nb = (rows + rpb - 1) / rpb;
         Scratch part(device, (size_t)(nb * cols) * sizeof(float));
         const auto launch = [&](auto nc) {
-          rms_norm_backward_fused_kernel<decltype(nc)::value, T><<<(unsigned)nb, kRmsWarps * 32>>>(
+          rms_norm_backward_fused_kernel<decltype(nc)::value, T><<<(unsigned)nb, kRmsWarps * 32, 0, SEEKR_STREAM>>>(
               xp, wp, rstd, gp, gxp, part.as<float>(), rows, cols, rpb, accumulate);
         };
         const int64_t q = (cols + 255) / 256;  // 1 .. 4: NC * V * 32 = 256 q columns
@@ -776,7 +776,7 @@ void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType
         else if (q == 3) launch(std::integral_constant<int, 3 * U>{});
         else launch(std::integral_constant<int, 4 * U>{});
         check_launch("rmsNormBackward");
-        rms_gw_sum_kernel<T><<<(unsigned)((cols + 31) / 32), 256>>>(part.as<float>(), static_cast<T*>(gw), (int)gwt,
+        rms_gw_sum_kernel<T><<<(unsigned)((cols + 31) / 32), 256, 0, SEEKR_STREAM>>>(part.as<float>(), static_cast<T*>(gw), (int)gwt,
                                                                     cols, nb);
         return;
       }
@@ -787,20 +787,20 @@ void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType
       with_vec<T>(vec, [&](auto v) {
         constexpr bool V = decltype(v)::value;
         if (cols <= 1024)
-          rms_norm_backward_kernel<true, V, T><<<rows_grid(rows, kThreads / 32), kThreads>>>(
+          rms_norm_backward_kernel<true, V, T><<<rows_grid(rows, kThreads / 32), kThreads, 0, SEEKR_STREAM>>>(
               xp, (int)xt, wp, (int)wt, rstd, gp, (int)gyt, gxp, (int)gxt, rows, cols, accumulate);
         else
-          rms_norm_backward_kernel<false, V, T><<<rows_grid(rows, 1), kThreads>>>(
+          rms_norm_backward_kernel<false, V, T><<<rows_grid(rows, 1), kThreads, 0, SEEKR_STREAM>>>(
               xp, (int)xt, wp, (int)wt, rstd, gp, (int)gyt, gxp, (int)gxt, rows, cols, accumulate);
       });
       check_launch("rmsNormBackward");
     }
     if (nb > 0) {
-      rms_gw_partial<T><<<grid_for(nb * cols, kGwThreads), kGwThreads>>>(xp, (int)xt, rstd, gp, (int)gyt,
+      rms_gw_partial<T><<<grid_for(nb * cols, kGwThreads), kGwThreads, 0, SEEKR_STREAM>>>(xp, (int)xt, rstd, gp, (int)gyt,
                                                                          part.as<float>(), rows, cols, nb);
       check_launch("rmsNormBackward");
     }
-    rms_gw_final<T><<<grid_for(cols, kGwThreads / 2), kGwThreads / 2>>>(part.as<float>(), static_cast<T*>(gw), (int)gwt,
+    rms_gw_final<T><<<grid_for(cols, kGwThreads / 2), kGwThreads / 2, 0, SEEKR_STREAM>>>(part.as<float>(), static_cast<T*>(gw), (int)gwt,
                                                                          cols, nb);
   });
   check_launch("rmsNormBackward");
@@ -815,7 +815,7 @@ void rope(int device, const void* x, DType xt, const int32_t* positions, void* o
   std::optional<Scratch> dinv;  // the inverse frequencies, only when no cached table serves
   if (!table) {
     dinv.emplace(device, (size_t)half * sizeof(float));
-    rope_freq_kernel<<<grid_for(half), kThreads>>>(dinv->as<float>(), half, (double)theta, dim);
+    rope_freq_kernel<<<grid_for(half), kThreads, 0, SEEKR_STREAM>>>(dinv->as<float>(), half, (double)theta, dim);
     check_launch("rope");
     if (!positions) table = rope_table_build(device, period, offset, dim, theta, dinv->as<float>());
   }
@@ -825,13 +825,13 @@ void rope(int device, const void* x, DType xt, const int32_t* positions, void* o
       if constexpr (!std::is_same_v<T, AnyF>) {
         constexpr int V = kVec16<T>;
         if (half % V == 0 && aligned16(x) && aligned16(out)) {
-          rope_apply_vec_kernel<T><<<grid_for(rows * heads * (half / V)), kThreads>>>(
+          rope_apply_vec_kernel<T><<<grid_for(rows * heads * (half / V)), kThreads, 0, SEEKR_STREAM>>>(
               static_cast<const T*>(x), table, table + period * half, static_cast<T*>(out), rows, heads, half, period,
               sign);
           return;
         }
       }
-      rope_apply_kernel<T><<<grid_for(rows * heads * half), kThreads>>>(static_cast<const T*>(x), (int)xt, table,
+      rope_apply_kernel<T><<<grid_for(rows * heads * half), kThreads, 0, SEEKR_STREAM>>>(static_cast<const T*>(x), (int)xt, table,
                                                                         table + period * half, static_cast<T*>(out),
                                                                         (int)ot, rows, heads, dim, period, sign);
     });
@@ -840,7 +840,7 @@ void rope(int device, const void* x, DType xt, const int32_t* positions, void* o
   }
   with_elem(xt == ot, ot, [&](auto e) {
     using T = typename decltype(e)::type;
-    rope_kernel<T><<<grid_for(rows * heads * half), kThreads>>>(static_cast<const T*>(x), (int)xt, positions,
+    rope_kernel<T><<<grid_for(rows * heads * half), kThreads, 0, SEEKR_STREAM>>>(static_cast<const T*>(x), (int)xt, positions,
                                                                 dinv->as<float>(), static_cast<T*>(out), (int)ot, rows,
                                                                 heads, dim, sign, period, offset);
   });

@@ -73,10 +73,14 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
     "rmsNorm",
     y,
     [x, weight],
-    (g, [sx, sw, sr]) => {
-      const gx = empty(sx!.shape, sx!.dtype, g.device);
+    (g, [sx, sw, sr], ctx) => {
+      // x's gradient is added straight into its pending one when there is one (the residual stream: its gradient
+      // from the residual add is there already), instead of a buffer of its own and an accumulation pass.
+      const pending = ctx.pending(0);
+      const into = pending && pending.dtype === sx!.dtype ? pending : null;
+      const gx = into ?? empty(sx!.shape, sx!.dtype, g.device);
       const gw = empty(sw!.shape, sw!.dtype, g.device);
-      native.rmsNormBackward(sx!.handle, sw!.handle, sr!.handle, g.handle, gx.handle, gw.handle, rows, cols!);
+      native.rmsNormBackward(sx!.handle, sw!.handle, sr!.handle, g.handle, gx.handle, gw.handle, rows, cols!, into !== null);
       return [gx, gw];
     },
     { save: [x, weight, rstd] },
