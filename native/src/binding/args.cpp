@@ -52,14 +52,17 @@ std::vector<Storage*> Args::tensors(size_t i, const char* name) const {
   if (i >= info.Length()) fail(std::string("missing argument '") + name + "'");
   if (!info[i].IsArray()) fail(std::string("'") + name + "' must be an array of tensor buffer handles");
   Napi::Array arr = info[i].As<Napi::Array>();
-  std::vector<Storage*> out(arr.Length());
-  for (uint32_t k = 0; k < arr.Length(); ++k) {
-    const std::string nm = std::string(name) + "[" + std::to_string(k) + "]";
-    Napi::Value v = arr[k];
-    if (!v.IsExternal() || !v.As<Napi::External<Storage>>().CheckTypeTag(&kStorageTag))
-      fail("'" + nm + "' is not a Seekr buffer handle");
-    Storage* s = v.As<Napi::External<Storage>>().Data();
-    if (!s || !s->alive) fail("'" + nm + "' is a disposed tensor");
+  const uint32_t n = arr.Length();
+  std::vector<Storage*> out(n);
+  // The element's name is only spelled out when an error is thrown.
+  auto element = [&](uint32_t k) { return std::string(name) + "[" + std::to_string(k) + "]"; };
+  for (uint32_t k = 0; k < n; ++k) {
+    Napi::Value v = arr.Get(k);
+    if (!v.IsExternal()) fail("'" + element(k) + "' is not a Seekr buffer handle");
+    auto ext = v.As<Napi::External<Storage>>();
+    if (!ext.CheckTypeTag(&kStorageTag)) fail("'" + element(k) + "' is not a Seekr buffer handle");
+    Storage* s = ext.Data();
+    if (!s || !s->alive) fail("'" + element(k) + "' is a disposed tensor");
     out[k] = s;
   }
   return out;
@@ -133,6 +136,12 @@ void require_at_least(const Args& a, const Storage* s, const char* name, size_t 
 void require_dtype(const Args& a, const Storage* s, const char* name, DType d) {
   if (s->dtype != d)
     a.fail(std::string("'") + name + "' has dtype " + dtype_name(s->dtype) + ", expected " + dtype_name(d));
+}
+void require_dtype_at(const Args& a, const Storage* s, const char* name, size_t k, DType d) {
+  if (s->dtype != d) require_dtype(a, s, (std::string(name) + "[" + std::to_string(k) + "]").c_str(), d);
+}
+void require_numel_at(const Args& a, const Storage* s, const char* name, size_t k, size_t expected) {
+  if (s->numel != expected) require_numel(a, s, (std::string(name) + "[" + std::to_string(k) + "]").c_str(), expected);
 }
 void require_float(const Args& a, const Storage* s, const char* name) {
   if (s->device.type == DeviceType::CUDA && is_half(s->dtype)) return;

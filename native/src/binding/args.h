@@ -40,6 +40,10 @@ void require_dtype(const Args& a, const Storage* s, const char* name, DType d);
 // require_dtype(F32), except that a buffer on a CUDA device may also be bfloat16 or float16 (define_float's cuda_native
 // positions, which the CUDA kernels take as they are).
 void require_float(const Args& a, const Storage* s, const char* name);
+// require_dtype / require_numel for element k of an array argument ("name[k]"): the name is only spelled out when the
+// check fails (multi-tensor ops check ~100 buffers per call).
+void require_dtype_at(const Args& a, const Storage* s, const char* name, size_t k, DType d);
+void require_numel_at(const Args& a, const Storage* s, const char* name, size_t k, size_t expected);
 void require_same_device(const Args& a, std::initializer_list<const Storage*> list);
 // Throws a clear error when an op has no kernel for the device of its inputs yet.
 void require_cpu(const Args& a, const Storage* s);

@@ -11,10 +11,11 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { native } from "@seekr/native";
 import {
-  AdamW, GradScaler, Generator, autocast, clipGradNorm, copyTo, devices, empty, parseDevice, rememberHostCopy, setGemmBackend, setThreads, tidy,
+  Generator, devices, empty, parseDevice, setGemmBackend, setThreads,
   type FloatDType, type Tensor,
 } from "@seekr/tensor";
-import { GPU_125M_CONFIG, REFERENCE_CONFIG, flopsPerToken, initParams, loss, type LlamaConfig } from "./llama.js";
+import { GPU_125M_CONFIG, REFERENCE_CONFIG, flopsPerToken, type LlamaConfig } from "./llama.js";
+import { benchHostOverhead, makeTrainStep, printHostOverhead } from "./host.js";
 import { benchAttention, benchSeekrOverhead } from "./attention.js";
 import { NO_TORCH, torchPython } from "./python.js";
 
@@ -37,6 +38,8 @@ const { values: args } = parseArgs({
     only: { type: "string", default: "step,gemm,attention,seekr" },
     out: { type: "string" },
     profile: { type: "boolean", default: false },
+    "host-overhead": { type: "boolean", default: false },
+    rounds: { type: "string", default: "5" },
     help: { type: "boolean", default: false },
   },
 });
@@ -51,6 +54,9 @@ if (args.help) {
   --skip-torch        do not run the PyTorch anchors      --skip-gemm   skip GEMM sizes
   --only LIST         any of step,gemm,attention,seekr (default: all)
   --profile           after each training-step row, two more steps with native.profileStart/Stop: time per op
+  --host-overhead     only the host-overhead proxy: the 125M step's op graph (12 layers, bf16 autocast, AdamW + clip)
+                      with tiny dimensions on the CPU; ms/step, native calls/step, JS and native ms/step
+                      (--steps N per round, at least 20; --rounds N, default 5; --precision, default bfloat16; 1 kernel thread)
   --out FILE          JSON results (default bench-out/tensor-cpu.json, or tensor-cuda.json with --device cuda)`);
   process.exit(0);
 }
@@ -94,6 +100,17 @@ const batch = int(args.batch, "batch");
 const seq = int(args.seq, "seq");
 setThreads(threads);
 
+if (args["host-overhead"]) {
+  setThreads(args.threads ? threads : 1);
+  const r = benchHostOverhead({ steps: Math.max(steps, 20), warmup: Math.max(warmup, 3), rounds: int(args.rounds, "rounds"), precision: args.precision ? precisions[0] : "bfloat16" });
+  printHostOverhead(r);
+  if (args.out) {
+    mkdirSync(dirname(args.out), { recursive: true });
+    writeFileSync(args.out, JSON.stringify({ date: new Date().toISOString(), hostOverhead: r }, null, 2));
+  }
+  process.exit(0);
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -123,52 +140,22 @@ const peakTflops = gpuName ? bf16PeakTflops(gpuName) : null;
 
 interface StepResult { config: string; precision: FloatDType; batch: number; seq: number; medianMs: number; minMs: number; tokensPerS: number; params: number; mfu: number | null; skipped: number }
 function seekrStep(name: string, cfg: LlamaConfig, precision: FloatDType, b: number, t: number): StepResult {
-  const params = initParams(cfg, 0, 0.02, deviceName);
-  const plist = [...params.values()];
-  const opt = new AdamW(plist, { lr: 1e-3, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 });
-  const scaler = new GradScaler({ enabled: precision === "float16" });
-  const gen = new Generator(1);
-  const onDevice = (x: Tensor): Tensor => (onGpu ? tidy(() => copyTo(x, deviceName)) : x);
-  // Host copies of the ids and targets (as the trainer's batches have): the embedding and cross-entropy validate them
-  // without waiting for the GPU.
-  const hostIds = gen.randint([b, t], 0, cfg.vocabSize);
-  const ids = onDevice(hostIds).keep();
-  if (onGpu) {
-    rememberHostCopy(ids, hostIds.toFloatArray() as Int32Array);
-    hostIds.dispose();
-  }
-  const hostTargets = gen.randint([b, t], 0, cfg.vocabSize);
-  const targets = onDevice(hostTargets).keep();
-  if (onGpu) {
-    rememberHostCopy(targets, hostTargets.toFloatArray() as Int32Array);
-    hostTargets.dispose();
-  }
+  const step = makeTrainStep(cfg, precision, b, t, deviceName);
   const times: number[] = [];
-  let skipped = 0;
   const profileSteps = args.profile ? 2 : 0;
   let profileWallMs = 0;
   for (let i = 0; i < warmup + steps + profileSteps; i++) {
     if (i === warmup + steps) native.profileStart();
     const t0 = performance.now();
-    tidy(() => {
-      opt.zeroGrad();
-      const l = autocast(precision, () => loss(cfg, params, ids, targets));
-      scaler.scaleLoss(l).backward();
-      scaler.unscale(plist);
-      clipGradNorm(plist, 1.0); // reads the gradient norm on the host: every step ends synchronised
-      if (!scaler.step(opt)) skipped++;
-      scaler.update();
-    });
+    step.run();
     if (onGpu) native.synchronize(1, parseDevice(deviceName).index);
     if (i >= warmup + steps) profileWallMs += performance.now() - t0;
     else if (i >= warmup) times.push(performance.now() - t0);
   }
   if (profileSteps) printProfile(native.profileStop(), profileSteps, profileWallMs);
-  const n = plist.reduce((a, p) => a + p.size, 0);
-  opt.dispose();
-  for (const p of plist) p.dispose();
-  ids.dispose();
-  targets.dispose();
+  const n = step.plist.reduce((a, p) => a + p.size, 0);
+  const skipped = step.skipped();
+  step.dispose();
   const med = median(times);
   const tokensPerS = (b * t) / (med / 1000);
   const mfu = peakTflops ? (tokensPerS * flopsPerToken(cfg, n, t)) / (peakTflops * 1e12) : null;

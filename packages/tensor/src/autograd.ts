@@ -1,5 +1,5 @@
 // Reverse-mode autograd: recording ops on a graph of GradNodes, backward(), noGrad scopes, grad helpers.
-import { Tensor, type GradNode, empty, ones, shapeStr } from "./tensor.js";
+import { Tensor, type GradNode, emptyDetached, ones, shapeStr } from "./tensor.js";
 import { sameShape } from "./shape.js";
 import { type DType, isFloatDType } from "./dtype.js";
 import * as scope from "./scope.js";
@@ -38,8 +38,7 @@ export function enableGrad<T>(fn: () => T): T {
 
 /** A new tensor sharing t's buffer, untracked by scopes: kept alive for a backward pass. */
 function saveForBackward(t: Tensor): Tensor {
-  const s = t._viewAs(t.shape);
-  scope.detachFromScope(s);
+  const s = t._viewAs(t.shape, true);
   s.kept = true;
   return s;
 }
@@ -73,12 +72,20 @@ export function record(
 ): Tensor {
   if (typeof op !== "string") throw new Error("record: op must be a string");
   if (!scope.isTensorLike(out)) throw new Error(`record(${op}): out must be a Tensor`);
-  if (!Array.isArray(inputs) || !inputs.every((t) => scope.isTensorLike(t))) throw new Error(`record(${op}): inputs must be an array of Tensors`);
+  if (!Array.isArray(inputs)) throw new Error(`record(${op}): inputs must be an array of Tensors`);
+  let anyGrad = false;
+  for (let i = 0; i < inputs.length; i++) {
+    const t = inputs[i];
+    if (!(t instanceof Tensor) && !scope.isTensorLike(t)) throw new Error(`record(${op}): inputs must be an array of Tensors`);
+    if (t.requiresGrad) anyGrad = true;
+  }
   if (typeof backward !== "function") throw new Error(`record(${op}): backward must be a function`);
-  if (opts === null || typeof opts !== "object" || (opts.save !== undefined && !(Array.isArray(opts.save) && opts.save.every((t) => scope.isTensorLike(t)))))
+  const save = opts === null || typeof opts !== "object" ? null : opts.save;
+  if (save === null || (save !== undefined && !(Array.isArray(save) && save.every((t) => t instanceof Tensor || scope.isTensorLike(t)))))
     throw new Error(`record(${op}): options.save must be an array of Tensors`);
-  if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;
-  const saved = (opts.save ?? []).map(saveForBackward);
+  if (!gradEnabled || !anyGrad) return out;
+  const saved: Tensor[] = [];
+  if (save) for (let i = 0; i < save.length; i++) saved.push(saveForBackward(save[i]!));
   let released = false;
   const ins = [...inputs];
   for (const t of ins) t._consumers++;
@@ -145,8 +152,7 @@ const NO_PENDING: GradContext = { pending: () => null };
 /** A gradient that shares its buffer with another tensor is copied before it may be accumulated into in place. */
 function owned(g: Tensor): Tensor {
   if (g.storage.refs === 1) return g;
-  const c = empty(g.shape, g.dtype, g.device);
-  scope.detachFromScope(c);
+  const c = emptyDetached(g.shape, g.dtype, g.device);
   native.copy(c.handle, g.handle);
   g.dispose();
   return c;
@@ -154,8 +160,7 @@ function owned(g: Tensor): Tensor {
 
 /** g converted to dtype in a new buffer of its own (no graph). */
 function castRaw(g: Tensor, dtype: DType): Tensor {
-  const c = empty(g.shape, dtype, g.device);
-  scope.detachFromScope(c);
+  const c = emptyDetached(g.shape, dtype, g.device);
   native.cast(c.handle, g.handle);
   return c;
 }
@@ -225,9 +230,7 @@ function backwardImpl(root: Tensor, opts: BackwardOptions): void {
       // Each input gets a tensor object of its own (a backward may return the same tensor, or g, twice).
       const inputGrads = returned.map((r) => {
         if (!r || added(r)) return null;
-        const v = r._viewAs(r.shape);
-        scope.detachFromScope(v);
-        return v;
+        return r._viewAs(r.shape, true);
       });
       for (const r of new Set(returned)) if (!added(r)) r?.dispose();
       g.dispose();

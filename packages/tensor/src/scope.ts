@@ -3,54 +3,77 @@
 import { native } from "@seekr/native";
 import type { Storage, Tensor } from "./tensor.js";
 
-export const liveBuffers = new Set<Storage>();
+/** Native buffers held by tensors: a count (Storage adds and removes itself; memory() reports it). */
+export const liveBuffers = { size: 0 };
 let liveTensors = 0;
 const scopes: Array<Set<Tensor>> = [];
-const scopeOf = new WeakMap<Tensor, Set<Tensor>>();
 
+// A tensor inside a scope is held by the scope's set until the scope ends, so the registry below only needs to know
+// about tensors that are outside every scope: a tensor is registered when it is created outside a scope or when it
+// leaves scope tracking alive (kept or returned past the outermost tidy, detached for autograd), and unregistered when
+// it is disposed. Registering every tensor at creation cost more than the rest of a small op.
 const registry = new FinalizationRegistry<Storage>((storage) => {
   // A tensor was garbage-collected without dispose(): give its reference back.
   liveTensors--;
   storage.release();
 });
 
+function register(t: Tensor): void {
+  if (t._registered) return;
+  t._registered = true;
+  registry.register(t, t.storage, t);
+}
+
+function leaveScope(t: Tensor): void {
+  t._scope = null;
+  if (!t.isDisposed) register(t);
+}
+
 /** @internal called by the Tensor constructor. */
 export function track(t: Tensor): void {
   liveTensors++;
-  registry.register(t, t.storage, t);
-  const top = scopes[scopes.length - 1];
+  const top = scopes.length === 0 ? undefined : scopes[scopes.length - 1];
   if (top) {
     top.add(t);
-    scopeOf.set(t, top);
-  }
+    t._scope = top;
+  } else register(t);
+}
+
+/** @internal called by the Tensor constructor for a tensor that starts outside every scope (its owner disposes it). */
+export function trackDetached(t: Tensor): void {
+  liveTensors++;
+  register(t);
 }
 
 /** @internal called by Tensor.dispose(). */
 export function untrack(t: Tensor): void {
   liveTensors--;
-  registry.unregister(t);
-  const s = scopeOf.get(t);
+  if (t._registered) {
+    t._registered = false;
+    registry.unregister(t);
+  }
+  const s = t._scope;
   if (s) {
     s.delete(t);
-    scopeOf.delete(t);
+    t._scope = null;
   }
 }
 
 /** @internal Puts a tensor (not tracked by any scope) into the innermost scope, if any. */
 export function adopt(t: Tensor): void {
-  const top = scopes[scopes.length - 1];
-  if (top && !scopeOf.has(t)) {
+  const top = scopes.length === 0 ? undefined : scopes[scopes.length - 1];
+  if (top && !t._scope) {
     top.add(t);
-    scopeOf.set(t, top);
+    t._scope = top;
   }
 }
 
 /** @internal Removes a tensor from scope tracking (it must be disposed by its owner). */
 export function detachFromScope(t: Tensor): void {
-  const s = scopeOf.get(t);
+  const s = t._scope;
   if (s) {
     s.delete(t);
-    scopeOf.delete(t);
+    leaveScope(t);
   }
 }
 
@@ -86,7 +109,10 @@ export function tidy<T>(fn: () => T): T {
     result = fn();
   } catch (err) {
     scopes.pop();
-    for (const t of [...mine]) if (!t.kept) t.dispose();
+    for (const t of [...mine]) {
+      if (!t.kept) t.dispose();
+      else if (t._scope === mine) leaveScope(t);
+    }
     throw err;
   }
   scopes.pop();
@@ -94,17 +120,18 @@ export function tidy<T>(fn: () => T): T {
   const keep = new Set<Tensor>();
   collectTensors(result, keep);
   // Nodes still reachable from what survives keep their saved tensors.
-  const survivors = [...keep, ...[...mine].filter((t) => t.kept)];
+  const survivors = [...keep];
+  for (const t of mine) if (t.kept && !keep.has(t)) survivors.push(t);
   const reachable = reachableNodes(survivors);
-  const parent = scopes[scopes.length - 1];
+  const parent = scopes.length === 0 ? undefined : scopes[scopes.length - 1];
+  // Disposing removes a tensor from `mine` (untrack), so iterate over a copy.
   for (const t of [...mine]) {
     if (keep.has(t) || t.kept) {
       mine.delete(t);
-      scopeOf.delete(t);
       if (parent && !t.kept) {
         parent.add(t);
-        scopeOf.set(t, parent);
-      }
+        t._scope = parent;
+      } else leaveScope(t);
       continue;
     }
     const node = t.node;
@@ -114,9 +141,15 @@ export function tidy<T>(fn: () => T): T {
   return result;
 }
 
-function reachableNodes(roots: Tensor[]): Set<object> {
+type GradNodeLike = NonNullable<Tensor["node"]>;
+
+const NO_NODES: ReadonlySet<object> = new Set<object>();
+
+function reachableNodes(roots: Tensor[]): ReadonlySet<object> {
+  const stack: GradNodeLike[] = [];
+  for (const t of roots) if (t.node) stack.push(t.node);
+  if (stack.length === 0) return NO_NODES;
   const seen = new Set<object>();
-  const stack = roots.filter((t) => t.node).map((t) => t.node!);
   while (stack.length) {
     const n = stack.pop()!;
     if (seen.has(n)) continue;

@@ -1,7 +1,7 @@
 // Shape arithmetic: sizes, strides, axis normalisation, broadcasting, with errors that name the op and shapes.
 export function shapeSize(shape: readonly number[]): number {
   let n = 1;
-  for (const d of shape) n *= d;
+  for (let i = 0; i < shape.length; i++) n *= shape[i]!;
   return n;
 }
 
@@ -14,15 +14,21 @@ export function describeValue(x: unknown): string {
   return typeof x === "object" ? "an object" : typeof x;
 }
 
-export function checkShape(shape: readonly number[], op: string): void {
+/** Throws unless shape is an array of at most 16 non-negative integers with a product of at most 2^40; returns
+ * the product (the element count). */
+export function checkShape(shape: readonly number[], op: string): number {
   if (!Array.isArray(shape)) throw new Error(`${op}: shape must be an array of non-negative integers, got ${describeValue(shape)}`);
-  if (shape.length > 16) throw new Error(`${op}: rank ${shape.length} exceeds the maximum of 16`);
-  for (let i = 0; i < shape.length; i++) {
+  const rank = shape.length;
+  if (rank > 16) throw new Error(`${op}: rank ${rank} exceeds the maximum of 16`);
+  let n = 1;
+  for (let i = 0; i < rank; i++) {
     const d = shape[i];
     if (typeof d !== "number" || !Number.isInteger(d) || d < 0)
       throw new Error(`${op}: shape has an invalid dimension ${describeValue(d)} at index ${i}`);
+    n *= d;
   }
-  if (shapeSize(shape) > 2 ** 40) throw new Error(`${op}: shape [${shape.join(", ")}] is too large`);
+  if (n > 2 ** 40) throw new Error(`${op}: shape [${shape.join(", ")}] is too large`);
+  return n;
 }
 
 export function contiguousStrides(shape: readonly number[]): number[] {
@@ -65,15 +71,27 @@ export function broadcastShapes(a: readonly number[], b: readonly number[], op: 
 
 /** Element strides that read `shape` (contiguous) as if broadcast to `target` (0 on broadcast dims). */
 export function broadcastStrides(shape: readonly number[], target: readonly number[]): number[] {
-  const cs = contiguousStrides(shape);
-  const off = target.length - shape.length;
-  return target.map((_, i) => {
+  const n = target.length;
+  const off = n - shape.length;
+  const out = new Array<number>(n);
+  let acc = 1;
+  for (let i = n - 1; i >= 0; i--) {
     const j = i - off;
-    if (j < 0) return 0;
-    return shape[j] === 1 ? 0 : cs[j]!;
-  });
+    if (j < 0) {
+      out[i] = 0;
+      continue;
+    }
+    const d = shape[j]!;
+    out[i] = d === 1 ? 0 : acc;
+    acc *= d;
+  }
+  return out;
 }
 
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
+  if (a === b) return true;
+  const n = a.length;
+  if (n !== b.length) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

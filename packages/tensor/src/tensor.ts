@@ -1,7 +1,7 @@
 // The Tensor: shape, dtype, device, a ref-counted native buffer, autograd links; creation, read-back, printing.
 import { native, type Handle } from "@seekr/native";
-import { DTYPE_CODE, DTYPE_SIZE, isDType, f32ToBf16Bits as encodeBf16, f32ToF16Bits as encodeF16, type DType } from "./dtype.js";
-import { CPU, deviceCode, deviceName, parseDevice, sameDevice, type Device, type DeviceLike } from "./device.js";
+import { DTYPE_CODE, DTYPE_SIZE, f32ToBf16Bits as encodeBf16, f32ToF16Bits as encodeF16, type DType } from "./dtype.js";
+import { CPU, deviceName, parseDevice, sameDevice, type Device, type DeviceLike } from "./device.js";
 import { formatTensor } from "./format.js";
 import { shapeSize, checkShape } from "./shape.js";
 import * as scope from "./scope.js";
@@ -24,7 +24,7 @@ export class Storage {
     if (this.refs <= 0) return;
     if (--this.refs === 0) {
       native.dispose(this.handle);
-      scope.liveBuffers.delete(this);
+      scope.liveBuffers.size--;
     }
   }
   get bytes(): number {
@@ -71,15 +71,24 @@ export class Tensor {
   kept = false;
   private _storage: Storage | null;
   name: string | undefined;
+  /** @internal The scope (tidy) that tracks this tensor, or null (see scope.ts). */
+  _scope: Set<Tensor> | null = null;
+  /** @internal Whether the finalization registry knows this tensor (see scope.ts). */
+  _registered = false;
 
-  /** @internal Use the creation functions (tensor, zeros, ...) instead. */
-  constructor(storage: Storage, shape: readonly number[], requiresGrad = false) {
+  /**
+   * @internal Use the creation functions (tensor, zeros, ...) instead. `detached`: not tracked by any scope (tidy),
+   * as if detachFromScope() had been called on it right away; its owner disposes it.
+   */
+  constructor(storage: Storage, shape: readonly number[], requiresGrad = false, detached = false) {
     this._storage = storage;
-    this.shape = Object.freeze([...shape]);
+    // A frozen shape (another tensor's) can be shared as it is; anything else is copied and frozen.
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
     this.dtype = storage.dtype;
     this.device = storage.device;
     this.requiresGrad = requiresGrad;
-    scope.track(this);
+    if (detached) scope.trackDetached(this);
+    else scope.track(this);
   }
 
   get storage(): Storage {
@@ -88,7 +97,9 @@ export class Tensor {
   }
   /** @internal The native handle (throws if disposed). */
   get handle(): Handle {
-    return this.storage.handle;
+    const s = this._storage;
+    if (!s) throw new Error(`tensor #${this.id} ${shapeStr(this.shape)} was disposed`);
+    return s.handle;
   }
   get isDisposed(): boolean {
     return this._storage === null;
@@ -97,7 +108,8 @@ export class Tensor {
     return this.shape.length;
   }
   get size(): number {
-    return shapeSize(this.shape);
+    // Every tensor's shape covers its whole buffer (views share a buffer only with tensors of the same size).
+    return this._storage ? this._storage.numel : shapeSize(this.shape);
   }
   get bytes(): number {
     return this.size * DTYPE_SIZE[this.dtype];
@@ -157,9 +169,12 @@ export class Tensor {
     return this.toString();
   }
 
-  /** @internal A new tensor sharing this one's buffer with another shape (no autograd link). */
-  _viewAs(shape: readonly number[]): Tensor {
-    return new Tensor(this.storage.retain(), shape);
+  /**
+   * @internal A new tensor sharing this one's buffer with another shape of the same size (no autograd link).
+   * `detached`: the view is tracked by no scope (autograd's saved tensors and gradients; see the constructor).
+   */
+  _viewAs(shape: readonly number[], detached = false): Tensor {
+    return new Tensor(this.storage.retain(), shape, false, detached);
   }
 }
 
@@ -200,15 +215,24 @@ function decodeHalf(d: Uint16Array, dtype: DType): Float32Array {
 
 /** @internal An uninitialised tensor. */
 export function empty(shape: readonly number[], dtype: DType = "float32", device: DeviceLike = CPU): Tensor {
-  checkShape(shape, "empty");
-  if (!isDType(dtype)) throw new Error(`empty: unknown dtype ${JSON.stringify(dtype)}`);
-  const dev = parseDevice(device);
-  const n = shapeSize(shape);
-  const [t, i] = deviceCode(dev);
-  const handle = native.alloc(t, i, DTYPE_CODE[dtype], n);
+  return alloc(shape, dtype, device, "empty", false);
+}
+
+/** @internal empty() for a tensor that no scope tracks (as if detachFromScope() were called on it): its owner
+ * (autograd) disposes it. */
+export function emptyDetached(shape: readonly number[], dtype: DType, device: DeviceLike): Tensor {
+  return alloc(shape, dtype, device, "empty", true);
+}
+
+function alloc(shape: readonly number[], dtype: DType, device: DeviceLike, op: string, detached: boolean): Tensor {
+  const n = checkShape(shape, op);
+  const code = DTYPE_CODE[dtype];
+  if (typeof dtype !== "string" || typeof code !== "number") throw new Error(`${op}: unknown dtype ${JSON.stringify(dtype)}`);
+  const dev = device === CPU ? CPU : parseDevice(device);
+  const handle = native.alloc(dev.type === "cpu" ? 0 : 1, dev.index, code, n);
   const s = new Storage(handle, n, dtype, dev);
-  scope.liveBuffers.add(s);
-  return new Tensor(s, shape);
+  scope.liveBuffers.size++;
+  return new Tensor(s, shape, false, detached);
 }
 
 function inferShape(data: NestedArray): number[] {

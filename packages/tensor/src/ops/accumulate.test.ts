@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { native } from "@seekr/native";
 import {
-  Generator, add, autocast, cast, detach, embedding, full, linear, matmul, mul, profile, record, rememberHostCopy, sum, tensor, tidy, zeros,
+  Generator, add, autocast, cast, detach, embedding, full, linear, matmul, mul, profile, record, rememberHostCopy, rmsNorm, sum, tensor, tidy, zeros,
 } from "../index.js";
 import type { Tensor } from "../index.js";
 
@@ -100,6 +100,27 @@ describe("linear layers add their input gradient into the pending one", () => {
     const want = vals(ref.h.grad!);
     const scale = Math.max(...want.map(Math.abs));
     for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(0.02 * scale);
+  });
+});
+
+describe("rmsNorm adds its input gradient into the pending one (the residual stream)", () => {
+  it("x + linear(rmsNorm(x)): x's gradient is the pass-through plus the norm's, with no axpy", () => {
+    const g2 = new Generator(3);
+    const x = g2.normal([4, 8]);
+    x.requiresGrad = true;
+    const w = g2.normal([8]);
+    const W = g2.normal([8, 8]);
+    const c = g2.normal([4, 8]);
+    const { ops } = profile(() => tidy(() => sum(mul(add(x, linear(rmsNorm(x, w), W)), c)).backward()));
+    expect(callsOf(ops, "axpyInPlace")).toBe(0);
+    // (Both sides of this add are float32, so x's pass-through gradient is copied: the linear's branch reads g too.)
+    // The norm branch alone, then the pass-through (c) added in float32.
+    const x2 = x.detach();
+    x2.requiresGrad = true;
+    tidy(() => sum(mul(linear(rmsNorm(x2, w), W), c)).backward());
+    const branch = vals(x2.grad!);
+    const want = vals(c).map((v, i) => Math.fround(v + branch[i]!));
+    expect(vals(x.grad!)).toEqual(want);
   });
 });
 

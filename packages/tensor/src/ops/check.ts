@@ -5,6 +5,10 @@ import { isTensorLike } from "../scope.js";
 import { isFloatDType } from "../dtype.js";
 
 export function checkTensor(t: unknown, op: string, name: string): asserts t is Tensor {
+  if (t instanceof Tensor) {
+    if (t.isDisposed) throw new Error(`${op}: '${name}' ${shapeStr(t.shape)} was disposed`);
+    return;
+  }
   if (!isTensorLike(t)) throw new Error(`${op}: '${name}' must be a Tensor, got ${t === null ? "null" : typeof t}`);
   if (t.isDisposed) throw new Error(`${op}: '${name}' ${shapeStr(t.shape)} was disposed`);
 }
@@ -23,8 +27,13 @@ export function checkRank(t: Tensor, op: string, name: string, ...ranks: number[
 export function checkSameDevice(op: string, ...ts: Tensor[]): void {
   const d = ts[0]!.device;
   for (const t of ts)
-    if (!sameDevice(t.device, d))
+    if (t.device !== d && !sameDevice(t.device, d))
       throw new Error(`${op}: tensors are on different devices (${deviceName(d)} and ${deviceName(t.device)})`);
+}
+/** checkSameDevice for two tensors (no rest array). */
+export function checkSameDevice2(op: string, a: Tensor, b: Tensor): void {
+  if (a.device !== b.device && !sameDevice(a.device, b.device))
+    throw new Error(`${op}: tensors are on different devices (${deviceName(a.device)} and ${deviceName(b.device)})`);
 }
 export function checkFinite(x: number, op: string, name: string): void {
   if (typeof x !== "number" || !Number.isFinite(x)) throw new Error(`${op}: '${name}' must be a finite number, got ${String(x)}`);

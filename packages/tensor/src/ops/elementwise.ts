@@ -5,7 +5,7 @@ import { record } from "../autograd.js";
 import { promoteTypes, type DType } from "../dtype.js";
 import { broadcastShapes, broadcastStrides, sameShape } from "../shape.js";
 import { sumToShape } from "./reduce.js";
-import { checkFloat, checkSameDevice, checkTensor } from "./check.js";
+import { checkFloat, checkSameDevice, checkSameDevice2, checkTensor } from "./check.js";
 
 export type TensorOrNumber = Tensor | number;
 
@@ -23,31 +23,15 @@ const COMPARISON = new Set<BinName>(["eq", "lt", "gt", "le", "ge", "ne"]);
  * float32 masks); `dtype` overrides it (a number operand takes the dtype of the tensor it meets).
  */
 export function binaryRaw(op: BinName, a: Tensor, b: Tensor, dtype?: DType): Tensor {
-  const shape = broadcastShapes(a.shape, b.shape, op);
+  const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(a.shape, b.shape, op);
   const out = empty(shape, COMPARISON.has(op) ? "float32" : dtype ?? promoteTypes(a.dtype, b.dtype), a.device);
-  native.binary(BIN[op], a.handle, broadcastStrides(a.shape, shape), b.handle, broadcastStrides(b.shape, shape), out.handle, shape);
+  native.binary(BIN[op], a.handle, broadcastStrides(a.shape, shape), b.handle, broadcastStrides(b.shape, shape), out.handle, shape as number[]);
   return out;
 }
 
 /** The dtype of a result from operands a, b (as given) and their tensors ta, tb: a number takes its partner's dtype. */
 function resultDType(a: TensorOrNumber, b: TensorOrNumber, ta: Tensor, tb: Tensor): DType {
   return typeof a === "number" ? tb.dtype : typeof b === "number" ? ta.dtype : promoteTypes(ta.dtype, tb.dtype);
-}
-
-function prep(op: string, a: TensorOrNumber, b: TensorOrNumber): [Tensor, Tensor, Tensor[], DType] {
-  if (typeof a === "number" && typeof b === "number") throw new Error(`${op}: at least one argument must be a tensor`);
-  const like = (typeof a === "number" ? b : a) as Tensor;
-  checkTensor(like, op, "input");
-  const temps: Tensor[] = [];
-  const ta = typeof a === "number" ? (temps.push(asTensor(a, like)), temps[temps.length - 1]!) : a;
-  const tb = typeof b === "number" ? (temps.push(asTensor(b, like)), temps[temps.length - 1]!) : b;
-  checkTensor(ta, op, "a");
-  checkTensor(tb, op, "b");
-  checkFloat(ta, op, "a");
-  checkFloat(tb, op, "b");
-  checkSameDevice(op, ta, tb);
-  const dtype = resultDType(a, b, ta, tb);
-  return [ta, tb, temps, dtype];
 }
 
 function binaryOp(
@@ -57,8 +41,18 @@ function binaryOp(
   grads?: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null],
   saveOut = false,
 ): Tensor {
-  const [ta, tb, temps, dtype] = prep(op, a, b);
-  const out = binaryRaw(op, ta, tb, dtype);
+  if (typeof a === "number" && typeof b === "number") throw new Error(`${op}: at least one argument must be a tensor`);
+  const like = (typeof a === "number" ? b : a) as Tensor;
+  checkTensor(like, op, "input");
+  // A number operand becomes a temporary scalar tensor (freed below) with its partner's dtype.
+  const ta = typeof a === "number" ? asTensor(a, like) : a;
+  const tb = typeof b === "number" ? asTensor(b, like) : b;
+  checkTensor(ta, op, "a");
+  checkTensor(tb, op, "b");
+  checkFloat(ta, op, "a");
+  checkFloat(tb, op, "b");
+  checkSameDevice2(op, ta, tb);
+  const out = binaryRaw(op, ta, tb, resultDType(a, b, ta, tb));
   if (grads) {
     record(
       op,
@@ -75,7 +69,8 @@ function binaryOp(
       { save: saveOut ? [ta, tb, out] : [ta, tb] },
     );
   }
-  for (const t of temps) if (t !== out) t.dispose();
+  if (ta !== a && ta !== out) ta.dispose();
+  if (tb !== b && tb !== out) tb.dispose();
   return out;
 }
 

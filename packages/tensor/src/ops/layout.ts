@@ -10,19 +10,22 @@ import { sumToShape } from "./reduce.js";
 /** Same data, new shape (one dimension may be -1). Shares the buffer; differentiable. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   checkTensor(x, "reshape", "x");
-  const s = [...shape];
-  const neg = s.filter((d) => d === -1).length;
-  if (neg > 1) throw new Error(`reshape: more than one -1 in ${shapeStr(shape)}`);
-  if (neg === 1) {
-    const known = s.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  let s: readonly number[] = shape;
+  if (Array.isArray(shape) && shape.includes(-1)) {
+    const t = [...shape];
+    const neg = t.filter((d) => d === -1).length;
+    if (neg > 1) throw new Error(`reshape: more than one -1 in ${shapeStr(shape)}`);
+    const known = t.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
     if (known === 0 || x.size % known !== 0)
       throw new Error(`reshape: cannot reshape ${shapeStr(x.shape)} (${x.size} elements) into ${shapeStr(shape)}`);
-    s[s.indexOf(-1)] = x.size / known;
+    t[t.indexOf(-1)] = x.size / known;
+    s = t;
   }
-  checkShape(s, "reshape");
-  if (shapeSize(s) !== x.size)
-    throw new Error(`reshape: cannot reshape ${shapeStr(x.shape)} (${x.size} elements) into ${shapeStr(shape)} (${shapeSize(s)} elements)`);
-  const out = x._viewAs(s);
+  const n = checkShape(s, "reshape");
+  if (n !== x.size)
+    throw new Error(`reshape: cannot reshape ${shapeStr(x.shape)} (${x.size} elements) into ${shapeStr(shape)} (${n} elements)`);
+  // Same shape: share x's (frozen) shape array; else the Tensor constructor copies it.
+  const out = x._viewAs(sameShape(s, x.shape) ? x.shape : s);
   const inShape = x.shape;
   return record("reshape", out, [x], (g) => [g._viewAs(inShape)]);
 }
