@@ -108,7 +108,7 @@ __global__ void binary_mixed_vec(const TA* __restrict__ a, const TB* __restrict_
 }
 template <int OP, typename TA, typename TB, typename TO>
 void launch_mixed(const void* a, const void* b, void* out, int64_t n) {
-  binary_mixed_vec<OP, TA, TB, TO><<<grid_for_vec(n, 8), kThreads>>>(static_cast<const TA*>(a), static_cast<const TB*>(b),
+  binary_mixed_vec<OP, TA, TB, TO><<<grid_for_vec(n, 8), kThreads, 0, SEEKR_STREAM>>>(static_cast<const TA*>(a), static_cast<const TB*>(b),
                                                                      static_cast<TO*>(out), n);
 }
 // H: the 16-bit operand's element type; launches with out float32 or H.
@@ -173,22 +173,22 @@ void binary_t(const void* av, DType at, const std::vector<int64_t>& as, const vo
     if constexpr (!std::is_same_v<T, AnyF>) {  // typed: 16-byte chunks when the vector operands are aligned
       const unsigned gv = grid_for_vec(n, kVec16<T>);
       if (s.contiguous[0] && s.contiguous[1] && aligned16(a) && aligned16(b) && aligned16(out)) {
-        binary_contig_vec<OP, T><<<gv, kThreads>>>(a, b, out, n);
+        binary_contig_vec<OP, T><<<gv, kThreads, 0, SEEKR_STREAM>>>(a, b, out, n);
         return;
       }
       if (all_zero(s, 0) && s.contiguous[1] && aligned16(b) && aligned16(out)) {
-        binary_scalar_vec<OP, true, T><<<gv, kThreads>>>(a, b, out, n);
+        binary_scalar_vec<OP, true, T><<<gv, kThreads, 0, SEEKR_STREAM>>>(a, b, out, n);
         return;
       }
       if (s.contiguous[0] && all_zero(s, 1) && aligned16(a) && aligned16(out)) {
-        binary_scalar_vec<OP, false, T><<<gv, kThreads>>>(a, b, out, n);
+        binary_scalar_vec<OP, false, T><<<gv, kThreads, 0, SEEKR_STREAM>>>(a, b, out, n);
         return;
       }
     }
-    if (s.contiguous[0] && s.contiguous[1]) binary_contig<OP, T><<<g, kThreads>>>(a, da, b, db, out, dout, n);
-    else if (all_zero(s, 0) && s.contiguous[1]) binary_scalar<OP, true, T><<<g, kThreads>>>(a, da, b, db, out, dout, n);
-    else if (s.contiguous[0] && all_zero(s, 1)) binary_scalar<OP, false, T><<<g, kThreads>>>(a, da, b, db, out, dout, n);
-    else binary_strided<OP, T><<<g, kThreads>>>(s, a, da, b, db, out, dout, n);
+    if (s.contiguous[0] && s.contiguous[1]) binary_contig<OP, T><<<g, kThreads, 0, SEEKR_STREAM>>>(a, da, b, db, out, dout, n);
+    else if (all_zero(s, 0) && s.contiguous[1]) binary_scalar<OP, true, T><<<g, kThreads, 0, SEEKR_STREAM>>>(a, da, b, db, out, dout, n);
+    else if (s.contiguous[0] && all_zero(s, 1)) binary_scalar<OP, false, T><<<g, kThreads, 0, SEEKR_STREAM>>>(a, da, b, db, out, dout, n);
+    else binary_strided<OP, T><<<g, kThreads, 0, SEEKR_STREAM>>>(s, a, da, b, db, out, dout, n);
   });
   check_launch(cpu::binary_name(OP));
 }
@@ -319,11 +319,11 @@ void unary_t(const void* x, DType xt, void* out, DType ot, int64_t n, float p) {
     using T = typename decltype(e)::type;
     if constexpr (!std::is_same_v<T, AnyF>) {
       if (aligned16(x) && aligned16(out)) {
-        unary_vec<OP, T><<<grid_for_vec(n, kVec16<T>), kThreads>>>(static_cast<const T*>(x), static_cast<T*>(out), n, p);
+        unary_vec<OP, T><<<grid_for_vec(n, kVec16<T>), kThreads, 0, SEEKR_STREAM>>>(static_cast<const T*>(x), static_cast<T*>(out), n, p);
         return;
       }
     }
-    unary_kernel<OP, T><<<grid_for(n), kThreads>>>(static_cast<const T*>(x), (int)xt, static_cast<T*>(out), (int)ot, n, p);
+    unary_kernel<OP, T><<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(static_cast<const T*>(x), (int)xt, static_cast<T*>(out), (int)ot, n, p);
   });
   check_launch(cpu::unary_name(OP));
 }
@@ -333,12 +333,12 @@ void unary_grad_t(const void* x, DType xt, const void* gy, DType gyt, void* gx, 
     using T = typename decltype(e)::type;
     if constexpr (!std::is_same_v<T, AnyF>) {
       if (aligned16(x) && aligned16(gy) && aligned16(gx)) {
-        unary_grad_vec<OP, T><<<grid_for_vec(n, kVec16<T>), kThreads>>>(
+        unary_grad_vec<OP, T><<<grid_for_vec(n, kVec16<T>), kThreads, 0, SEEKR_STREAM>>>(
             static_cast<const T*>(x), static_cast<const T*>(gy), static_cast<T*>(gx), n, p);
         return;
       }
     }
-    unary_grad_kernel<OP, T><<<grid_for(n), kThreads>>>(static_cast<const T*>(x), (int)xt, static_cast<const T*>(gy),
+    unary_grad_kernel<OP, T><<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(static_cast<const T*>(x), (int)xt, static_cast<const T*>(gy),
                                                         (int)gyt, static_cast<T*>(gx), (int)gxt, n, p);
   });
   check_launch(cpu::unary_name(OP));
@@ -481,7 +481,7 @@ void where(int device, const void* c, DType ct, const std::vector<int64_t>& cs, 
   Strided<3> s = make_strided<3>("where", shape, st, base);
   with_elem(ct == at && at == bt && bt == ot, ot, [&](auto e) {
     using T = typename decltype(e)::type;
-    where_kernel<T><<<grid_for(n), kThreads>>>(s, static_cast<const T*>(c), (int)ct, static_cast<const T*>(a), (int)at,
+    where_kernel<T><<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(s, static_cast<const T*>(c), (int)ct, static_cast<const T*>(a), (int)at,
                                                static_cast<const T*>(b), (int)bt, static_cast<T*>(out), (int)ot, n);
   });
   check_launch("where");
@@ -497,11 +497,11 @@ void swiglu(int device, const void* gate, DType gt, const void* up, DType ut, vo
     T* o = static_cast<T*>(out);
     if constexpr (!std::is_same_v<T, AnyF>) {
       if (aligned16(g) && aligned16(u) && aligned16(o)) {
-        swiglu_vec<T><<<grid_for_vec(n, kVec16<T>), kThreads>>>(g, u, o, n);
+        swiglu_vec<T><<<grid_for_vec(n, kVec16<T>), kThreads, 0, SEEKR_STREAM>>>(g, u, o, n);
         return;
       }
     }
-    swiglu_kernel<T><<<grid_for(n), kThreads>>>(g, (int)gt, u, (int)ut, o, (int)ot, n);
+    swiglu_kernel<T><<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(g, (int)gt, u, (int)ut, o, (int)ot, n);
   });
   check_launch("swiglu");
 }
@@ -518,11 +518,11 @@ void swiglu_backward(int device, const void* gate, DType gt, const void* up, DTy
     T* du = static_cast<T*>(gup);
     if constexpr (!std::is_same_v<T, AnyF>) {
       if (aligned16(g) && aligned16(u) && aligned16(dy) && aligned16(dg) && aligned16(du)) {
-        swiglu_backward_vec<T><<<grid_for_vec(n, kVec16<T>), kThreads>>>(g, u, dy, dg, du, n);
+        swiglu_backward_vec<T><<<grid_for_vec(n, kVec16<T>), kThreads, 0, SEEKR_STREAM>>>(g, u, dy, dg, du, n);
         return;
       }
     }
-    swiglu_backward_kernel<T><<<grid_for(n), kThreads>>>(g, (int)gt, u, (int)ut, dy, (int)gyt, dg, (int)ggt, du,
+    swiglu_backward_kernel<T><<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(g, (int)gt, u, (int)ut, dy, (int)gyt, dg, (int)ggt, du,
                                                          (int)gut, n);
   });
   check_launch("swigluBackward");
