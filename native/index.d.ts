@@ -48,6 +48,10 @@ export interface NativeAddon {
   unary(op: number, x: Handle, out: Handle, p: number): void;
   unaryGrad(op: number, x: Handle, gy: Handle, gx: Handle, p: number): void;
   where(c: Handle, cs: number[], a: Handle, as: number[], b: Handle, bs: number[], out: Handle, shape: number[]): void;
+  /** out = silu(gate) * up over same-size buffers (the ops of silu then mul, so their bits). */
+  swiglu(gate: Handle, up: Handle, out: Handle): void;
+  /** Overwrites ggate = silu'(gate) * (gy * up) and gup = gy * silu(gate); outputs must not alias inputs or each other. */
+  swigluBackward(gate: Handle, up: Handle, gy: Handle, ggate: Handle, gup: Handle): void;
 
   reduceSum(x: Handle, out: Handle, outer: number, mid: number, inner: number, scale: number): void;
   reduceMax(x: Handle, vals: Handle, idx: Handle, outer: number, mid: number, inner: number): void;

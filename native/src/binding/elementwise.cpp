@@ -1,4 +1,4 @@
-// Glue for elementwise kernels: binary (broadcast by strides), unary, unaryGrad, where. On CUDA every float operand is
+// Glue for elementwise kernels: binary (broadcast by strides), unary, unaryGrad, where, swiglu, swigluBackward. On CUDA every float operand is
 // passed in its own dtype (float32, bfloat16, float16); on the CPU half buffers are staged (define_float).
 #include "binding/args.h"
 #include "cpu/elementwise.h"
@@ -111,6 +111,51 @@ void register_elementwise(Napi::Env env, Napi::Object exports) {
     cpu::where(c->as<float>(), cs, x->as<float>(), xs, y->as<float>(), ys, out->as<float>(), shape);
     return info.Env().Undefined();
   }, {}, {0, 2, 4, 6});
+  // swiglu(gate, up, out): out = silu(gate) * up, every buffer the same number of elements
+  define_float(env, exports, "swiglu", {0, 1}, {2}, [](const Napi::CallbackInfo& info) {
+    Args a(info, "swiglu");
+    Storage* gate = a.tensor(0, "gate");
+    Storage* up = a.tensor(1, "up");
+    Storage* out = a.tensor(2, "out");
+    for (auto [s, n] : {std::pair{gate, "gate"}, {up, "up"}, {out, "out"}}) {
+      require_float(a, s, n);
+      require_numel(a, s, n, gate->numel);
+    }
+    require_same_device(a, {gate, up, out});
+    if (out->device.type == DeviceType::CUDA) {
+      cuda::swiglu(out->device.index, gate->ptr, gate->dtype, up->ptr, up->dtype, out->ptr, out->dtype,
+                   (int64_t)gate->numel);
+      return info.Env().Undefined();
+    }
+    cpu::swiglu(gate->as<float>(), up->as<float>(), out->as<float>(), (int64_t)gate->numel);
+    return info.Env().Undefined();
+  }, {}, {0, 1, 2});
+  // swigluBackward(gate, up, gy, ggate, gup): ggate = silu'(gate) * gy * up, gup = gy * silu(gate) (both overwritten)
+  define_float(env, exports, "swigluBackward", {0, 1, 2}, {3, 4}, [](const Napi::CallbackInfo& info) {
+    Args a(info, "swigluBackward");
+    Storage* gate = a.tensor(0, "gate");
+    Storage* up = a.tensor(1, "up");
+    Storage* gy = a.tensor(2, "gy");
+    Storage* ggate = a.tensor(3, "ggate");
+    Storage* gup = a.tensor(4, "gup");
+    for (auto [s, n] : {std::pair{gate, "gate"}, {up, "up"}, {gy, "gy"}, {ggate, "ggate"}, {gup, "gup"}}) {
+      require_float(a, s, n);
+      require_numel(a, s, n, gate->numel);
+    }
+    for (auto [s, n] : {std::pair{gate, "gate"}, {up, "up"}, {gy, "gy"}, {gup, "gup"}})
+      if (s == ggate) a.fail(std::string("'ggate' must not be the same buffer as '") + n + "'");
+    for (auto [s, n] : {std::pair{gate, "gate"}, {up, "up"}, {gy, "gy"}})
+      if (s == gup) a.fail(std::string("'gup' must not be the same buffer as '") + n + "'");
+    require_same_device(a, {gate, up, gy, ggate, gup});
+    if (ggate->device.type == DeviceType::CUDA) {
+      cuda::swiglu_backward(ggate->device.index, gate->ptr, gate->dtype, up->ptr, up->dtype, gy->ptr, gy->dtype,
+                            ggate->ptr, ggate->dtype, gup->ptr, gup->dtype, (int64_t)gate->numel);
+      return info.Env().Undefined();
+    }
+    cpu::swiglu_backward(gate->as<float>(), up->as<float>(), gy->as<float>(), ggate->as<float>(), gup->as<float>(),
+                         (int64_t)gate->numel);
+    return info.Env().Undefined();
+  }, {}, {0, 1, 2, 3, 4});
 }
 
 }  // namespace seekr

@@ -1,4 +1,4 @@
-// CPU elementwise kernels, threaded over rows; contiguous operands take a vectorisable fast path.
+// CPU elementwise kernels, threaded over rows; contiguous operands take a vectorisable fast path. Fused SwiGLU.
 #include "cpu/elementwise.h"
 
 #include <cmath>
@@ -161,6 +161,21 @@ static void unary_grad_t(const float* x, const float* gy, float* gx, int64_t n, 
 void unary(int op, const float* x, float* out, int64_t n, float p) { SEEKR_UNARY_CASES(unary_t, x, out, n, p) }
 void unary_grad(int op, const float* x, const float* gy, float* gx, int64_t n, float p) {
   SEEKR_UNARY_CASES(unary_grad_t, x, gy, gx, n, p)
+}
+
+void swiglu(const float* gate, const float* up, float* out, int64_t n) {
+  parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) out[i] = un<SILU>(gate[i], 0.f) * up[i];
+  });
+}
+void swiglu_backward(const float* gate, const float* up, const float* gy, float* ggate, float* gup, int64_t n) {
+  parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float x = gate[i], u = up[i], g = gy[i];
+      gup[i] = g * un<SILU>(x, 0.f);
+      ggate[i] = ungrad<SILU>(x, g * u, 0.f);
+    }
+  });
 }
 
 void where(const float* c, const std::vector<int64_t>& cs, const float* a, const std::vector<int64_t>& as,

@@ -1,4 +1,4 @@
-// Elementwise kernels: broadcasting binary ops, unary math with its gradients, where.
+// Elementwise kernels: broadcasting binary ops, unary math with its gradients, where, fused SwiGLU.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -38,6 +38,13 @@ void unary(int op, const float* x, float* out, int64_t n, float p);
 void unary_grad(int op, const float* x, const float* gy, float* gx, int64_t n, float p);
 void where(const float* c, const std::vector<int64_t>& cs, const float* a, const std::vector<int64_t>& as,
            const float* b, const std::vector<int64_t>& bs, float* out, const std::vector<int64_t>& shape);
+
+// SwiGLU (the LLaMA MLP's gate), n elements of same-shape operands: out = silu(gate) * up. The operations of unary
+// SILU then binary MUL, in that order, so the bits of mul(silu(gate), up).
+void swiglu(const float* gate, const float* up, float* out, int64_t n);
+// Its backward, overwriting both gradients: ggate = silu'(gate) * (gy * up), gup = gy * silu(gate) (the operations of
+// mul's backward then SILU's unary_grad, so the bits of the unfused pair). Inputs may alias each other, not outputs.
+void swiglu_backward(const float* gate, const float* up, const float* gy, float* ggate, float* gup, int64_t n);
 
 }  // namespace cpu
 }  // namespace seekr

@@ -1,7 +1,8 @@
 // CUDA elementwise kernels: broadcasting binary ops (strides, up to 16 merged dims), unary math and its gradients,
-// where. The formulas are cpu/elementwise.cpp's, operation for operation (see common.cuh for the float rules).
-// Operands are float32, bfloat16 or float16 (kernels.h): typed kernels when every operand has one dtype, AnyF ones
-// (dtype read per operand) for mixed dtypes.
+// where, fused SwiGLU. The formulas are cpu/elementwise.cpp's, operation for operation (see common.cuh for the float
+// rules). Operands are float32, bfloat16 or float16 (kernels.h): typed kernels when every operand has one dtype, AnyF
+// ones (dtype read per operand) for mixed dtypes, and vectorised mixed-dtype kernels for the same-shape contiguous
+// binary ops of a float32 operand with a 16-bit one (the residual add of a float32 stream and a bfloat16 product).
 #include <cuda_runtime.h>
 
 #include <type_traits>
@@ -86,6 +87,56 @@ __global__ void binary_scalar_vec(const T* __restrict__ a, const T* __restrict__
         stf(out, 0, i, A_SCALAR ? bin<OP>(s, x) : bin<OP>(x, s));
       });
 }
+// Same-shape contiguous operands of two float dtypes, a float32 one and a bfloat16 / float16 one (either order), out
+// float32 or the 16-bit operand's dtype, all starting 16-byte aligned: 8 elements per thread and step (one 16-byte
+// chunk of each 16-bit operand, two of each float32 one), the scalar path's arithmetic (widen, bin<OP> in float,
+// round once), so its bits. For add / sub / mul / div; the other ops keep the AnyF kernel.
+template <int OP, typename TA, typename TB, typename TO>
+__global__ void binary_mixed_vec(const TA* __restrict__ a, const TB* __restrict__ b, TO* __restrict__ out, int64_t n) {
+  constexpr int V = 8;
+  grid_loop_vec<V>(
+      n,
+      [&](int64_t i) {
+        float x[V], y[V];
+        ldf_vec(a, i, x);
+        ldf_vec(b, i, y);
+#pragma unroll
+        for (int j = 0; j < V; ++j) x[j] = bin<OP>(x[j], y[j]);
+        stf_vec(out, i, x);
+      },
+      [&](int64_t i) { stf(out, 0, i, bin<OP>(ldf(a, 0, i), ldf(b, 0, i))); });
+}
+template <int OP, typename TA, typename TB, typename TO>
+void launch_mixed(const void* a, const void* b, void* out, int64_t n) {
+  binary_mixed_vec<OP, TA, TB, TO><<<grid_for_vec(n, 8), kThreads, 0, SEEKR_STREAM>>>(static_cast<const TA*>(a), static_cast<const TB*>(b),
+                                                                     static_cast<TO*>(out), n);
+}
+// H: the 16-bit operand's element type; launches with out float32 or H.
+template <int OP, typename H>
+void launch_mixed_h(bool a_f32, bool out_f32, const void* a, const void* b, void* out, int64_t n) {
+  if (a_f32 && out_f32) launch_mixed<OP, float, H, float>(a, b, out, n);
+  else if (a_f32) launch_mixed<OP, float, H, H>(a, b, out, n);
+  else if (out_f32) launch_mixed<OP, H, float, float>(a, b, out, n);
+  else launch_mixed<OP, H, float, H>(a, b, out, n);
+}
+// Launches binary_mixed_vec and returns true where it applies (contiguity is the caller's test), else false.
+template <int OP>
+bool binary_mixed(const void* a, DType at, const void* b, DType bt, void* out, DType ot, int64_t n) {
+  if constexpr (OP != cpu::ADD && OP != cpu::SUB && OP != cpu::MUL && OP != cpu::DIV) {
+    return false;
+  } else {
+    const bool a_f32 = at == DType::F32, b_f32 = bt == DType::F32;
+    if (a_f32 == b_f32) return false;  // one dtype, or bfloat16 with float16
+    const DType h = a_f32 ? bt : at;
+    if (h != DType::BF16 && h != DType::F16) return false;
+    if (ot != DType::F32 && ot != h) return false;
+    if (!aligned16(a) || !aligned16(b) || !aligned16(out)) return false;
+    if (h == DType::BF16) launch_mixed_h<OP, __nv_bfloat16>(a_f32, ot == DType::F32, a, b, out, n);
+    else launch_mixed_h<OP, __half>(a_f32, ot == DType::F32, a, b, out, n);
+    return true;
+  }
+}
+
 template <int OP, typename T>
 __global__ void binary_strided(Strided<2> s, const T* __restrict__ a, int da, const T* __restrict__ b, int db,
                                T* __restrict__ out, int dout, int64_t n) {
@@ -110,6 +161,10 @@ void binary_t(const void* av, DType at, const std::vector<int64_t>& as, const vo
   Strided<2> s = make_strided<2>(cpu::binary_name(OP), shape, st, base);
   const unsigned g = grid_for(n);
   const int da = (int)at, db = (int)bt, dout = (int)ot;
+  if (s.contiguous[0] && s.contiguous[1] && binary_mixed<OP>(av, at, bv, bt, ov, ot, n)) {
+    check_launch(cpu::binary_name(OP));
+    return;
+  }
   with_elem(at == bt && bt == ot, ot, [&](auto e) {
     using T = typename decltype(e)::type;
     const T* a = static_cast<const T*>(av);
@@ -118,22 +173,22 @@ void binary_t(const void* av, DType at, const std::vector<int64_t>& as, const vo
     if constexpr (!std::is_same_v<T, AnyF>) {  // typed: 16-byte chunks when the vector operands are aligned
       const unsigned gv = grid_for_vec(n, kVec16<T>);
       if (s.contiguous[0] && s.contiguous[1] && aligned16(a) && aligned16(b) && aligned16(out)) {
-        binary_contig_vec<OP, T><<<gv, kThreads>>>(a, b, out, n);
+        binary_contig_vec<OP, T><<<gv, kThreads, 0, SEEKR_STREAM>>>(a, b, out, n);
         return;
       }
       if (all_zero(s, 0) && s.contiguous[1] && aligned16(b) && aligned16(out)) {
-        binary_scalar_vec<OP, true, T><<<gv, kThreads>>>(a, b, out, n);
+        binary_scalar_vec<OP, true, T><<<gv, kThreads, 0, SEEKR_STREAM>>>(a, b, out, n);
         return;
       }
       if (s.contiguous[0] && all_zero(s, 1) && aligned16(a) && aligned16(out)) {
-        binary_scalar_vec<OP, false, T><<<gv, kThreads>>>(a, b, out, n);
+        binary_scalar_vec<OP, false, T><<<gv, kThreads, 0, SEEKR_STREAM>>>(a, b, out, n);
         return;
       }
     }
-    if (s.contiguous[0] && s.contiguous[1]) binary_contig<OP, T><<<g, kThreads>>>(a, da, b, db, out, dout, n);
-    else if (all_zero(s, 0) && s.contiguous[1]) binary_scalar<OP, true, T><<<g, kThreads>>>(a, da, b, db, out, dout, n);
-    else if (s.contiguous[0] && all_zero(s, 1)) binary_scalar<OP, false, T><<<g, kThreads>>>(a, da, b, db, out, dout, n);
-    else binary_strided<OP, T><<<g, kThreads>>>(s, a, da, b, db, out, dout, n);
+    if (s.contiguous[0] && s.contiguous[1]) binary_contig<OP, T><<<g, kThreads, 0, SEEKR_STREAM>>>(a, da, b, db, out, dout, n);
+    else if (all_zero(s, 0) && s.contiguous[1]) binary_scalar<OP, true, T><<<g, kThreads, 0, SEEKR_STREAM>>>(a, da, b, db, out, dout, n);
+    else if (s.contiguous[0] && all_zero(s, 1)) binary_scalar<OP, false, T><<<g, kThreads, 0, SEEKR_STREAM>>>(a, da, b, db, out, dout, n);
+    else binary_strided<OP, T><<<g, kThreads, 0, SEEKR_STREAM>>>(s, a, da, b, db, out, dout, n);
   });
   check_launch(cpu::binary_name(OP));
 }
@@ -264,11 +319,11 @@ void unary_t(const void* x, DType xt, void* out, DType ot, int64_t n, float p) {
     using T = typename decltype(e)::type;
     if constexpr (!std::is_same_v<T, AnyF>) {
       if (aligned16(x) && aligned16(out)) {
-        unary_vec<OP, T><<<grid_for_vec(n, kVec16<T>), kThreads>>>(static_cast<const T*>(x), static_cast<T*>(out), n, p);
+        unary_vec<OP, T><<<grid_for_vec(n, kVec16<T>), kThreads, 0, SEEKR_STREAM>>>(static_cast<const T*>(x), static_cast<T*>(out), n, p);
         return;
       }
     }
-    unary_kernel<OP, T><<<grid_for(n), kThreads>>>(static_cast<const T*>(x), (int)xt, static_cast<T*>(out), (int)ot, n, p);
+    unary_kernel<OP, T><<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(static_cast<const T*>(x), (int)xt, static_cast<T*>(out), (int)ot, n, p);
   });
   check_launch(cpu::unary_name(OP));
 }
@@ -278,15 +333,83 @@ void unary_grad_t(const void* x, DType xt, const void* gy, DType gyt, void* gx, 
     using T = typename decltype(e)::type;
     if constexpr (!std::is_same_v<T, AnyF>) {
       if (aligned16(x) && aligned16(gy) && aligned16(gx)) {
-        unary_grad_vec<OP, T><<<grid_for_vec(n, kVec16<T>), kThreads>>>(
+        unary_grad_vec<OP, T><<<grid_for_vec(n, kVec16<T>), kThreads, 0, SEEKR_STREAM>>>(
             static_cast<const T*>(x), static_cast<const T*>(gy), static_cast<T*>(gx), n, p);
         return;
       }
     }
-    unary_grad_kernel<OP, T><<<grid_for(n), kThreads>>>(static_cast<const T*>(x), (int)xt, static_cast<const T*>(gy),
+    unary_grad_kernel<OP, T><<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(static_cast<const T*>(x), (int)xt, static_cast<const T*>(gy),
                                                         (int)gyt, static_cast<T*>(gx), (int)gxt, n, p);
   });
   check_launch(cpu::unary_name(OP));
+}
+
+// ---- fused SwiGLU ------------------------------------------------------------------------------------------------
+// out = silu(gate) * up and its backward: un<SILU> / ungrad<SILU> and fmul, the CPU kernels' operations in their order
+// (cpu::swiglu), so the bits of silu then mul. Typed kernels when every operand has one dtype (16-byte chunks when all
+// start aligned), AnyF ones otherwise.
+__device__ __forceinline__ float swiglu_f(float x, float u) { return fmul(un<cpu::SILU>(x, 0.f), u); }
+// gup = g * silu(x), ggate = silu'(x) * (g * u): un<SILU> and ungrad<SILU> written out to share one sigmoid (one exp).
+__device__ __forceinline__ void swiglu_b(float x, float u, float g, float& gg, float& gu) {
+  const float s = sigmoid_(x);
+  gu = fmul(g, fmul(x, s));
+  gg = fmul(fmul(fmul(g, u), s), fadd(1.f, fmul(x, fsub(1.f, s))));
+}
+
+template <typename T>
+__global__ void swiglu_kernel(const T* __restrict__ gate, int dg, const T* __restrict__ up, int du, T* __restrict__ out,
+                              int dout, int64_t n) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    stf(out, dout, i, swiglu_f(ldf(gate, dg, i), ldf(up, du, i)));
+}
+template <typename T>
+__global__ void swiglu_vec(const T* __restrict__ gate, const T* __restrict__ up, T* __restrict__ out, int64_t n) {
+  constexpr int V = kVec16<T>;
+  grid_loop_vec<V>(
+      n,
+      [&](int64_t i) {
+        float x[V], u[V];
+        ldf_vec(gate, i, x);
+        ldf_vec(up, i, u);
+#pragma unroll
+        for (int j = 0; j < V; ++j) x[j] = swiglu_f(x[j], u[j]);
+        stf_vec(out, i, x);
+      },
+      [&](int64_t i) { stf(out, 0, i, swiglu_f(ldf(gate, 0, i), ldf(up, 0, i))); });
+}
+template <typename T>
+__global__ void swiglu_backward_kernel(const T* __restrict__ gate, int dg, const T* __restrict__ up, int du,
+                                       const T* __restrict__ gy, int dgy, T* __restrict__ ggate, int dgg,
+                                       T* __restrict__ gup, int dgu, int64_t n) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    float gg, gu;
+    swiglu_b(ldf(gate, dg, i), ldf(up, du, i), ldf(gy, dgy, i), gg, gu);
+    stf(ggate, dgg, i, gg);
+    stf(gup, dgu, i, gu);
+  }
+}
+template <typename T>
+__global__ void swiglu_backward_vec(const T* __restrict__ gate, const T* __restrict__ up, const T* __restrict__ gy,
+                                    T* __restrict__ ggate, T* __restrict__ gup, int64_t n) {
+  constexpr int V = kVec16<T>;
+  grid_loop_vec<V>(
+      n,
+      [&](int64_t i) {
+        float x[V], u[V], g[V];
+        ldf_vec(gate, i, x);
+        ldf_vec(up, i, u);
+        ldf_vec(gy, i, g);
+#pragma unroll
+        for (int j = 0; j < V; ++j) swiglu_b(x[j], u[j], g[j], x[j], u[j]);  // x <- ggate, u <- gup
+        stf_vec(ggate, i, x);
+        stf_vec(gup, i, u);
+      },
+      [&](int64_t i) {
+        float gg, gu;
+        swiglu_b(ldf(gate, 0, i), ldf(up, 0, i), ldf(gy, 0, i), gg, gu);
+        stf(ggate, 0, i, gg);
+        stf(gup, 0, i, gu);
+      });
 }
 
 template <typename T>
@@ -358,10 +481,51 @@ void where(int device, const void* c, DType ct, const std::vector<int64_t>& cs, 
   Strided<3> s = make_strided<3>("where", shape, st, base);
   with_elem(ct == at && at == bt && bt == ot, ot, [&](auto e) {
     using T = typename decltype(e)::type;
-    where_kernel<T><<<grid_for(n), kThreads>>>(s, static_cast<const T*>(c), (int)ct, static_cast<const T*>(a), (int)at,
+    where_kernel<T><<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(s, static_cast<const T*>(c), (int)ct, static_cast<const T*>(a), (int)at,
                                                static_cast<const T*>(b), (int)bt, static_cast<T*>(out), (int)ot, n);
   });
   check_launch("where");
+}
+
+void swiglu(int device, const void* gate, DType gt, const void* up, DType ut, void* out, DType ot, int64_t n) {
+  if (n == 0) return;
+  use_device(device);
+  with_elem(gt == ut && ut == ot, ot, [&](auto e) {
+    using T = typename decltype(e)::type;
+    const T* g = static_cast<const T*>(gate);
+    const T* u = static_cast<const T*>(up);
+    T* o = static_cast<T*>(out);
+    if constexpr (!std::is_same_v<T, AnyF>) {
+      if (aligned16(g) && aligned16(u) && aligned16(o)) {
+        swiglu_vec<T><<<grid_for_vec(n, kVec16<T>), kThreads, 0, SEEKR_STREAM>>>(g, u, o, n);
+        return;
+      }
+    }
+    swiglu_kernel<T><<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(g, (int)gt, u, (int)ut, o, (int)ot, n);
+  });
+  check_launch("swiglu");
+}
+void swiglu_backward(int device, const void* gate, DType gt, const void* up, DType ut, const void* gy, DType gyt,
+                     void* ggate, DType ggt, void* gup, DType gut, int64_t n) {
+  if (n == 0) return;
+  use_device(device);
+  with_elem(gt == ut && ut == gyt && gyt == ggt && ggt == gut, ggt, [&](auto e) {
+    using T = typename decltype(e)::type;
+    const T* g = static_cast<const T*>(gate);
+    const T* u = static_cast<const T*>(up);
+    const T* dy = static_cast<const T*>(gy);
+    T* dg = static_cast<T*>(ggate);
+    T* du = static_cast<T*>(gup);
+    if constexpr (!std::is_same_v<T, AnyF>) {
+      if (aligned16(g) && aligned16(u) && aligned16(dy) && aligned16(dg) && aligned16(du)) {
+        swiglu_backward_vec<T><<<grid_for_vec(n, kVec16<T>), kThreads, 0, SEEKR_STREAM>>>(g, u, dy, dg, du, n);
+        return;
+      }
+    }
+    swiglu_backward_kernel<T><<<grid_for(n), kThreads, 0, SEEKR_STREAM>>>(g, (int)gt, u, (int)ut, dy, (int)gyt, dg, (int)ggt, du,
+                                                         (int)gut, n);
+  });
+  check_launch("swigluBackward");
 }
 
 }  // namespace cuda

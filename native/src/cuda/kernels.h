@@ -30,6 +30,13 @@ void where(int device, const void* c, DType ct, const std::vector<int64_t>& cs, 
            const std::vector<int64_t>& as, const void* b, DType bt, const std::vector<int64_t>& bs, void* out, DType ot,
            const std::vector<int64_t>& shape);
 
+// ---- fused SwiGLU (cpu/elementwise.h: cpu::swiglu, cpu::swiglu_backward) ----------------------------------------
+// n elements of same-shape contiguous operands, each in its own float dtype. swiglu: out = silu(gate) * up.
+// swiglu_backward overwrites ggate = silu'(gate) * (gy * up) and gup = gy * silu(gate).
+void swiglu(int device, const void* gate, DType gt, const void* up, DType ut, void* out, DType ot, int64_t n);
+void swiglu_backward(int device, const void* gate, DType gt, const void* up, DType ut, const void* gy, DType gyt,
+                     void* ggate, DType ggt, void* gup, DType gut, int64_t n);
+
 // ---- fills, casts, random (binding/memory.cpp, cpu/random.h) -----------------------------------------------------
 void fill_f32(int device, float* p, int64_t n, float v);
 void fill_i32(int device, int32_t* p, int64_t n, int32_t v);

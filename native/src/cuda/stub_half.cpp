@@ -16,6 +16,11 @@ void where(int, const void*, DType, const std::vector<int64_t>&, const void*, DT
            const void*, DType, const std::vector<int64_t>&, void*, DType, const std::vector<int64_t>&) {
   throw not_built();
 }
+void swiglu(int, const void*, DType, const void*, DType, void*, DType, int64_t) { throw not_built(); }
+void swiglu_backward(int, const void*, DType, const void*, DType, const void*, DType, void*, DType, void*, DType,
+                     int64_t) {
+  throw not_built();
+}
 void reduce_sum(int, const void*, DType, void*, DType, int64_t, int64_t, int64_t, float) { throw not_built(); }
 void softmax(int, const void*, DType, void*, DType, int64_t, int64_t, bool) { throw not_built(); }
 void softmax_backward(int, const void*, DType, const void*, DType, void*, DType, int64_t, int64_t, bool) {

@@ -202,6 +202,135 @@ test("fused nn fast paths on half buffers: crossEntropy (+ backward), rmsNormBac
   }
 });
 
+// Values for the fused / vectorised elementwise checks: normal data with specials sprinkled in (NaN, infinities, -0,
+// magnitudes where sigmoid saturates or exp overflows).
+function withSpecials(r, n, scale) {
+  const a = randn(r, n, scale);
+  const sp = [NaN, Infinity, -Infinity, -0, 0, 100, -100, 90, -90, 1e-30, 65504];
+  for (let i = 0; i < n; i++) if (r() < 0.02) a[i] = sp[Math.floor(r() * sp.length)];
+  return a;
+}
+// sameBits, except that any two NaNs match: NaN payloads and signs differ between the host's float operations and the
+// GPU's (canonical NaN) before they are rounded to a 16-bit dtype.
+function sameBitsAnyNaN(what, got, want, dtype) {
+  if (dtype === F32) return sameBits(what, got, want);
+  const nan = (b) => (dtype === BF16 ? (b & 0x7f80) === 0x7f80 && (b & 0x7f) !== 0 : (b & 0x7c00) === 0x7c00 && (b & 0x3ff) !== 0);
+  assert.equal(got.length, want.length, `${what}: lengths`);
+  let bad = 0, first = -1;
+  for (let i = 0; i < want.length; i++)
+    if (got[i] !== want[i] && !(nan(got[i]) && nan(want[i]))) { bad++; if (first < 0) first = i; }
+  if (bad) assert.fail(`${what}: ${bad} of ${want.length} differ; first at ${first}: device bits ${got[first]} vs cpu ${want[first]}`);
+}
+// |got - want| <= ulps * ulp(dtype) at max(|want_i|, scale_i) per element (equal values, infinities included, and any
+// two NaNs match): for float32 outputs of kernels that call exp, whose float32 results on the GPU (exp in double,
+// rounded) and the cpu (glibc's expf) differ in the last bit for about 1 input in 10^4; half outputs then round alike
+// or one unit apart. scale_i covers cancellation (1 + x (1 - s) in silu').
+function closeEach(what, got, want, dtype, ulps, scale = null) {
+  assert.equal(got.length, want.length, `${what}: lengths`);
+  let bad = 0, first = -1;
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i], w = want[i];
+    if (g === w || (Number.isNaN(g) && Number.isNaN(w))) continue;
+    const lim = ulps * ulpOf(Math.max(Math.abs(w), scale ? scale[i] : 0), dtype);
+    if (!(Math.abs(g - w) <= lim)) { bad++; if (first < 0) first = i; }
+  }
+  if (bad) assert.fail(`${what}: ${bad} of ${want.length} off by more than ${ulps} ulps; first at ${first}: device ${got[first]} vs cpu ${want[first]}`);
+}
+// Sizes: empty, a tail alone (< 8), whole chunks only, chunks and a tail, and a size spread over many blocks.
+const VSIZES = [0, 1, 7, 8, 9, 4099, 8 * 5000 + 5];
+
+test("swiglu / swigluBackward against the cpu for every dtype, mixed dtypes, vector body and tail (exp's last bit aside)", opts, () => {
+  const r = rng(5);
+  // [gate, up, out] dtypes; the backward's gy / ggate / gup take out / gate / up's dtypes.
+  const combos = [[F32, F32, F32], [BF16, BF16, BF16], [F16, F16, F16], [BF16, F32, F32], [F32, F16, F32], [BF16, BF16, F32]];
+  for (const n of VSIZES)
+    for (const [gt, ut, ot] of combos) {
+      const g = withSpecials(r, n, 3), u = withSpecials(r, n, 1.5), gy = withSpecials(r, n, 1);
+      const res = both((p) => {
+        const hg = p.of(g, gt), hu = p.of(u, ut), out = p.alloc(ot, n);
+        native.swiglu(hg, hu, out);
+        const dg = p.alloc(gt, n), du = p.alloc(ut, n);
+        const hy = p.of(gy, ot);
+        native.swigluBackward(hg, hu, hy, dg, du);
+        return { out: p.get(out, n), dg: p.get(dg, n), du: p.get(du, n), g: p.get(hg, n), u: p.get(hu, n), gy: p.get(hy, n) };
+      });
+      const what = `n=${n} gate ${NAMES[gt]} up ${NAMES[ut]} out ${NAMES[ot]}`;
+      const { g: G, u: U, gy: Y } = res.cpu;
+      // silu'(x) gy up = gy up s (1 + x (1 - s)) cancels near x = -1.28: judged at |gy up| (1 + |x|)
+      const scale = Float64Array.from(G, (x, i) => Math.abs(Y[i] * U[i]) * (1 + Math.abs(x)));
+      const ulps = (dt) => (dt === F32 ? 4 : 1);
+      closeEach(`swiglu ${what}`, res.dev.out, res.cpu.out, ot, ulps(ot));
+      closeEach(`swigluBackward ggate ${what}`, res.dev.dg, res.cpu.dg, gt, ulps(gt), scale);
+      closeEach(`swigluBackward gup ${what}`, res.dev.du, res.cpu.du, ut, ulps(ut));
+    }
+  // In float32 the fused op is the unfused pair, bit for bit (the same operations in the same order), on the device
+  // too. (In a 16-bit dtype the pair rounds silu(gate) and gy * up in between; the fused op rounds once.)
+  {
+    const dt = F32, n = 4099;
+    const g = withSpecials(r, n, 3), u = withSpecials(r, n, 1.5), gy = withSpecials(r, n, 1);
+    const p = new Pool(DEV);
+    try {
+      const hg = p.of(g, dt), hu = p.of(u, dt), hy = p.of(gy, dt);
+      const fused = p.alloc(dt, n), s = p.alloc(dt, n), unf = p.alloc(dt, n);
+      native.swiglu(hg, hu, fused);
+      native.unary(7, hg, s, 0); // silu
+      native.binary(2, s, [1], hu, [1], unf, [n]); // mul
+      sameBits("float32 swiglu vs mul(silu)", p.bits(fused), p.bits(unf));
+      const dg = p.alloc(dt, n), du = p.alloc(dt, n), t = p.alloc(dt, n), dg2 = p.alloc(dt, n), du2 = p.alloc(dt, n);
+      native.swigluBackward(hg, hu, hy, dg, du);
+      native.binary(2, hy, [1], hu, [1], t, [n]); // gy * up
+      native.unaryGrad(7, hg, t, dg2, 0); // silu'(gate) * (gy * up)
+      native.binary(2, hy, [1], s, [1], du2, [n]); // gy * silu(gate)
+      sameBits("float32 swigluBackward ggate vs the unfused pair", p.bits(dg), p.bits(dg2));
+      sameBits("float32 swigluBackward gup vs the unfused pair", p.bits(du), p.bits(du2));
+    } finally { p.dispose(); }
+  }
+});
+
+test("swiglu / swigluBackward reject mismatched sizes, int32 buffers and aliased outputs, naming the op", opts, () => {
+  const p = new Pool(DEV);
+  try {
+    const a = p.of(new Float32Array(8), F32), b = p.of(new Float32Array(8), F32), c = p.alloc(F32, 8), d = p.alloc(F32, 8);
+    assert.throws(() => native.swiglu(a, p.alloc(F32, 7), c), /seekr\.swiglu: .*'up'/);
+    assert.throws(() => native.swiglu(a, b, p.alloc(I32, 8)), /seekr\.swiglu: .*'out'/);
+    assert.throws(() => native.swigluBackward(a, b, c, d, d), /seekr\.swigluBackward: 'ggate' must not be the same buffer as 'gup'/);
+    assert.throws(() => native.swigluBackward(a, b, c, a, d), /seekr\.swigluBackward: 'ggate' must not be the same buffer as 'gate'/);
+  } finally { p.dispose(); }
+});
+
+test("binary with a float32 and a 16-bit operand (the vectorised mixed path): bit-exact against the cpu", opts, () => {
+  const r = rng(6);
+  // [a, b, out]: float32 with bfloat16 / float16 in either order, out float32 or the 16-bit dtype; and bf16 with f16.
+  const combos = [];
+  for (const h of [BF16, F16])
+    for (const o of [F32, h]) combos.push([F32, h, o], [h, F32, o]);
+  combos.push([BF16, F16, F32]);
+  const OPS = [[0, "add"], [1, "sub"], [2, "mul"], [3, "div"], [5, "maximum"], [9, "gt"]];
+  for (const n of VSIZES)
+    for (const [at, bt, ot] of combos) {
+      const a = withSpecials(r, n, 2), b = withSpecials(r, n, 2);
+      const res = both((p) => {
+        const ha = p.of(a, at), hb = p.of(b, bt);
+        const outs = {};
+        for (const [op, name] of OPS) {
+          const out = p.alloc(ot, n);
+          native.binary(op, ha, [1], hb, [1], out, [n]);
+          outs[name] = p.bits(out);
+        }
+        // broadcasting stays on the strided / scalar paths: [n] with [1], and a [2, n] with [n] row
+        const s = p.of(b.subarray(0, Math.min(1, n)), bt), o1 = p.alloc(ot, n);
+        if (n) native.binary(0, ha, [1], s, [0], o1, [n]);
+        outs.scalar = p.bits(o1);
+        const a2 = p.of(Float32Array.from([...a, ...a]), at), o2 = p.alloc(ot, 2 * n);
+        native.binary(2, a2, [n, 1], hb, [0, 1], o2, [2, n]);
+        outs.rows = p.bits(o2);
+        return outs;
+      });
+      for (const k of Object.keys(res.cpu))
+        sameBitsAnyNaN(`binary ${k} n=${n} ${NAMES[at]} with ${NAMES[bt]} -> ${NAMES[ot]}`, res.dev[k], res.cpu[k], ot);
+    }
+});
+
 test("half GEMM: bf16 / f16 operands, f32 / bf16 / f16 outputs, transposes, batch broadcast, beta 0 and 1", opts, (t) => {
   const r = rng(3);
   const cases = [

@@ -56,6 +56,7 @@ export const rsqrt = named("rsqrt", em.rsqrt);
 export const tanh = named("tanh", em.tanh);
 export const sigmoid = named("sigmoid", em.sigmoid);
 export const silu = named("silu", em.silu);
+export const swiglu = named("swiglu", em.swiglu);
 export const gelu = named("gelu", em.gelu);
 export const geluTanh = named("geluTanh", em.geluTanh);
 export const relu = named("relu", em.relu);

@@ -342,6 +342,11 @@ const BUILD: Record<keyof NativeAddon, Builder> = {
     const v = d.b[2] ? view(d, shape, 3, d.b[3]!) : null;
     return [w.f(prod(c.shape)), c.strides, v ? w.f(v.numel) : w.f(prod(a.shape)), v ? v.strides : a.strides, w.f(prod(b.shape)), b.strides, w.f(prod(shape)), shape];
   },
+  swiglu: (d, w) => { const n = d.r[0]! * d.r[1]!; return [w.f(n), w.f(d.b[0] ? n : d.r[2]!), w.buf(d.b[1] ? DT.f32 : d.r[3]! % 4, n)]; },
+  swigluBackward: (d, w) => {
+    const n = d.r[0]! * d.r[1]!, g = w.f(n);
+    return [g, w.f(n), w.f(d.b[0] ? n : d.r[2]!), d.b[2] ? g : w.f(n), w.buf(d.b[1] ? DT.f32 : d.r[3]! % 4, n)];
+  },
   reduceSum: (d, w) => { const [o, m, i] = [d.r[0]!, d.r[1]!, d.r[2]!]; return [w.f(o * m * i), w.f(d.b[0] ? o * i : d.r[3]!), o, m, i, d.v[0]]; },
   reduceMax: (d, w) => { const [o, m, i] = [d.r[0]!, d.r[1]!, d.r[2]!]; return [w.f(o * m * i), w.f(o * i), w.buf(d.b[0] ? DT.i32 : DT.f32, o * i), o, m, i]; },
   maxBackward: (d, w) => {
@@ -665,6 +670,12 @@ const NASTY: Record<keyof NativeAddon, Nasty> = {
   ],
   unary: [["op 19", (w) => [19, f(w, 2), f(w, 2), 0]], ["size mismatch", (w) => [1, f(w, 2), f(w, 3), 0]], ["i32 in", (w) => [1, w.i(2), f(w, 2), 0]], ["p NaN", (w) => [11, f(w, 2), f(w, 2), NaN]], ["missing p", (w) => [1, f(w, 2), f(w, 2)]], ["in place", (w) => { const h = f(w, 4); return [2, h, h, 0]; }]],
   unaryGrad: [["op -3", (w) => [-3, f(w, 2), f(w, 2), f(w, 2), 0]], ["gy too short", (w) => [1, f(w, 2), f(w, 1), f(w, 2), 0]], ["gx bf16", (w) => [1, f(w, 2), f(w, 2), w.buf(DT.bf16, 2), 0]]],
+  swiglu: [["up too short", (w) => [f(w, 3), f(w, 2), f(w, 3)]], ["i32 out", (w) => [f(w, 2), f(w, 2), w.i(2)]], ["not handles", () => [1, 2, 3]]],
+  swigluBackward: [
+    ["ggate is gup", (w) => { const g = f(w, 2); return [f(w, 2), f(w, 2), f(w, 2), g, g]; }],
+    ["gup is gy", (w) => { const g = f(w, 2); return [f(w, 2), f(w, 2), g, f(w, 2), g]; }],
+    ["gy too long", (w) => [f(w, 2), f(w, 2), f(w, 3), f(w, 2), f(w, 2)]],
+  ],
   where: [["cond reaches outside", (w) => [f(w, 2), [1], f(w, 3), [1], f(w, 3), [1], f(w, 3), [3]]], ["i32 cond", (w) => [w.i(3), [1], f(w, 3), [1], f(w, 3), [1], f(w, 3), [3]]], ["negative stride", (w) => [f(w, 3), [-1], f(w, 3), [1], f(w, 3), [1], f(w, 3), [3]]], ["strides not arrays", (w) => [f(w, 3), 1, f(w, 3), 1, f(w, 3), 1, f(w, 3), 3]]],
   reduceSum: [["x too short", (w) => [f(w, 5), f(w, 2), 2, 3, 1, 1]], ["negative mid", (w) => [f(w, 0), f(w, 4), 2, -1, 2, 1]], ["outer*inner wraps 2^64 with mid 0", (w) => [f(w, 0), f(w, 0), 2 ** 16, 0, 2 ** 48, 1]], ["huge product", (w) => [f(w, 1), f(w, 1), 2 ** 30, 2 ** 30, 1, 1]], ["i32 out", (w) => [f(w, 6), w.i(2), 2, 3, 1, 1]]],
   reduceMax: [["empty axis", (w) => [f(w, 0), f(w, 2), w.i(2), 2, 0, 1]], ["indices f32", (w) => [f(w, 6), f(w, 2), f(w, 2), 2, 3, 1]], ["values too small", (w) => [f(w, 6), f(w, 1), w.i(2), 2, 3, 1]]],
@@ -838,6 +849,7 @@ const TS_SPECS: Record<string, TsSpec> = {
   addScalar: { kinds: ["t", "n"] },
   mulScalar: { kinds: ["t", "n"] },
   where: { kinds: ["t", "tn", "tn"] },
+  swiglu: { kinds: ["t", "t"] },
   maskedFill: { kinds: ["t", "t", "n"], names: u("maskedFill", "where") },
   assertSameShape: { kinds: ["str", "t", "t"], namesFrom: (a) => ["assertSameShape", String(a[0])] },
   // reductions

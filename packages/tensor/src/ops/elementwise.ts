@@ -1,4 +1,5 @@
-// Elementwise ops: broadcasting arithmetic and comparisons, unary math, where/maskedFill — each with its gradient.
+// Elementwise ops: broadcasting arithmetic and comparisons, unary math, where/maskedFill, fused SwiGLU — each with its
+// gradient.
 import { native } from "@seekr/native";
 import { Tensor, empty, full, shapeStr } from "../tensor.js";
 import { record } from "../autograd.js";
@@ -169,6 +170,39 @@ export const powScalar = (x: Tensor, p: number): Tensor => {
 };
 export const addScalar = (x: Tensor, s: number): Tensor => unaryOp("addScalar", x, s);
 export const mulScalar = (x: Tensor, s: number): Tensor => unaryOp("mulScalar", x, s);
+
+// ---- fused SwiGLU -----------------------------------------------------------------------------------------------
+/**
+ * silu(gate) * up in one kernel (the LLaMA MLP's gate), with a one-kernel backward: the same values as
+ * mul(silu(gate), up) — bit for bit in float32 — in half the kernels and memory passes. gate and up must have the same
+ * shape (no broadcasting); the result has their promoted dtype, like mul (autocast does not cast it). Each gradient
+ * is computed in float32 and rounded once to its input's dtype.
+ */
+export function swiglu(gate: Tensor, up: Tensor): Tensor {
+  checkTensor(gate, "swiglu", "gate");
+  checkTensor(up, "swiglu", "up");
+  checkFloat(gate, "swiglu", "gate");
+  checkFloat(up, "swiglu", "up");
+  checkSameDevice("swiglu", gate, up);
+  if (!sameShape(gate.shape, up.shape))
+    throw new Error(`swiglu: 'gate' ${shapeStr(gate.shape)} and 'up' ${shapeStr(up.shape)} must have the same shape`);
+  const out = empty(gate.shape, promoteTypes(gate.dtype, up.dtype), gate.device);
+  native.swiglu(gate.handle, up.handle, out.handle);
+  return record(
+    "swiglu",
+    out,
+    [gate, up],
+    (g, [sg, su]) => {
+      const gg = empty(gate.shape, gate.dtype, gate.device);
+      const gu = empty(up.shape, up.dtype, up.device);
+      native.swigluBackward(sg!.handle, su!.handle, g.handle, gg.handle, gu.handle);
+      if (!gate.requiresGrad) gg.dispose();
+      if (!up.requiresGrad) gu.dispose();
+      return [gate.requiresGrad ? gg : null, up.requiresGrad ? gu : null];
+    },
+    { save: [gate, up] },
+  );
+}
 
 // ---- where ----------------------------------------------------------------------------------------------------
 /** cond ? a : b elementwise with broadcasting; cond is a float mask (nonzero = true). */

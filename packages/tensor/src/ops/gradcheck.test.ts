@@ -4,7 +4,7 @@ import fc from "fast-check";
 import {
   Generator, Tensor, tensor, tidy, memory,
   add, sub, mul, div, pow, powScalar, neg, exp, log, sqrt, rsqrt, tanh, sigmoid, silu, gelu, geluTanh, relu, abs,
-  square, sin, cos, reciprocal, maximum, minimum, where,
+  square, sin, cos, reciprocal, maximum, minimum, where, swiglu,
   sum, mean, max, softmax, logSoftmax,
   reshape, permute, transpose, slice, narrow, concat, stack, broadcastTo, squeeze, unsqueeze, clone,
   matmul, linear, embedding, indexSelect, crossEntropy, rmsNorm, rope, attention, attentionEager,
@@ -248,6 +248,22 @@ describe("binary ops with broadcasting", () => {
       check("x*x", (t) => mul(t, t), [x]);
       check("x+x", (t) => add(t, t), [x]);
       check("x/x^2", (t) => div(t, mul(t, t)), [x]);
+    }, 10);
+  });
+});
+
+describe("fused swiglu", () => {
+  it("swiglu(gate, up): gradients of both operands", () => {
+    prop(fc.tuple(shapeArb(), seedArb), ([shape, seed]) => {
+      check(`swiglu ${JSON.stringify(shape)}`, swiglu, [std2(seed, shape), std1(seed + 7, shape)]);
+    });
+  });
+  it("one operand without a gradient; the same tensor as gate and up (x * silu(x))", () => {
+    prop(fc.tuple(shapeArb(), seedArb), ([shape, seed]) => {
+      const c = std1(seed + 3, shape);
+      check("swiglu(x, c)", (t) => swiglu(t, c), [std2(seed, shape)]);
+      check("swiglu(c, x)", (t) => swiglu(c, t), [std1(seed, shape)]);
+      check("swiglu(x, x)", (t) => swiglu(t, t), [std2(seed, shape)]);
     }, 10);
   });
 });

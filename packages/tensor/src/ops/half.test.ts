@@ -5,7 +5,7 @@ import { native } from "@seekr/native";
 import fc from "fast-check";
 import {
   Generator, Tensor, tensor, tidy, memory, cast, autocast, autocastDType, valueAndGrad, AdamW, GradScaler, clipGradNorm,
-  add, sub, mul, div, maximum, minimum, where, exp, silu, tanh, sigmoid, sum, mean, max, softmax, logSoftmax,
+  add, sub, mul, div, maximum, minimum, where, exp, silu, swiglu, tanh, sigmoid, sum, mean, max, softmax, logSoftmax,
   lt, matmul, linear, crossEntropy, rmsNorm, rope, attention, attentionTapped, concat, transpose,
   f32ToBf16Bits, bf16BitsToF32, f32ToF16Bits, f16BitsToF32, profile, type DType,
 } from "../index.js";
@@ -111,6 +111,35 @@ describe("ops on bfloat16 / float16 compute in float32 and round once", () => {
             [where(tensor([1, 0, 0, 1]), a, b), where(tensor([1, 0, 0, 1]), fa, fb)],
           ] as Array<[Tensor, Tensor]>)
             expectRoundedOf(h, r, d);
+        });
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it("swiglu: the float32 op on the same values rounded once, forward and both gradients; mixed dtypes promote like mul", () => {
+    fc.assert(
+      fc.property(seedArb, halfArb, (seed, d) => {
+        tidy(() => {
+          const g = halfNormal(seed, [5, 9], d, 2);
+          const u = halfNormal(seed + 1, [5, 9], d);
+          const w = halfNormal(seed + 2, [5, 9], d);
+          const fg = f32Of(g), fu = f32Of(u), fw = f32Of(w);
+          expectRoundedOf(swiglu(g, u), swiglu(fg, fu), d);
+          const { grads } = valueAndGrad((a, b) => sum(mul(swiglu(a, b), w)))(g, u);
+          const ref = valueAndGrad((a, b) => sum(mul(swiglu(a, b), fw)))(fg, fu).grads;
+          expectRoundedOf(grads[0]!, ref[0]!, d);
+          expectRoundedOf(grads[1]!, ref[1]!, d);
+          // half gate, float32 up: a float32 result (the float32 op on the widened gate); each gradient in its
+          // operand's dtype, rounded once
+          const m = swiglu(g, fu);
+          expect(m.dtype).toBe("float32");
+          expect(Array.from(m.dataSync() as Float32Array)).toEqual(Array.from(swiglu(fg, fu).dataSync() as Float32Array));
+          const mg = valueAndGrad((a, b) => sum(mul(swiglu(a, b), fw)))(g, fu).grads;
+          expect(mg[1]!.dtype).toBe("float32");
+          expectRoundedOf(mg[0]!, ref[0]!, d);
+          expect(Array.from(mg[1]!.dataSync() as Float32Array)).toEqual(Array.from(ref[1]!.dataSync() as Float32Array));
+          expect(swiglu(fu, g).dtype).toBe("float32");
         });
       }),
       { numRuns: 20 },
@@ -288,6 +317,20 @@ describe("autocast", () => {
     const { ops } = profile(() => autocast("bfloat16", () => tidy(() => ws.map((w) => linear(x, w)))));
     // x once, each weight once.
     expect(ops.find((o) => o.op === "cast")?.calls).toBe(1 + ws.length);
+  });
+
+  it("leaves swiglu alone, like mul: float32 operands stay float32, half ones keep their dtype", () => {
+    tidy(() => {
+      const g = new Generator(3).normal([4, 6], 0, 2);
+      const u = new Generator(4).normal([4, 6]);
+      const plain = swiglu(g, u);
+      const ac = autocast("bfloat16", () => swiglu(g, u));
+      expect(ac.dtype).toBe("float32");
+      expect(Array.from(ac.dataSync() as Float32Array)).toEqual(Array.from(plain.dataSync() as Float32Array));
+      const hb = cast(g, "bfloat16");
+      expect(autocast("float16", () => swiglu(hb, cast(u, "bfloat16"))).dtype).toBe("bfloat16");
+      expect(autocast("bfloat16", () => swiglu(hb, u)).dtype).toBe("float32");
+    });
   });
 
   it("scopes nest and restore the previous dtype, also when fn throws", () => {

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import {
   Generator, Tensor, tensor, tidy, dispose, memory, valueAndGrad, setGemmBackend, devices,
   add, sub, mul, div, pow, powScalar, addScalar, mulScalar, neg, exp, log, sqrt, rsqrt, tanh, sigmoid, silu, gelu, geluTanh,
-  relu, abs, square, sin, cos, reciprocal, maximum, minimum, eq, ne, lt, le, gt, ge, where, maskedFill,
+  relu, abs, square, sin, cos, reciprocal, maximum, minimum, eq, ne, lt, le, gt, ge, where, maskedFill, swiglu,
   sum, mean, max, argmax, maxWithIndices, softmax, logSoftmax,
   reshape, permute, transpose, slice, narrow, concat, stack, broadcastTo, squeeze, unsqueeze, flatten,
   matmul, linear, embedding, indexSelect, crossEntropy, rmsNorm, rope, attention, attentionEager,
@@ -186,6 +186,46 @@ describe("elementwise ops vs JS", () => {
     tidy(() => {
       expect(() => add(tensor([[1, 2, 3]]), tensor([[1, 2]]))).toThrow(/add: shapes \[1, 3\] and \[1, 2\] cannot be broadcast/);
       expect(() => mul(tensor([1, 2], { dtype: "int32" }), tensor([1, 2]))).toThrow(/mul: 'a' must be a float tensor \(float32, bfloat16 or float16\), got int32/);
+    });
+  });
+
+  it("swiglu: silu(gate) * up vs float64 JS, and bit for bit the unfused mul(silu(gate), up), forward and gradients", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 0, maxLength: 3 }), fc.integer({ min: 0, max: 1e6 }), (shape, seed) => {
+        tidy(() => {
+          const g = new Generator(seed).normal(shape, 0, 3);
+          const u = new Generator(seed + 1).normal(shape, 0, 1.5);
+          const w = new Generator(seed + 2).normal(shape);
+          const out = swiglu(g, u);
+          expect(out.shape).toEqual(shape);
+          expect(out.dtype).toBe("float32");
+          const G = g.dataSync() as Float32Array, U = u.dataSync() as Float32Array;
+          expectClose(f64(out), Array.from(G, (x, i) => x * sigm(x) * U[i]!), { rtol: 1e-5, atol: 1e-6 }, "swiglu");
+          expect(Array.from(out.dataSync() as Float32Array)).toEqual(Array.from(mul(silu(g), u).dataSync() as Float32Array));
+          const fused = valueAndGrad((a, b) => sum(mul(swiglu(a, b), w)))(g, u).grads;
+          const unfused = valueAndGrad((a, b) => sum(mul(mul(silu(a), b), w)))(g, u).grads;
+          for (let k = 0; k < 2; k++)
+            expect(Array.from(fused[k]!.dataSync() as Float32Array)).toEqual(Array.from(unfused[k]!.dataSync() as Float32Array));
+        });
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("swiglu checks its arguments and names the op, the argument and the shapes", () => {
+    tidy(() => {
+      const a = tensor([[1, 2, 3], [4, 5, 6]]);
+      expect(() => swiglu(a, tensor([[1, 2], [3, 4], [5, 6]]))).toThrow(/swiglu: 'gate' \[2, 3\] and 'up' \[3, 2\] must have the same shape/);
+      expect(() => swiglu(a, tensor([1, 2, 3]))).toThrow(/swiglu: 'gate' \[2, 3\] and 'up' \[3\] must have the same shape/);
+      expect(() => swiglu(tensor([1, 2], { dtype: "int32" }), tensor([1, 2]))).toThrow(/swiglu: 'gate' must be a float tensor \(float32, bfloat16 or float16\), got int32 \[2\]/);
+      expect(() => swiglu(tensor([1, 2]), tensor([1, 2], { dtype: "int32" }))).toThrow(/swiglu: 'up' must be a float tensor/);
+      expect(() => swiglu(a, 2 as never)).toThrow(/swiglu: 'up' must be a Tensor, got number/);
+      const d = tensor([1, 2]);
+      d.dispose();
+      expect(() => swiglu(d, tensor([1, 2]))).toThrow(/swiglu: 'gate' \[2\] was disposed/);
+      // empty tensors: an empty result, and an empty gradient
+      const e = tensor(new Float32Array(0), { shape: [0, 4] });
+      expect(swiglu(e, e).shape).toEqual([0, 4]);
     });
   });
 

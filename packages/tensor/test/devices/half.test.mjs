@@ -64,6 +64,19 @@ for (const dt of HALVES) {
     });
   });
 
+  deviceTest(`${dt}: swiglu (fused silu(gate) * up) forward and both gradients`, (device) => {
+    const r = rng(550);
+    const shape = [3, 37]; // 111 elements: 16-byte chunks of 8 and a tail of 7 on the CUDA vector path
+    const G = half(dt, r.normal(111, 2));
+    const U = half(dt, r.normal(111, 1.5));
+    checkOp({
+      device, label: `${dt} swiglu`, inputs: [{ data: G, shape, dtype: dt }, { data: U, shape, dtype: dt }], fn: S.swiglu,
+      ref: ([g, u]) => g.map((x, i) => x * sigm(x) * u[i]), outShape: shape, grads: [0, 1],
+      // float32 in registers, one rounding per output; silu passes through zero: judged at 1/8 of the tensor's scale.
+      fwd: { ulps: 2, floorRel: 1 / 8 }, bwd: [{ ulps: 2, floorRel: 1 / 8 }, { ulps: 2, floorRel: 1 / 8 }],
+    });
+  });
+
   deviceTest(`${dt}: sum (all, an axis with keepDims) and mean`, (device) => {
     const shape = [2, 3, 8];
     const X = half(dt, rng(600).normal(48, 2));

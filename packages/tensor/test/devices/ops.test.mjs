@@ -153,6 +153,33 @@ deviceTest("unary ops: forward and gradients", (device) => {
   });
 });
 
+// ---- fused SwiGLU ---------------------------------------------------------------------------------------------------
+
+deviceTest("swiglu(gate, up) = silu(gate) * up: forward and both gradients; equals mul(silu(gate), up)", (device) => {
+  const swish = (x) => x * sigm(x);
+  // 111 elements: whole 16-byte chunks and a tail on the device's vectorised path; 1 element: the tail alone.
+  for (const [shape, seed] of [[[3, 37], 0], [[1], 1], [[2, 4, 8], 2]]) {
+    const r = rng(300 + seed);
+    const G = r.normal(size(shape), 2);
+    const U = r.normal(size(shape), 1.5);
+    checkOp({
+      device, label: `swiglu [${shape}]`, seed, inputs: [{ data: G, shape }, { data: U, shape }], fn: S.swiglu,
+      ref: ([g, u]) => g.map((x, i) => swish(x) * u[i]), outShape: shape, grads: [0, 1],
+      fwd: { rtol: 1e-5, atol: 1e-6 }, bwd: { rtol: 1e-5, atol: 1e-6 },
+    });
+    // The fused kernels do the unfused ops' float32 operations in their order: the same bits, forward and backward.
+    const g = dev(device, G, shape), u = dev(device, U, shape);
+    assertEqualArrays(`swiglu [${shape}] vs mul(silu, up)`, vals(S.swiglu(g, u)), vals(S.mul(S.silu(g), u)));
+  }
+  const a = dev(device, [1, 2, 3, 4, 5, 6], [2, 3]);
+  assert.throws(() => S.swiglu(a, dev(device, [1, 2, 3, 4, 5, 6], [3, 2])), /swiglu: 'gate' \[2, 3\] and 'up' \[3, 2\] must have the same shape/);
+  assert.throws(() => S.swiglu(a, S.tensor([1, 2, 3, 4, 5, 6], { shape: [2, 3], dtype: "int32", device })), /swiglu: 'up' must be a float tensor/);
+  if (S.deviceName(a.device) !== "cpu") {
+    const c = S.tensor([1, 2, 3, 4, 5, 6], { shape: [2, 3] });
+    assert.throws(() => S.swiglu(a, c), /swiglu: tensors are on different devices \(cuda:\d+ and cpu\)/);
+  }
+});
+
 // ---- where / maskedFill ---------------------------------------------------------------------------------------------
 
 deviceTest("where(cond, a, b) with broadcasting of all three; maskedFill", (device) => {
