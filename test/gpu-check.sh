@@ -5,9 +5,9 @@
 #   bash test/gpu-check.sh [OUT_DIR] [STEP...]   (default OUT_DIR: $OUT, else ./gpu-out; default: every step)
 #
 # Steps: devices native-tests ts-op-suite half-own-gemm llama-step llama-step-amp model-trainer vitest-device bench-step
-# bench-attention. A device session allows 10 minutes per command: run the checks and the benchmarks as two calls,
+# bench-kernels bench-attention. A device session allows 10 minutes per command: run the checks and the benchmarks as two calls,
 #   bash test/gpu-check.sh "$OUT" devices native-tests ts-op-suite half-own-gemm llama-step llama-step-amp model-trainer vitest-device
-#   bash test/gpu-check.sh "$OUT" bench-step bench-attention
+#   bash test/gpu-check.sh "$OUT" bench-step bench-kernels bench-attention
 #
 # Each step has its own time limit, writes its log to OUT_DIR and the script goes on after a failure; the last lines
 # printed are a summary (step, exit status, seconds). Exit status: the number of failed steps. GPU_STEP_MAX_S=N caps
@@ -62,6 +62,8 @@ step model-trainer 420 node test/gpu/model-trainer.mjs
 step vitest-device 300 bash -c 'cd packages/model && node ../../node_modules/vitest/vitest.mjs run src/device.test.ts && cd ../trainer && node ../../node_modules/vitest/vitest.mjs run src/run/device.test.ts'
 # Speed: training steps (reference config and ~125M, bf16) with MFU beside PyTorch's eager step on the same card.
 step bench-step 420 node packages/tensor/dist-bench/bench/run.js --device cuda --steps 10 --warmup 3 --out "$OUT_DIR/bench-step.json" ${GPU_BENCH_ARGS:-}
+# The fused nn kernels (RMSNorm, RoPE, cross-entropy) and SwiGLU / the mixed-dtype add at the 125M step's shapes.
+step bench-kernels 120 bash -c 'node native/bench/nn-gpu.mjs && node native/bench/elementwise-gpu.mjs'
 # Attention kernels (f32 and tensor cores) beside PyTorch SDPA / eager on the same card.
 step bench-attention 240 bash -c 'node native/bench/attention-gpu.mjs && python3 native/bench/attention-gpu-torch.py'
 

@@ -35,7 +35,7 @@ wait
 echo "checks: $((SECONDS - t0)) s"
 if [ "${GPU_SESSION_BENCH:-1}" != 0 ]; then
   GPU_STEP_MAX_S="${GPU_BENCH_MAX_S:-200}" bash test/gpu-check.sh "$W/d" bench-step >"$W/d.out" 2>&1
-  GPU_STEP_MAX_S=90 bash test/gpu-check.sh "$W/e" bench-attention >"$W/e.out" 2>&1
+  GPU_STEP_MAX_S=90 bash test/gpu-check.sh "$W/e" bench-kernels bench-attention >"$W/e.out" 2>&1
 fi
 echo "all: $((SECONDS - t0)) s"
 
@@ -51,5 +51,5 @@ for f in "$W"/*.out; do
   done < <(sed -n '/^summary/,$p' "$f" | tail -n +2)
 done
 tar -czf "$OUT_DIR/logs.tgz" -C "$W" .
-for f in d/bench-step.log e/bench-attention.log; do [ -f "$W/$f" ] && cp "$W/$f" "$OUT_DIR/"; done
+for f in d/bench-step.log e/bench-kernels.log e/bench-attention.log; do [ -f "$W/$f" ] && cp "$W/$f" "$OUT_DIR/"; done
 exit "$failed"

@@ -2,7 +2,7 @@
 // attention distillation, masks with left or right padding, labels with the HF shift, and a KV cache.
 import {
   type Device, type DeviceLike, type Tensor, Generator, add, attention, attentionDistill, attentionTapped, concat, copyTo, crossEntropy, deviceName,
-  embedding, full, isGradEnabled, linear, mul, parseDevice, reshape, rmsNorm, rope, silu, slice, tensor, tidy, shapeStr,
+  embedding, full, isGradEnabled, linear, mul, parseDevice, reshape, rmsNorm, rope, swiglu, slice, tensor, tidy, shapeStr,
 } from "@seekr/tensor";
 import { type LlamaConfig, parameterShapes, validateConfig } from "./config.js";
 import { KVCache } from "./cache.js";
@@ -428,9 +428,10 @@ export class LlamaModel {
       const o = reshape(a.out, [B, T, H * D]);
       x = add(x, linear(o, this.P(`${p}.self_attn.o_proj.weight`)));
       const h2 = rmsNorm(x, this.P(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
-      const gate = silu(linear(h2, this.P(`${p}.mlp.gate_proj.weight`)));
+      // SwiGLU MLP: silu(gate) * up fused into one kernel (forward and backward).
+      const gate = linear(h2, this.P(`${p}.mlp.gate_proj.weight`));
       const up = linear(h2, this.P(`${p}.mlp.up_proj.weight`));
-      x = add(x, linear(mul(gate, up), this.P(`${p}.mlp.down_proj.weight`)));
+      x = add(x, linear(swiglu(gate, up), this.P(`${p}.mlp.down_proj.weight`)));
     }
     if (cache) {
       const merged = new Int32Array(B * Tk);

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import {
   AdamW, Generator, attention, attentionDistill, attentionEager, attentionTapped, clipGradNorm, memory, mul, reshape,
-  resetPeakMemory, sum, tidy, type Tensor, linear, rope, rmsNorm, add, silu, embedding, crossEntropy, autocast, copyTo,
+  resetPeakMemory, sum, tidy, type Tensor, linear, rope, rmsNorm, add, swiglu, embedding, crossEntropy, autocast, copyTo,
   parseDevice, rememberHostCopy, type FloatDType,
 } from "@seekr/tensor";
 import { native } from "@seekr/native";
@@ -82,7 +82,7 @@ function stepFn(cfg: LlamaConfig, params: Map<string, Tensor>, ids: Tensor, targ
     const o = reshape(attention(q, k, v), [B, T, cfg.numHeads * hd]);
     x = add(x, linear(o, P(`${p}.self_attn.o_proj.weight`)));
     const h2 = rmsNorm(x, P(`${p}.post_attention_layernorm.weight`), cfg.rmsNormEps);
-    x = add(x, linear(mul(silu(linear(h2, P(`${p}.mlp.gate_proj.weight`))), linear(h2, P(`${p}.mlp.up_proj.weight`))), P(`${p}.mlp.down_proj.weight`)));
+    x = add(x, linear(swiglu(linear(h2, P(`${p}.mlp.gate_proj.weight`)), linear(h2, P(`${p}.mlp.up_proj.weight`))), P(`${p}.mlp.down_proj.weight`)));
   }
   const logits = linear(rmsNorm(x, P("model.norm.weight"), cfg.rmsNormEps), P("lm_head.weight"));
   let loss = crossEntropy(reshape(logits, [-1, cfg.vocabSize]), reshape(targets, [-1]));

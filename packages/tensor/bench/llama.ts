@@ -1,7 +1,7 @@
 // A LLaMA-style decoder written with @seekr/tensor ops (Hugging Face names and conventions): the model of the
 // golden training-step test and of the CPU benchmark. @seekr/model builds the full-featured version.
 import {
-  type Tensor, type DeviceLike, Generator, copyTo, attention, crossEntropy, embedding, linear, mul, add, reshape, rmsNorm, rope, silu, ones,
+  type Tensor, type DeviceLike, Generator, copyTo, attention, crossEntropy, embedding, linear, mul, add, reshape, rmsNorm, rope, swiglu, ones,
 } from "@seekr/tensor";
 
 export interface LlamaConfig {
@@ -87,9 +87,10 @@ export function forward(c: LlamaConfig, params: Map<string, Tensor>, ids: Tensor
     const o = reshape(attention(q, k, v, { causal: true }), [B, T, c.numHeads * hd]);
     x = add(x, linear(o, P(params, `${p}.self_attn.o_proj.weight`)));
     const h2 = rmsNorm(x, P(params, `${p}.post_attention_layernorm.weight`), c.rmsNormEps);
-    const gate = silu(linear(h2, P(params, `${p}.mlp.gate_proj.weight`)));
+    // SwiGLU: silu(gate) * up in one fused kernel (forward and backward).
+    const gate = linear(h2, P(params, `${p}.mlp.gate_proj.weight`));
     const up = linear(h2, P(params, `${p}.mlp.up_proj.weight`));
-    x = add(x, linear(mul(gate, up), P(params, `${p}.mlp.down_proj.weight`)));
+    x = add(x, linear(swiglu(gate, up), P(params, `${p}.mlp.down_proj.weight`)));
   }
   const hN = rmsNorm(x, P(params, "model.norm.weight"), c.rmsNormEps);
   return linear(hN, P(params, "lm_head.weight"));
