@@ -349,9 +349,12 @@ __global__ void distill_fwd_kernel(AttnShape s, const float* q, const float* k, 
   if (threadIdx.x == 0) kl_rows[id] = acc;
 }
 
+// One block per distilled row: its dS row (the KL's gradient w.r.t. the scores, times the upstream scale) and the
+// row's dq. dk either in a second kernel (ds != nullptr: the dS rows go to scratch; distill_dk_kernel sums them per
+// key without atomics) or here with atomics (ds == nullptr: when that scratch would be too large).
 __global__ void distill_bwd_kernel(AttnShape s, const float* q, const float* k, const float* mask, const int32_t* heads,
                                    long long n_heads, const int32_t* rows, long long n_rows, const float* teacher,
-                                   const float* gy, float factor, float* dq, float* dk) {
+                                   const float* gy, float factor, float* dq, float* dk, float* ds) {
   extern __shared__ float row[];
   __shared__ float redf[32];
   __shared__ double redd[32];
@@ -359,7 +362,11 @@ __global__ void distill_bwd_kernel(AttnShape s, const float* q, const float* k, 
   const long long r = id % n_rows, i = (id / n_rows) % n_heads, b = id / (n_rows * n_heads);
   const long long h = heads[i], t = rows[b * n_rows + r], group = s.H / s.Hkv, kh = h / group, D = s.D;
   const float lse = row_probs(s, q, k, mask, b, h, t, row, redf, redd);
-  if (lse == INFINITY) return;
+  if (lse == INFINITY) {  // no visible key: no gradient (row_probs left the row at 0)
+    if (ds)
+      for (long long j = threadIdx.x; j < s.Tk; j += blockDim.x) ds[id * s.Tk + j] = 0.f;
+    return;
+  }
   const float* pt = teacher + id * s.Tk;
   const long long vis = vis_end(s, t);
   double part = 0;
@@ -370,6 +377,7 @@ __global__ void distill_bwd_kernel(AttnShape s, const float* q, const float* k, 
   for (long long j = threadIdx.x; j < s.Tk; j += blockDim.x) {
     const bool on = j < vis && key_on(mask, b, s.Tk, j);
     row[j] = on ? (row[j] * mass - pt[j]) * c : 0.f;
+    if (ds) ds[id * s.Tk + j] = row[j];
   }
   __syncthreads();
   const float* qr = q + ((b * s.Tq + t) * s.H + h) * D;
@@ -379,9 +387,53 @@ __global__ void distill_bwd_kernel(AttnShape s, const float* q, const float* k, 
     for (long long j = 0; j < vis; ++j) acc += row[j] * k[((b * s.Tk + j) * s.Hkv + kh) * D + d];
     atomicAdd(dqr + d, acc);
   }
+  if (ds) return;
   for (long long idx = threadIdx.x; idx < vis * D; idx += blockDim.x) {
     const long long j = idx / D, d = idx % D;
     if (row[j] != 0.f) atomicAdd(dk + ((b * s.Tk + j) * s.Hkv + kh) * D + d, row[j] * qr[d]);
+  }
+}
+
+// dk[b, j, kh, :] = sum over the distilled rows (b, head i of kv head kh, row r) of dS[row, j] * q[b, t_r, h_i, :],
+// in a fixed order (heads, then rows): one block of 256 threads per (b, kv head, tile of KT = 4096 / DM keys), each
+// thread 16 of the tile's KT x DM outputs in registers; per row, the q row and the tile's dS values go through shared
+// memory. Keys no distilled row sees get 0 (written here too).
+template <int DM>
+__global__ void __launch_bounds__(256) distill_dk_kernel(AttnShape s, const float* __restrict__ q,
+                                                         const int32_t* __restrict__ heads, long long n_heads,
+                                                         const int32_t* __restrict__ rows, long long n_rows,
+                                                         const float* __restrict__ ds, float* __restrict__ dk) {
+  constexpr int KT = 4096 / DM, PER = KT * DM / 256;
+  __shared__ float qs[DM];
+  __shared__ float dss[KT];
+  const long long ntiles = (s.Tk + KT - 1) / KT;
+  const long long tile = blockIdx.x % ntiles, bk = blockIdx.x / ntiles;
+  const long long kh = bk % s.Hkv, b = bk / s.Hkv, group = s.H / s.Hkv, D = s.D, j0 = tile * KT;
+  float acc[PER];
+#pragma unroll
+  for (int m = 0; m < PER; ++m) acc[m] = 0.f;
+  for (long long i = 0; i < n_heads; ++i) {
+    const long long h = heads[i];
+    if (h / group != kh) continue;  // block-uniform
+    for (long long r = 0; r < n_rows; ++r) {
+      const long long id = (b * n_heads + i) * n_rows + r, t = rows[b * n_rows + r];
+      __syncthreads();  // the previous row's values are consumed
+      for (int d = threadIdx.x; d < DM; d += blockDim.x) qs[d] = d < D ? q[((b * s.Tq + t) * s.H + h) * D + d] : 0.f;
+      for (int jj = threadIdx.x; jj < KT; jj += blockDim.x) dss[jj] = j0 + jj < s.Tk ? ds[id * s.Tk + j0 + jj] : 0.f;
+      __syncthreads();
+#pragma unroll
+      for (int m = 0; m < PER; ++m) {
+        const int idx = (int)threadIdx.x + 256 * m, jj = idx / DM, d = idx % DM;
+        const float v = dss[jj];
+        if (v != 0.f) acc[m] += v * qs[d];
+      }
+    }
+  }
+#pragma unroll
+  for (int m = 0; m < PER; ++m) {
+    const int idx = (int)threadIdx.x + 256 * m, jj = idx / DM, d = idx % DM;
+    const long long j = j0 + jj;
+    if (d < D && j < s.Tk) dk[((b * s.Tk + j) * s.Hkv + kh) * D + d] = acc[m];
   }
 }
 
@@ -548,8 +600,31 @@ void attention_distill_backward(int device, const AttnShape& s, const float* q, 
   if (n == 0 || s.Tk == 0) return;
   const size_t smem = (size_t)s.Tk * sizeof(float);
   check_smem(smem, "attentionDistillBackward");
-  distill_bwd_kernel<<<(unsigned)n, 128, smem, SEEKR_STREAM>>>(s, q, k, key_mask, heads, n_heads, rows, n_rows, teacher, gy, factor, dq, dk);
-  check_launch("attentionDistillBackward");
+  // dS rows in scratch for the atomic-free dk kernel, up to 256 MiB of it; beyond, dk by atomics in the row kernel.
+  const size_t ds_bytes = (size_t)n * (size_t)s.Tk * sizeof(float);
+  const bool two_pass = ds_bytes <= (size_t(256) << 20);
+  float* ds = two_pass ? static_cast<float*>(device_alloc(device, ds_bytes)) : nullptr;
+  try {
+    distill_bwd_kernel<<<(unsigned)n, 128, smem, SEEKR_STREAM>>>(s, q, k, key_mask, heads, n_heads, rows, n_rows, teacher,
+                                                                 gy, factor, dq, dk, ds);
+    check_launch("attentionDistillBackward");
+    if (two_pass) {
+      const int dm = dm_for(s.D);
+      const long long ntiles = (s.Tk + 4096 / dm - 1) / (4096 / dm);
+      const unsigned grid = (unsigned)(s.B * s.Hkv * ntiles);
+      switch (dm) {
+        case 32: distill_dk_kernel<32><<<grid, 256, 0, SEEKR_STREAM>>>(s, q, heads, n_heads, rows, n_rows, ds, dk); break;
+        case 64: distill_dk_kernel<64><<<grid, 256, 0, SEEKR_STREAM>>>(s, q, heads, n_heads, rows, n_rows, ds, dk); break;
+        case 128: distill_dk_kernel<128><<<grid, 256, 0, SEEKR_STREAM>>>(s, q, heads, n_heads, rows, n_rows, ds, dk); break;
+        default: distill_dk_kernel<256><<<grid, 256, 0, SEEKR_STREAM>>>(s, q, heads, n_heads, rows, n_rows, ds, dk); break;
+      }
+      check_launch("attentionDistillBackward (dK)");
+    }
+  } catch (...) {
+    if (ds) device_free(device, ds);
+    throw;
+  }
+  if (ds) device_free(device, ds);  // reused in stream order
 }
 
 }  // namespace cuda
