@@ -227,6 +227,13 @@ function backwardImpl(root: Tensor, opts: BackwardOptions): void {
       };
       const returned = scope.tidy(() => node.backward(g, ctx));
       const added = (r: Tensor | null | undefined): boolean => !!r && lent !== null && lent.includes(r);
+      // A lent buffer comes back only as the gradient of an input whose pending gradient it is (the same tensor may
+      // be several inputs); anywhere else it would be counted twice, or freed while the map still holds it.
+      if (lent !== null)
+        returned.forEach((r, i) => {
+          if (added(r) && grads.get(node.inputs[i]!) !== r)
+            throw new Error(`record('${node.op}'): backward returned a pending gradient (GradContext.pending) as the gradient of input ${i}, whose pending gradient it is not`);
+        });
       // Each input gets a tensor object of its own (a backward may return the same tensor, or g, twice).
       const inputGrads = returned.map((r) => {
         if (!r || added(r)) return null;

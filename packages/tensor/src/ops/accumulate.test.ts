@@ -47,6 +47,19 @@ describe("GradContext.pending", () => {
     expect(vals(x.grad!)).toEqual([2, 2, 2]);
   });
 
+  it("a pending gradient returned for another input is an error, not a double count", () => {
+    const x = leaf([3]);
+    const y = leaf([3]);
+    const misuse = (a: Tensor, b: Tensor): Tensor =>
+      record("misuse", detach(add(a, b)), [a, b], (g, _s, ctx) => {
+        const p = ctx.pending(0);
+        return p ? [null, p] : [g, g];
+      });
+    expect(() => tidy(() => sum(add(misuse(x, y), mul(x, 2))).backward())).toThrow(
+      /record\('misuse'\): backward returned a pending gradient .* input 1, whose pending gradient it is not/,
+    );
+  });
+
   it("is null for inputs that need no gradient", () => {
     const x = leaf([2]);
     const c = tensor([1, 2]);
