@@ -77,7 +77,8 @@ export interface NativeAddon {
   crossEntropy(logits: Handle, targets: Handle, loss: Handle, lse: Handle, rows: number, cols: number, ignoreIndex: number, targetsHost?: Int32Array | null): number;
   crossEntropyBackward(logits: Handle, targets: Handle, lse: Handle, gy: Handle, gx: Handle, rows: number, cols: number,
     ignoreIndex: number, count: number, targetsHost?: Int32Array | null): void;
-  rmsNorm(x: Handle, w: Handle, y: Handle, rstd: Handle, rows: number, cols: number, eps: number): void;
+  /** With residual and sum: sum = x + residual (rounded to sum's dtype) is written and normalised (a fused residual add). */
+  rmsNorm(x: Handle, w: Handle, y: Handle, rstd: Handle, rows: number, cols: number, eps: number, residual?: Handle | null, sum?: Handle | null): void;
   /** accumulate: gx += the input gradient instead of gx = ... (gw is overwritten either way). */
   rmsNormBackward(x: Handle, w: Handle, rstd: Handle, gy: Handle, gx: Handle, gw: Handle, rows: number, cols: number, accumulate?: boolean): void;
   /** positions null: row r is at offset + r % period. */

@@ -113,8 +113,11 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     cpu::cross_entropy_backward(x->as<float>(), tp, lse->as<float>(), scale, gx->as<float>(), rows, cols, (int32_t)ignore);
     return info.Env().Undefined();
   }, {}, {0, 4});
-  // rmsNorm(x, w, y, rstd, rows, cols, eps)
-  define_float(env, exports, "rmsNorm", {0, 1}, {2, 3}, [](const Napi::CallbackInfo& info) {
+  // rmsNorm(x, w, y, rstd, rows, cols, eps, residual?, sum?): y = x * rsqrt(mean(x^2) + eps) * w per row, in float32,
+  // y rounded once to its own dtype. With residual and sum: the residual add fused with the norm after it, sum =
+  // x + residual (rounded to sum's dtype) is written and normalised in the same pass — the values of add then rmsNorm.
+  // On the CPU half buffers are staged (widened, and the outputs rounded once); on CUDA the kernels take them as they are.
+  define(env, exports, "rmsNorm", [](const Napi::CallbackInfo& info) {
     Args a(info, "rmsNorm");
     Storage* x = a.tensor(0, "x");
     Storage* w = a.tensor(1, "weight");
@@ -122,22 +125,50 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     Storage* rstd = a.tensor(3, "rstd");
     int64_t rows = a.i64(4, "rows"), cols = a.i64(5, "cols");
     float eps = (float)a.f64(6, "eps");
+    Storage* res = a.opt_tensor(7, "residual");
+    Storage* sum = a.opt_tensor(8, "sum");
+    if (!res != !sum) a.fail("'residual' and 'sum' are given together or not at all");
     size_t n = checked_product(a, {rows, cols}, "rows*cols");
-    for (auto [s, nm] : {std::pair{x, "x"}, {w, "weight"}, {y, "y"}}) require_float(a, s, nm);
+    // Checked before the staging below: 16-bit buffers are valid on the CPU too.
+    const auto float_operand = [&](const Storage* s, const char* nm) {
+      if (!is_float(s->dtype))
+        a.fail(std::string("'") + nm + "' has dtype " + dtype_name(s->dtype) + ", expected float32, bfloat16 or float16");
+    };
+    for (auto [s, nm] : {std::pair{x, "x"}, {w, "weight"}, {y, "y"}}) float_operand(s, nm);
     require_dtype(a, rstd, "rstd", DType::F32);
     require_numel(a, x, "x", n);
     require_numel(a, y, "y", n);
     require_numel(a, w, "weight", (size_t)cols);
     require_numel(a, rstd, "rstd", (size_t)rows);
-    require_same_device(a, {x, w, y, rstd});
+    if (res) {
+      float_operand(res, "residual");
+      float_operand(sum, "sum");
+      require_numel(a, res, "residual", n);
+      require_numel(a, sum, "sum", n);
+      require_same_device(a, {x, w, y, rstd, res, sum});
+      for (auto [s, nm] : {std::pair{x, "x"}, {res, "residual"}, {w, "weight"}, {y, "y"}, {rstd, "rstd"}})
+        if (s == sum) a.fail(std::string("'sum' must be a buffer of its own, not also '") + nm + "'");
+    } else {
+      require_same_device(a, {x, w, y, rstd});
+    }
     if (x->device.type == DeviceType::CUDA) {
-      cuda::rms_norm(x->device.index, x->ptr, x->dtype, w->ptr, w->dtype, y->ptr, y->dtype, rstd->as<float>(), rows, cols,
-                     eps);
+      cuda::rms_norm(x->device.index, x->ptr, x->dtype, res ? res->ptr : nullptr, res ? res->dtype : DType::F32,
+                     sum ? sum->ptr : nullptr, sum ? sum->dtype : DType::F32, w->ptr, w->dtype, y->ptr, y->dtype,
+                     rstd->as<float>(), rows, cols, eps);
       return info.Env().Undefined();
     }
-    cpu::rms_norm(x->as<float>(), w->as<float>(), y->as<float>(), rstd->as<float>(), rows, cols, eps);
+    const DType sum_dtype = sum ? sum->dtype : DType::F32;
+    HalfStaging st;
+    for (Storage* s : {x, w, res}) st.stage(s, Stage::In);
+    for (Storage* s : {y, rstd, sum}) st.stage(s, Stage::Out);
+    if (res)
+      cpu::add_rms_norm(x->as<float>(), res->as<float>(), sum->as<float>(), sum_dtype, w->as<float>(), y->as<float>(),
+                        rstd->as<float>(), rows, cols, eps);
+    else
+      cpu::rms_norm(x->as<float>(), w->as<float>(), y->as<float>(), rstd->as<float>(), rows, cols, eps);
+    st.commit();
     return info.Env().Undefined();
-  }, {}, {0, 1, 2});
+  });
   // rmsNormBackward(x, w, rstd, gy, gx, gw, rows, cols, accumulate = false): accumulate adds the input gradient into
   // gx (gx += ...) instead of overwriting it; gw is overwritten either way. gx is staged read-write (widened first) on
   // the CPU because of accumulate: a wasted widening pass for a 16-bit gx without it, on the CPU only.

@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "common/half.h"
 #include "common/threadpool.h"
 
 namespace seekr {
@@ -53,16 +54,38 @@ void cross_entropy_backward(const float* logits, const int32_t* targets, const f
   });
 }
 
+namespace {
+// One row of RMSNorm: y = x * rs * w with rs = 1 / sqrt(mean(x^2) + eps).
+inline float norm_row(const float* px, const float* w, float* py, int64_t cols, float eps) {
+  float ss = 0.f;
+  for (int64_t c = 0; c < cols; ++c) ss += px[c] * px[c];
+  float rs = 1.f / std::sqrt(ss / (float)cols + eps);
+  for (int64_t c = 0; c < cols; ++c) py[c] = px[c] * rs * w[c];
+  return rs;
+}
+// v rounded to dtype d and widened back (the value a buffer of dtype d stores).
+inline float stored_as(float v, DType d) {
+  if (d == DType::BF16) return bf16_to_f32(f32_to_bf16(v));
+  if (d == DType::F16) return f16_to_f32(f32_to_f16(v));
+  return v;
+}
+}  // namespace
+
 void rms_norm(const float* x, const float* w, float* y, float* rstd, int64_t rows, int64_t cols, float eps) {
   parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, cols)), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) rstd[r] = norm_row(x + r * cols, w, y + r * cols, cols, eps);
+  });
+}
+
+void add_rms_norm(const float* x, const float* res, float* sum, DType sum_dtype, const float* w, float* y, float* rstd,
+                  int64_t rows, int64_t cols, float eps) {
+  parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, cols)), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
+      float* ps = sum + r * cols;
       const float* px = x + r * cols;
-      float ss = 0.f;
-      for (int64_t c = 0; c < cols; ++c) ss += px[c] * px[c];
-      float rs = 1.f / std::sqrt(ss / (float)cols + eps);
-      rstd[r] = rs;
-      float* py = y + r * cols;
-      for (int64_t c = 0; c < cols; ++c) py[c] = px[c] * rs * w[c];
+      const float* pr = res + r * cols;
+      for (int64_t c = 0; c < cols; ++c) ps[c] = stored_as(px[c] + pr[c], sum_dtype);
+      rstd[r] = norm_row(ps, w, y + r * cols, cols, eps);
     }
   });
 }

@@ -2,6 +2,8 @@
 #pragma once
 #include <cstdint>
 
+#include "common/core.h"
+
 namespace seekr {
 namespace cpu {
 
@@ -13,6 +15,11 @@ void cross_entropy_backward(const float* logits, const int32_t* targets, const f
                             int64_t rows, int64_t cols, int32_t ignore);
 
 void rms_norm(const float* x, const float* w, float* y, float* rstd, int64_t rows, int64_t cols, float eps);
+// The residual add fused with the RMSNorm after it: sum = x + res, each element rounded to sum_dtype (the dtype of the
+// caller's sum buffer, staged here as float32), then rms_norm of that stored sum. The values of an add followed by
+// rms_norm, bit for bit.
+void add_rms_norm(const float* x, const float* res, float* sum, DType sum_dtype, const float* w, float* y, float* rstd,
+                  int64_t rows, int64_t cols, float eps);
 // gx overwritten (accumulate: gx += the input gradient instead); gw overwritten with the weight gradient (summed
 // over rows in a fixed order).
 void rms_norm_backward(const float* x, const float* w, const float* rstd, const float* gy, float* gx, float* gw,

@@ -93,11 +93,14 @@ void cross_entropy(int device, const void* logits, DType lt, const int32_t* targ
 void cross_entropy_backward(int device, const void* logits, DType lt, const int32_t* targets, const float* lse,
                             const float* gy, int64_t count, void* gx, DType gxt, int64_t rows, int64_t cols,
                             int32_t ignore);
-void rms_norm(int device, const void* x, DType xt, const void* w, DType wt, void* y, DType yt, float* rstd, int64_t rows,
-              int64_t cols, float eps);
+// res == nullptr: y = rmsnorm(x). Else the fused residual add: sum = x + res (rounded to st), y = rmsnorm(sum), in one
+// pass. Typed register-row kernels serve one dtype throughout and float32 x / sum / w with a 16-bit y and res (the
+// autocast case: float32 residual stream, bfloat16 branch outputs and norm outputs); other mixes take AnyF kernels.
+void rms_norm(int device, const void* x, DType xt, const void* res, DType rt, void* sum, DType st, const void* w,
+              DType wt, void* y, DType yt, float* rstd, int64_t rows, int64_t cols, float eps);
 // accumulate: gx += the input gradient (else gx is overwritten). gw is overwritten, summed in a fixed order
 // (deterministic run to run): for one dtype, 16-byte aligned operands, cols % (16 / element size) == 0 and
-// cols <= 1024 in per-block partials of row chunks (not the cpu's order: within float32 rounding of it), otherwise
+// cols <= 1024 (or float32 x / w / gx / gw with a 16-bit gy) in per-block partials of row chunks (not the cpu's order: within float32 rounding of it), otherwise
 // over 64-row blocks then over the blocks in order (the cpu's order, same bits).
 void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType wt, const float* rstd, const void* gy,
                        DType gyt, void* gx, DType gxt, void* gw, DType gwt, int64_t rows, int64_t cols,

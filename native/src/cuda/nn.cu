@@ -247,11 +247,15 @@ bool rms_vec(int64_t cols, std::initializer_list<const void*> ptrs) {
     return true;
   }
 }
-template <bool WARP, bool VEC, typename T>
-__global__ void rms_norm_kernel(const T* __restrict__ x, int dx, const T* __restrict__ w, int dw, T* __restrict__ y,
-                                int dy, float* __restrict__ rstd, int64_t rows, int64_t cols, float eps) {
+// RES: the fused residual add, sum = x + res written first (then read back: the stored, rounded values are normalised).
+template <bool WARP, bool VEC, bool RES, typename T>
+__global__ void rms_norm_kernel(const T* __restrict__ x, int dx, const T* __restrict__ res, int dr, T* __restrict__ sum,
+                                int ds, const T* __restrict__ w, int dw, T* __restrict__ y, int dy,
+                                float* __restrict__ rstd, int64_t rows, int64_t cols, float eps) {
   __shared__ float red[32];
   SEEKR_ROW_LOOP_SETUP
+  const T* src = RES ? sum : x;  // what is normalised
+  const int dsrc = RES ? ds : dx;
   for (int64_t r = first; r < rows; r += stride) {
     const int64_t p = r * cols;
     float ss = 0.f;
@@ -261,41 +265,71 @@ __global__ void rms_norm_kernel(const T* __restrict__ x, int dx, const T* __rest
       for (int64_t c = (int64_t)t * V; c < cols; c += (int64_t)gsize * V) {
         float xv[V];
         ldf_vec(x, p + c, xv);
+        if constexpr (RES) {
+          float rv[V];
+          ldf_vec(res, p + c, rv);
+#pragma unroll
+          for (int j = 0; j < V; ++j) xv[j] = fadd(xv[j], rv[j]);
+          stf_vec(sum, p + c, xv);
+          ldf_vec(sum, p + c, xv);
+        }
 #pragma unroll
         for (int j = 0; j < V; ++j) ss = fadd(ss, fmul(xv[j], xv[j]));
       }
     } else {
       for (int64_t c = t; c < cols; c += gsize) {
-        const float v = ldf(x, dx, p + c);
+        float v = ldf(x, dx, p + c);
+        if constexpr (RES) {
+          stf(sum, ds, p + c, fadd(v, ldf(res, dr, p + c)));
+          v = ldf(sum, ds, p + c);
+        }
         ss = fadd(ss, fmul(v, v));
       }
     }
     ss = gsum<WARP, float>(ss, red);
     const float rs = fdiv(1.f, fsqrt(fadd(fdiv(ss, (float)cols), eps)));
     if (t == 0) rstd[r] = rs;
+    // The second pass reads back what this thread wrote to sum in the first (the same columns).
     if constexpr (VEC) {
       constexpr int V = kVec16<T>;
       for (int64_t c = (int64_t)t * V; c < cols; c += (int64_t)gsize * V) {
         float xv[V], wv[V];
-        ldf_vec(x, p + c, xv);
+        ldf_vec(src, p + c, xv);
         ldf_vec(w, c, wv);
 #pragma unroll
         for (int j = 0; j < V; ++j) xv[j] = fmul(fmul(xv[j], rs), wv[j]);
         stf_vec(y, p + c, xv);
       }
     } else {
-      for (int64_t c = t; c < cols; c += gsize) stf(y, dy, p + c, fmul(fmul(ldf(x, dx, p + c), rs), ldf(w, dw, c)));
+      for (int64_t c = t; c < cols; c += gsize) stf(y, dy, p + c, fmul(fmul(ldf(src, dsrc, p + c), rs), ldf(w, dw, c)));
     }
+  }
+}
+// Elements per 16-byte chunk of the narrowest of the types: 4 when all are float32, 8 with a 16-bit one. A chunk of V
+// elements of a wider type is then several 16-byte loads (ldf_vec / stf_vec).
+template <typename A, typename B>
+constexpr int kVec2 = kVec16<A> > kVec16<B> ? kVec16<A> : kVec16<B>;
+// v as a T buffer stores it (rounded to T, widened back).
+template <typename T>
+__device__ __forceinline__ float stored(float v) {
+  if constexpr (std::is_same_v<T, float>) return v;
+  else {
+    T e[1];
+    stf(e, 0, 0, v);
+    return ldf(e, 0, 0);
   }
 }
 // rms_norm_kernel's VEC warp variant for cols <= 1024 (NC chunks of V per lane, NC * V * 32 >= cols): the row is
 // read once into registers (every chunk's load in flight together), then y is written from them. Lane l takes chunks
-// l, l + 32, ...: the VEC loop's order, so the same bits as rms_norm_kernel<true, true, T>.
-template <int NC, typename T>
-__global__ void __launch_bounds__(kThreads) rms_norm_rows_kernel(const T* __restrict__ x, const T* __restrict__ w,
-                                                                 T* __restrict__ y, float* __restrict__ rstd,
+// l, l + 32, ...: the VEC loop's order, so the same bits as rms_norm_kernel<true, true, RES, T> when TX = TR = TY = T.
+// x, sum and w are TX; y is TY and res TR (RES), so that a float32 residual stream can take bfloat16 branch outputs
+// and give the bfloat16 operand of the next matrix products, without a cast kernel on either side.
+template <int NC, bool RES, typename TX, typename TR, typename TY>
+__global__ void __launch_bounds__(kThreads) rms_norm_rows_kernel(const TX* __restrict__ x, const TR* __restrict__ res,
+                                                                 TX* __restrict__ sum, const TX* __restrict__ w,
+                                                                 TY* __restrict__ y, float* __restrict__ rstd,
                                                                  int64_t rows, int64_t cols, float eps) {
-  constexpr int V = kVec16<T>;
+  constexpr int V = RES ? (kVec2<TX, TR> > kVec16<TY> ? kVec2<TX, TR> : kVec16<TY>) : kVec2<TX, TY>;
   const int lane = threadIdx.x & 31;
   const int64_t per_block = kThreads / 32;
   const int64_t stride = (int64_t)gridDim.x * per_block;
@@ -305,7 +339,16 @@ __global__ void __launch_bounds__(kThreads) rms_norm_rows_kernel(const T* __rest
 #pragma unroll
     for (int k = 0; k < NC; ++k) {
       const int64_t c = (int64_t)(lane + 32 * k) * V;
-      if (c < cols) ldf_vec(x, p + c, xv[k]);
+      if (c < cols) {
+        ldf_vec(x, p + c, xv[k]);
+        if constexpr (RES) {
+          float rv[V];
+          ldf_vec(res, p + c, rv);
+#pragma unroll
+          for (int j = 0; j < V; ++j) xv[k][j] = stored<TX>(fadd(xv[k][j], rv[j]));
+          stf_vec(sum, p + c, xv[k]);
+        }
+      }
     }
     float ss = 0.f;
 #pragma unroll
@@ -390,11 +433,12 @@ __global__ void rms_norm_backward_kernel(const T* __restrict__ x, int dx, const 
 // arithmetic (the dot in per-lane chunk order, then the warp's butterfly sum).
 constexpr int kRmsWarps = 8;
 constexpr int kRmsMaxBlocks = 256;  // partial rows (about 2 blocks per SM on an H100: one wave)
-template <int NC, typename T>
+// gy may be TG, a 16-bit dtype with float32 x / w / gx (the gradient of a bfloat16 norm output, see rms_norm_rows_kernel).
+template <int NC, typename T, typename TG>
 __global__ void __launch_bounds__(kRmsWarps * 32) rms_norm_backward_fused_kernel(
-    const T* __restrict__ x, const T* __restrict__ w, const float* __restrict__ rstd, const T* __restrict__ gy,
+    const T* __restrict__ x, const T* __restrict__ w, const float* __restrict__ rstd, const TG* __restrict__ gy,
     T* __restrict__ gx, float* __restrict__ part, int64_t rows, int64_t cols, int64_t rpb, bool acc) {
-  constexpr int V = kVec16<T>;
+  constexpr int V = kVec2<T, TG>;
   __shared__ float wsum[kRmsWarps][NC * V * 32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   float wv[NC][V], gw[NC][V];
@@ -709,41 +753,89 @@ void cross_entropy_backward(int device, const void* logits, DType lt, const int3
   check_launch("crossEntropyBackward");
 }
 
-void rms_norm(int device, const void* x, DType xt, const void* w, DType wt, void* y, DType yt, float* rstd, int64_t rows,
-              int64_t cols, float eps) {
-  if (rows == 0) return;
-  use_device(device);
-  with_elem(xt == wt && wt == yt, yt, [&](auto e) {
-    using T = typename decltype(e)::type;
-    const T* xp = static_cast<const T*>(x);
-    const T* wp = static_cast<const T*>(w);
-    T* yp = static_cast<T*>(y);
-    const bool vec = rms_vec<T>(cols, {xp, wp, yp});
-    if constexpr (!std::is_same_v<T, AnyF>) {
-      if (vec && cols <= 1024) {
-        constexpr int U = 8 / kVec16<T>;  // chunks per lane per 256 columns
-        const auto launch = [&](auto nc) {
-          rms_norm_rows_kernel<decltype(nc)::value, T><<<rows_grid(rows, kThreads / 32), kThreads, 0, SEEKR_STREAM>>>(xp, wp, yp, rstd,
-                                                                                                     rows, cols, eps);
-        };
-        const int64_t q = (cols + 255) / 256;  // 1 .. 4: NC * V * 32 = 256 q columns
-        if (q == 1) launch(std::integral_constant<int, U>{});
-        else if (q == 2) launch(std::integral_constant<int, 2 * U>{});
-        else if (q == 3) launch(std::integral_constant<int, 3 * U>{});
-        else launch(std::integral_constant<int, 4 * U>{});
-        return;
+namespace {
+// rms_norm_rows_kernel for these types when the operands qualify (16-byte aligned, cols a multiple of the chunk, at
+// most 1024); false when they do not (the caller falls back to rms_norm_kernel).
+template <bool RES, typename TX, typename TR, typename TY>
+bool rms_rows_launch(const void* x, const void* res, void* sum, const void* w, void* y, float* rstd, int64_t rows,
+                     int64_t cols, float eps) {
+  constexpr int V = RES ? (kVec2<TX, TR> > kVec16<TY> ? kVec2<TX, TR> : kVec16<TY>) : kVec2<TX, TY>;
+  if (cols > 1024 || cols % V != 0) return false;
+  for (const void* p : {x, w, (const void*)y})
+    if (!aligned16(p)) return false;
+  if (RES && !(aligned16(res) && aligned16(sum))) return false;
+  constexpr int U = 8 / V;  // chunks per lane per 256 columns
+  const auto launch = [&](auto nc) {
+    rms_norm_rows_kernel<decltype(nc)::value, RES, TX, TR, TY><<<rows_grid(rows, kThreads / 32), kThreads, 0, SEEKR_STREAM>>>(
+        static_cast<const TX*>(x), static_cast<const TR*>(res), static_cast<TX*>(sum), static_cast<const TX*>(w),
+        static_cast<TY*>(y), rstd, rows, cols, eps);
+  };
+  const int64_t q = (cols + 255) / 256;  // 1 .. 4: NC * V * 32 = 256 q columns
+  if (q == 1) launch(std::integral_constant<int, U>{});
+  else if (q == 2) launch(std::integral_constant<int, 2 * U>{});
+  else if (q == 3) launch(std::integral_constant<int, 3 * U>{});
+  else launch(std::integral_constant<int, 4 * U>{});
+  return true;
+}
+// The typed register-row forward: one dtype throughout, or float32 x / sum / w with a 16-bit y (res: y's dtype or
+// float32), or float32 x / sum / w / y with a 16-bit res.
+bool rms_rows(DType xt, const void* x, DType rt, const void* res, DType st, void* sum, DType wt, const void* w, DType yt,
+              void* y, float* rstd, int64_t rows, int64_t cols, float eps) {
+  if (cols > 1024 || wt != xt || (res && st != xt)) return false;
+  bool done = false;
+  with_dtype(xt, [&](auto ex) {
+    using TX = typename decltype(ex)::type;
+    with_dtype(yt, [&](auto ey) {
+      using TY = typename decltype(ey)::type;
+      constexpr bool wide = std::is_same_v<TX, float>;
+      if constexpr (wide || std::is_same_v<TY, TX>) {
+        if (!res) {
+          done = rms_rows_launch<false, TX, TX, TY>(x, nullptr, nullptr, w, y, rstd, rows, cols, eps);
+          return;
+        }
+        with_dtype(rt, [&](auto er) {
+          using TR = typename decltype(er)::type;
+          if constexpr (std::is_same_v<TR, TY> || (wide && std::is_same_v<TY, float>))
+            done = rms_rows_launch<true, TX, TR, TY>(x, res, sum, w, y, rstd, rows, cols, eps);
+        });
       }
-    }
-    with_vec<T>(vec, [&](auto v) {
-      constexpr bool V = decltype(v)::value;
-      if (cols <= 1024)
-        rms_norm_kernel<true, V, T><<<rows_grid(rows, kThreads / 32), kThreads, 0, SEEKR_STREAM>>>(xp, (int)xt, wp, (int)wt, yp, (int)yt,
-                                                                                  rstd, rows, cols, eps);
-      else
-        rms_norm_kernel<false, V, T><<<rows_grid(rows, 1), kThreads, 0, SEEKR_STREAM>>>(xp, (int)xt, wp, (int)wt, yp, (int)yt, rstd, rows,
-                                                                       cols, eps);
     });
   });
+  return done;
+}
+}  // namespace
+
+void rms_norm(int device, const void* x, DType xt, const void* res, DType rt, void* sum, DType st, const void* w,
+              DType wt, void* y, DType yt, float* rstd, int64_t rows, int64_t cols, float eps) {
+  if (rows == 0) return;
+  use_device(device);
+  if (!rms_rows(xt, x, rt, res, st, sum, wt, w, yt, y, rstd, rows, cols, eps)) {
+    const bool same = xt == wt && wt == yt && (!res || (rt == xt && st == xt));
+    with_elem(same, yt, [&](auto e) {
+      using T = typename decltype(e)::type;
+      const T* xp = static_cast<const T*>(x);
+      const T* rp = static_cast<const T*>(res);
+      T* sp = static_cast<T*>(sum);
+      const T* wp = static_cast<const T*>(w);
+      T* yp = static_cast<T*>(y);
+      const bool vec = res ? rms_vec<T>(cols, {xp, rp, sp, wp, yp}) : rms_vec<T>(cols, {xp, wp, yp});
+      with_vec<T>(vec, [&](auto v) {
+        constexpr bool V = decltype(v)::value;
+        const auto go = [&](auto warp, auto has_res) {
+          constexpr bool W = decltype(warp)::value;
+          rms_norm_kernel<W, V, decltype(has_res)::value, T>
+              <<<W ? rows_grid(rows, kThreads / 32) : rows_grid(rows, 1), kThreads, 0, SEEKR_STREAM>>>(
+                  xp, (int)xt, rp, (int)rt, sp, (int)st, wp, (int)wt, yp, (int)yt, rstd, rows, cols, eps);
+        };
+        const auto with_res = [&](auto warp) {
+          if (res) go(warp, std::true_type{});
+          else go(warp, std::false_type{});
+        };
+        if (cols <= 1024) with_res(std::true_type{});
+        else with_res(std::false_type{});
+      });
+    });
+  }
   check_launch("rmsNorm");
 }
 
@@ -752,6 +844,44 @@ void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType
                        bool accumulate) {
   if (cols == 0) return;
   use_device(device);
+  // The fused kernel: x, w, gx and gw of one dtype T; gy of T too, or 16-bit with a float32 T.
+  bool fused = false;
+  if (rows > 0 && cols <= 1024 && xt == wt && wt == gxt && gxt == gwt &&
+      (gyt == xt || xt == DType::F32) && aligned16(x) && aligned16(w) && aligned16(gy) && aligned16(gx)) {
+    with_dtype(xt, [&](auto e) {
+      using T = typename decltype(e)::type;
+      with_dtype(gyt, [&](auto eg) {
+        using TG = typename decltype(eg)::type;
+        if constexpr (std::is_same_v<TG, T> || std::is_same_v<T, float>) {
+          constexpr int V = kVec2<T, TG>;
+          if (cols % V != 0) return;
+          constexpr int U = 8 / V;  // chunks per lane per 256 columns
+          const int64_t nb0 = std::min<int64_t>((rows + kRmsWarps - 1) / kRmsWarps, kRmsMaxBlocks);
+          const int64_t rpb = (rows + nb0 - 1) / nb0;
+          const int64_t nb = (rows + rpb - 1) / rpb;
+          Scratch part(device, (size_t)(nb * cols) * sizeof(float));
+          const auto launch = [&](auto nc) {
+            rms_norm_backward_fused_kernel<decltype(nc)::value, T, TG><<<(unsigned)nb, kRmsWarps * 32, 0, SEEKR_STREAM>>>(
+                static_cast<const T*>(x), static_cast<const T*>(w), rstd, static_cast<const TG*>(gy), static_cast<T*>(gx),
+                part.as<float>(), rows, cols, rpb, accumulate);
+          };
+          const int64_t q = (cols + 255) / 256;  // 1 .. 4: NC * V * 32 = 256 q columns
+          if (q == 1) launch(std::integral_constant<int, U>{});
+          else if (q == 2) launch(std::integral_constant<int, 2 * U>{});
+          else if (q == 3) launch(std::integral_constant<int, 3 * U>{});
+          else launch(std::integral_constant<int, 4 * U>{});
+          check_launch("rmsNormBackward");
+          rms_gw_sum_kernel<T><<<(unsigned)((cols + 31) / 32), 256, 0, SEEKR_STREAM>>>(part.as<float>(), static_cast<T*>(gw),
+                                                                                     (int)gwt, cols, nb);
+          fused = true;
+        }
+      });
+    });
+  }
+  if (fused) {
+    check_launch("rmsNormBackward");
+    return;
+  }
   with_elem(xt == wt && wt == gyt && gyt == gxt && gxt == gwt, gxt, [&](auto e) {
     using T = typename decltype(e)::type;
     const T* xp = static_cast<const T*>(x);
@@ -759,28 +889,6 @@ void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType
     const T* gp = static_cast<const T*>(gy);
     T* gxp = static_cast<T*>(gx);
     const bool vec = rms_vec<T>(cols, {xp, wp, gp, gxp});
-    if constexpr (!std::is_same_v<T, AnyF>) {
-      if (vec && rows > 0 && cols <= 1024) {  // the fused kernel
-        constexpr int U = 8 / kVec16<T>;        // chunks per lane per 256 columns
-        const int64_t nb0 = std::min<int64_t>((rows + kRmsWarps - 1) / kRmsWarps, kRmsMaxBlocks);
-        const int64_t rpb = (rows + nb0 - 1) / nb0;
-        const int64_t nb = (rows + rpb - 1) / rpb;
-        Scratch part(device, (size_t)(nb * cols) * sizeof(float));
-        const auto launch = [&](auto nc) {
-          rms_norm_backward_fused_kernel<decltype(nc)::value, T><<<(unsigned)nb, kRmsWarps * 32, 0, SEEKR_STREAM>>>(
-              xp, wp, rstd, gp, gxp, part.as<float>(), rows, cols, rpb, accumulate);
-        };
-        const int64_t q = (cols + 255) / 256;  // 1 .. 4: NC * V * 32 = 256 q columns
-        if (q == 1) launch(std::integral_constant<int, U>{});
-        else if (q == 2) launch(std::integral_constant<int, 2 * U>{});
-        else if (q == 3) launch(std::integral_constant<int, 3 * U>{});
-        else launch(std::integral_constant<int, 4 * U>{});
-        check_launch("rmsNormBackward");
-        rms_gw_sum_kernel<T><<<(unsigned)((cols + 31) / 32), 256, 0, SEEKR_STREAM>>>(part.as<float>(), static_cast<T*>(gw), (int)gwt,
-                                                                    cols, nb);
-        return;
-      }
-    }
     const int64_t nb = (rows + kGwBlock - 1) / kGwBlock;
     Scratch part(device, (size_t)(nb > 0 ? nb * cols : 1) * sizeof(float));
     if (rows > 0) {

@@ -33,7 +33,8 @@ void cross_entropy(int, const void*, DType, const int32_t*, float*, float*, int6
 }
 void cross_entropy_backward(int, const void*, DType, const int32_t*, const float*, const float*, int64_t, void*, DType,
                             int64_t, int64_t, int32_t) { throw not_built(); }
-void rms_norm(int, const void*, DType, const void*, DType, void*, DType, float*, int64_t, int64_t, float) {
+void rms_norm(int, const void*, DType, const void*, DType, void*, DType, const void*, DType, void*, DType, float*, int64_t,
+              int64_t, float) {
   throw not_built();
 }
 void rms_norm_backward(int, const void*, DType, const void*, DType, const float*, const void*, DType, void*, DType,

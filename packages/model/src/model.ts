@@ -3,6 +3,7 @@
 import {
   type Device, type DeviceLike, type Tensor, Generator, add, attention, attentionDistill, attentionTapped, concat, copyTo, crossEntropy, deviceName,
   embedding, full, isGradEnabled, linear, mul, parseDevice, reshape, rmsNorm, rope, swiglu, slice, tensor, tidy, shapeStr,
+  addRmsNorm, autocastDType,
 } from "@seekr/tensor";
 import { type LlamaConfig, parameterShapes, validateConfig } from "./config.js";
 import { KVCache } from "./cache.js";
@@ -391,9 +392,22 @@ export class LlamaModel {
     const D = c.headDim;
     const Hkv = c.numKeyValueHeads;
     let x = embedding(this.P("model.embed_tokens.weight"), ids); // [B, T, hidden]
+    // The residual stream is x plus `branch` (the output of the last attention or MLP block, not yet added): each
+    // add is fused with the RMSNorm that reads the sum (addRmsNorm). Under autocast the norms write the autocast
+    // dtype straight away, the operand of the projections after them (the values of a float32 norm and a cast).
+    let branch: Tensor | null = null;
+    const normOpts = { dtype: autocastDType() ?? undefined };
+    const norm = (name: string): Tensor => {
+      const w = this.P(name);
+      if (!branch) return rmsNorm(x, w, c.rmsNormEps, normOpts);
+      const r = addRmsNorm(x, branch, w, c.rmsNormEps, normOpts);
+      x = r.sum;
+      branch = null;
+      return r.out;
+    };
     for (let i = 0; i <= lastLayer; i++) {
       const p = `model.layers.${i}`;
-      const h = rmsNorm(x, this.P(`${p}.input_layernorm.weight`), c.rmsNormEps);
+      const h = norm(`${p}.input_layernorm.weight`);
       const q = rope(reshape(linear(h, this.P(`${p}.self_attn.q_proj.weight`)), [B, T, H, D]), { theta: c.ropeTheta, positions });
       let k = rope(reshape(linear(h, this.P(`${p}.self_attn.k_proj.weight`)), [B, T, Hkv, D]), { theta: c.ropeTheta, positions });
       let v = reshape(linear(h, this.P(`${p}.self_attn.v_proj.weight`)), [B, T, Hkv, D]);
@@ -426,12 +440,12 @@ export class LlamaModel {
       }
       if (i === lastLayer && !needLogits) break;
       const o = reshape(a.out, [B, T, H * D]);
-      x = add(x, linear(o, this.P(`${p}.self_attn.o_proj.weight`)));
-      const h2 = rmsNorm(x, this.P(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
+      branch = linear(o, this.P(`${p}.self_attn.o_proj.weight`));
+      const h2 = norm(`${p}.post_attention_layernorm.weight`);
       // SwiGLU MLP: silu(gate) * up fused into one kernel (forward and backward).
       const gate = linear(h2, this.P(`${p}.mlp.gate_proj.weight`));
       const up = linear(h2, this.P(`${p}.mlp.up_proj.weight`));
-      x = add(x, linear(swiglu(gate, up), this.P(`${p}.mlp.down_proj.weight`)));
+      branch = linear(swiglu(gate, up), this.P(`${p}.mlp.down_proj.weight`));
     }
     if (cache) {
       const merged = new Int32Array(B * Tk);
@@ -448,7 +462,12 @@ export class LlamaModel {
     if (!needLogits) return result;
 
     const lastOnly = returnLogits === "last";
-    const hN = rmsNorm(lastOnly && !opts.labels ? slice(x, [0, T - 1, 0], [B, T, c.hiddenSize]) : x, this.P("model.norm.weight"), c.rmsNormEps);
+    let hN: Tensor;
+    if (lastOnly && !opts.labels) {
+      // Only the last position's logits: the norm runs on that row alone.
+      if (branch) x = add(x, branch);
+      hN = rmsNorm(slice(x, [0, T - 1, 0], [B, T, c.hiddenSize]), this.P("model.norm.weight"), c.rmsNormEps, normOpts);
+    } else hN = norm("model.norm.weight");
     const logits = linear(hN, this.lmHead);
     if (targets) {
       result.loss = crossEntropy(reshape(logits, [B * T, c.vocabSize]), reshape(targets, [B * T]), { ignoreIndex: -100 });

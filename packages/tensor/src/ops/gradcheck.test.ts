@@ -7,7 +7,7 @@ import {
   square, sin, cos, reciprocal, maximum, minimum, where, swiglu,
   sum, mean, max, softmax, logSoftmax,
   reshape, permute, transpose, slice, narrow, concat, stack, broadcastTo, squeeze, unsqueeze, clone,
-  matmul, linear, embedding, indexSelect, crossEntropy, rmsNorm, rope, attention, attentionEager,
+  matmul, linear, embedding, indexSelect, crossEntropy, rmsNorm, addRmsNorm, rope, attention, attentionEager,
 } from "../index.js";
 import { expectGradClose, gradCheck, type GradCheckOptions } from "../testing/gradcheck.js";
 
@@ -570,6 +570,21 @@ describe("rmsNorm", () => {
       const x = awayFromZero(seed, [...lead, D], 0.2, 2);
       const w = normal(seed + 1, [D]);
       check(`rmsNorm ${JSON.stringify([...lead, D])} eps=${eps}`, (a, b) => rmsNorm(a, b, eps), [x, w]);
+    }, 25);
+  });
+});
+
+describe("addRmsNorm", () => {
+  it("gradients of x, residual and weight through both outputs (sum and out)", () => {
+    const arb = fc.tuple(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 0, maxLength: 2 }), fc.integer({ min: 1, max: 8 }), fc.constantFrom<number | undefined>(undefined, 1e-5, 0.1), seedArb);
+    prop(arb, ([lead, D, eps, seed]) => {
+      const x = awayFromZero(seed, [...lead, D], 0.2, 2);
+      const r = normal(seed + 2, [...lead, D], 0.5);
+      const w = normal(seed + 1, [D]);
+      check(`addRmsNorm ${JSON.stringify([...lead, D])} eps=${eps}`, (a, b, c) => {
+        const { sum: s, out } = addRmsNorm(a, b, c, eps);
+        return add(out, mul(s, 0.5));
+      }, [x, r, w]);
     }, 25);
   });
 });

@@ -5,7 +5,7 @@ import { Tensor, empty, full, shapeStr, tensor } from "../tensor.js";
 import { record } from "../autograd.js";
 import { hostCopy } from "../host.js";
 import { sameShape, shapeSize } from "../shape.js";
-import { promoteTypes } from "../dtype.js";
+import { type FloatDType, isFloatDType, promoteTypes } from "../dtype.js";
 import { checkFloat, checkInt, checkSameDevice, checkTensor, checkFinite } from "./check.js";
 import { broadcastTo, permute, reshape } from "./layout.js";
 import { matmul } from "./matmul.js";
@@ -54,39 +54,90 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   return loss;
 }
 
-/** RMSNorm over the last axis: x * rsqrt(mean(x^2) + eps) * weight (fused forward and backward). */
-export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
-  checkTensor(x, "rmsNorm", "x");
-  checkTensor(weight, "rmsNorm", "weight");
-  checkFloat(x, "rmsNorm", "x");
-  checkFloat(weight, "rmsNorm", "weight");
-  checkSameDevice("rmsNorm", x, weight);
-  checkFinite(eps, "rmsNorm", "eps");
+export interface RmsNormOptions {
+  /**
+   * dtype of the result (default: the promoted dtype of x and weight). The norm is computed in float32 and rounded
+   * once to it: `rmsNorm(x, w, eps, { dtype: "bfloat16" })` gives the bits of `cast(rmsNorm(x, w, eps), "bfloat16")`
+   * without the float32 result and the cast kernel (mixed precision: the operand of the next matrix products).
+   */
+  dtype?: FloatDType;
+}
+
+function normOutDType(op: string, x: Tensor, weight: Tensor, opts: RmsNormOptions): FloatDType {
+  if (opts === null || typeof opts !== "object") throw new Error(`${op}: options must be an object`);
+  if (opts.dtype === undefined) return promoteTypes(x.dtype, weight.dtype) as FloatDType;
+  if (!isFloatDType(opts.dtype))
+    throw new Error(`${op}: dtype must be "float32", "bfloat16" or "float16", got ${JSON.stringify(opts.dtype)}`);
+  return opts.dtype;
+}
+
+function checkNormArgs(op: string, x: Tensor, weight: Tensor, eps: number): { rows: number; cols: number } {
+  checkTensor(x, op, "x");
+  checkTensor(weight, op, "weight");
+  checkFloat(x, op, "x");
+  checkFloat(weight, op, "weight");
+  checkSameDevice(op, x, weight);
+  checkFinite(eps, op, "eps");
   const cols = x.shape[x.rank - 1];
   if (x.rank < 1 || weight.rank !== 1 || weight.shape[0] !== cols)
-    throw new Error(`rmsNorm: weight ${shapeStr(weight.shape)} must match the last axis of x ${shapeStr(x.shape)}`);
-  const rows = cols === 0 ? 0 : x.size / cols!;
-  const y = empty(x.shape, promoteTypes(x.dtype, weight.dtype), x.device);
-  const rstd = empty([rows], "float32", x.device);
-  native.rmsNorm(x.handle, weight.handle, y.handle, rstd.handle, rows, cols!, eps);
+    throw new Error(`${op}: weight ${shapeStr(weight.shape)} must match the last axis of x ${shapeStr(x.shape)}`);
+  return { rows: cols === 0 ? 0 : x.size / cols!, cols: cols! };
+}
+
+/** Records y = rmsNorm(x, weight) (rstd: the saved row scales) for autograd. */
+function recordRmsNorm(y: Tensor, x: Tensor, weight: Tensor, rstd: Tensor, rows: number, cols: number): void {
   record(
     "rmsNorm",
     y,
     [x, weight],
     (g, [sx, sw, sr], ctx) => {
       // x's gradient is added straight into its pending one when there is one (the residual stream: its gradient
-      // from the residual add is there already), instead of a buffer of its own and an accumulation pass.
+      // from the residual add is there already), instead of a buffer of its own and an accumulation pass. g may be
+      // narrower than x (a bfloat16 output of a float32 norm): the kernels read it as it is.
       const pending = ctx.pending(0);
       const into = pending && pending.dtype === sx!.dtype ? pending : null;
       const gx = into ?? empty(sx!.shape, sx!.dtype, g.device);
       const gw = empty(sw!.shape, sw!.dtype, g.device);
-      native.rmsNormBackward(sx!.handle, sw!.handle, sr!.handle, g.handle, gx.handle, gw.handle, rows, cols!, into !== null);
+      native.rmsNormBackward(sx!.handle, sw!.handle, sr!.handle, g.handle, gx.handle, gw.handle, rows, cols, into !== null);
       return [gx, gw];
     },
     { save: [x, weight, rstd] },
   );
+}
+
+/** RMSNorm over the last axis: x * rsqrt(mean(x^2) + eps) * weight (fused forward and backward). */
+export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6, opts: RmsNormOptions = {}): Tensor {
+  const { rows, cols } = checkNormArgs("rmsNorm", x, weight, eps);
+  const y = empty(x.shape, normOutDType("rmsNorm", x, weight, opts), x.device);
+  const rstd = empty([rows], "float32", x.device);
+  native.rmsNorm(x.handle, weight.handle, y.handle, rstd.handle, rows, cols, eps);
+  recordRmsNorm(y, x, weight, rstd, rows, cols);
   rstd.dispose();
   return y;
+}
+
+/**
+ * The residual add of a pre-norm transformer fused with the RMSNorm after it: `sum = x + residual` (dtype: promoted
+ * from x and residual; same shapes, no broadcasting) and `out = rmsNorm(sum, weight, eps, opts)`, in one pass over
+ * the rows (on a GPU the sum is written once and not read back from memory). The values, bit for bit, and the
+ * gradients of `add` followed by `rmsNorm`: autograd sees the same two nodes.
+ */
+export function addRmsNorm(x: Tensor, residual: Tensor, weight: Tensor, eps = 1e-6, opts: RmsNormOptions = {}): { sum: Tensor; out: Tensor } {
+  const { rows, cols } = checkNormArgs("addRmsNorm", x, weight, eps);
+  checkTensor(residual, "addRmsNorm", "residual");
+  checkFloat(residual, "addRmsNorm", "residual");
+  checkSameDevice("addRmsNorm", x, residual);
+  if (!sameShape(x.shape, residual.shape))
+    throw new Error(`addRmsNorm: residual ${shapeStr(residual.shape)} must have the shape of x ${shapeStr(x.shape)}`);
+  const sum = empty(x.shape, promoteTypes(x.dtype, residual.dtype), x.device);
+  const y = empty(x.shape, normOutDType("addRmsNorm", sum, weight, opts), x.device);
+  const rstd = empty([rows], "float32", x.device);
+  native.rmsNorm(x.handle, weight.handle, y.handle, rstd.handle, rows, cols, eps, residual.handle, sum.handle);
+  // The add's node: the gradient passes to both inputs (the engine casts it to an input's dtype where they differ).
+  record("add", sum, [x, residual], (g) => [x.requiresGrad ? g : null, residual.requiresGrad ? g : null]);
+  recordRmsNorm(y, sum, weight, rstd, rows, cols);
+  rstd.dispose();
+  return { sum, out: y };
 }
 
 export interface RopeOptions {
