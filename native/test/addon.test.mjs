@@ -79,3 +79,29 @@ test("rmsNormBackward accumulate adds the input gradient into gx (float32 and bf
     for (const h of handles) native.dispose(h);
   }
 });
+
+// rmsNorm's fused residual add (arguments 7 and 8): sum = x + residual, then the norm of sum; a sum buffer that is also
+// another operand is an error (the kernels read and write in one pass).
+test("rmsNorm with residual and sum writes x + residual and normalises it; aliases are errors", () => {
+  const rows = 3, cols = 4;
+  const f32 = (vals) => { const h = native.alloc(0, 0, 0, vals.length); native.upload(h, Float32Array.from(vals)); return h; };
+  const X = [1, -2, 3, 0.5, 2, 2, -1, 0, 0.25, 4, -3, 1];
+  const R = [0.5, 1, -1, 2, -2, 0, 1, 1, 1, -1, 0.5, 0];
+  const W = [1, 0.5, 2, -1];
+  const x = f32(X), r = f32(R), w = f32(W);
+  const y = native.alloc(0, 0, 0, rows * cols), s = native.alloc(0, 0, 0, rows * cols), rstd = native.alloc(0, 0, 0, rows);
+  native.rmsNorm(x, w, y, rstd, rows, cols, 1e-6, r, s);
+  const sum = [...native.download(s)], out = [...native.download(y)];
+  for (let i = 0; i < rows; i++) {
+    const row = X.slice(i * cols, (i + 1) * cols).map((v, c) => Math.fround(v + R[i * cols + c]));
+    const ms = row.reduce((a, v) => a + v * v, 0) / cols;
+    for (let c = 0; c < cols; c++) {
+      assert.equal(sum[i * cols + c], row[c]);
+      assert.ok(Math.abs(out[i * cols + c] - row[c] / Math.sqrt(ms + 1e-6) * W[c]) < 1e-5, `row ${i} col ${c}`);
+    }
+  }
+  assert.throws(() => native.rmsNorm(x, w, y, rstd, rows, cols, 1e-6, r, x), /seekr\.rmsNorm: 'sum' must be a buffer of its own, not also 'x'/);
+  assert.throws(() => native.rmsNorm(x, w, y, rstd, rows, cols, 1e-6, r, y), /not also 'y'/);
+  assert.throws(() => native.rmsNorm(x, w, y, rstd, rows, cols, 1e-6, r), /'residual' and 'sum' are given together/);
+  for (const h of [x, r, w, y, s, rstd]) native.dispose(h);
+});

@@ -144,6 +144,49 @@ test("float32 kernels on half buffers: elementwise bit-exact, reductions and fus
   }
 });
 
+// rmsNorm with a fused residual add and mixed dtypes (the autocast block: float32 stream x and sum, 16-bit branch and
+// output), and the backward of a 16-bit gy into float32 x / gx / gw (accumulate too). Column counts pick the kernels:
+// 768 and 16 the register-row / fused ones, 111 the scalar AnyF one (unaligned rows), 1040 the block kernel. The sum
+// is a float32 add (bit-exact); y within a unit of a 16-bit output (another float32 order of the sum of squares), 64
+// float32 ulps for rstd and a float32 y (the float32 test's rtol 1e-5); the backward's gx within 256 float32 ulps of
+// max(|gx|, 1/2) (the float32 test's rtol 1e-4, atol 1e-5), gw within `rows` ulps of its sqrt(rows) scale.
+test("rmsNorm with a fused residual add, float32 stream with 16-bit branch / output / gradient", opts, (t) => {
+  const r = rng(11);
+  for (const dt of [BF16, F16]) {
+    const name = NAMES[dt];
+    for (const [rows, cols] of [[100, 768], [6, 16], [37, 111], [9, 1040]]) {
+      const n = rows * cols;
+      const x = randn(r, n, 2), res = randn(r, n), w = randn(r, cols), gy = randn(r, n), base = randn(r, n);
+      // [x dtype, residual dtype, y dtype]: the autocast block, its float32-output variant, all float32, all 16-bit.
+      for (const [xt, rt, yt] of [[F32, dt, dt], [F32, dt, F32], [F32, F32, F32], [dt, dt, dt], [F32, null, dt]]) {
+        const st = xt;
+        const out = both((p) => {
+          const hx = p.of(x, xt), hw = p.of(w, xt), y = p.alloc(yt, n), rstd = p.alloc(F32, rows);
+          const hr = rt === null ? null : p.of(res, rt), sum = rt === null ? null : p.alloc(st, n);
+          native.rmsNorm(hx, hw, y, rstd, rows, cols, 1e-5, hr, sum);
+          return { y: p.get(y, n), rstd: native.download(rstd), sum: sum ? p.get(sum, n) : null };
+        });
+        const what = `${name} rmsNorm x ${NAMES[xt]} + residual ${rt === null ? "none" : NAMES[rt]} -> ${NAMES[yt]} rows=${rows} cols=${cols}`;
+        if (out.cpu.sum) sameBits(`${what} sum`, out.dev.sum, out.cpu.sum);
+        closeUlps(t, `${what} rstd`, out.dev.rstd, out.cpu.rstd, F32, 64);
+        closeUlps(t, `${what} y`, out.dev.y, out.cpu.y, yt, yt === F32 ? 64 : 1);
+      }
+      const rstd = Float32Array.from({ length: rows }, () => 0.5 + r());
+      const back = both((p) => {
+        const hx = p.of(x, F32), hw = p.of(w, F32), hgy = p.of(gy, dt), hr = p.of(rstd, F32);
+        const gx = p.alloc(F32, n), gw = p.alloc(F32, cols), gxa = p.of(base, F32), gw2 = p.alloc(F32, cols);
+        native.rmsNormBackward(hx, hw, hr, hgy, gx, gw, rows, cols);
+        native.rmsNormBackward(hx, hw, hr, hgy, gxa, gw2, rows, cols, true);
+        return { gx: p.get(gx, n), gw: p.get(gw, cols), gxa: p.get(gxa, n) };
+      });
+      const what = `${name} rmsNormBackward float32 x, ${name} gy rows=${rows} cols=${cols}`;
+      closeUlps(t, `${what} gx`, back.dev.gx, back.cpu.gx, F32, 256, 0.5);
+      closeUlps(t, `${what} accumulate gx`, back.dev.gxa, back.cpu.gxa, F32, 256, 0.5);
+      closeUlps(t, `${what} gw`, back.dev.gw, back.cpu.gw, F32, rows, Math.sqrt(rows));
+    }
+  }
+});
+
 // The fast paths of the fused nn kernels on half buffers, at a training step's shapes (16-byte chunks): cross-entropy
 // over 32000 classes (rows 16-byte aligned) and 1029 (not), with its backward (float32 exponentials on the device:
 // ~2 float32 ulp from the cpu's, so at most one rounding apart in the half gradient); the RMSNorm backward's fused

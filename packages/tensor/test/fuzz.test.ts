@@ -715,7 +715,7 @@ const NASTY: Record<keyof NativeAddon, Nasty> = {
     ["cols 0", (w) => [f(w, 0), w.i(2), f(w, 1), f(w, 2), 2, 0, -100]], ["targets f32", (w) => [f(w, 6), f(w, 2), f(w, 1), f(w, 2), 2, 3, -100]], ["loss with 2 elements", (w) => [f(w, 6), w.i(2, [0]), f(w, 2), f(w, 2), 2, 3, -100]],
   ],
   crossEntropyBackward: [["target out of range", (w) => [f(w, 6), w.i(2, [5]), f(w, 2), f(w, 1), f(w, 6), 2, 3, -100, 2]], ["count 0", (w) => [f(w, 6), w.i(2, [0]), f(w, 2), f(w, 1), f(w, 6), 2, 3, -100, 0]], ["count -5", (w) => [f(w, 6), w.i(2, [0]), f(w, 2), f(w, 1), f(w, 6), 2, 3, -100, -5]], ["gy bf16", (w) => [f(w, 6), w.i(2, [0]), f(w, 2), w.buf(DT.bf16, 1), f(w, 6), 2, 3, -100, 2]]],
-  rmsNorm: [["weight wrong size", (w) => [f(w, 6), f(w, 2), f(w, 6), f(w, 2), 2, 3, 1e-5]], ["cols 0", (w) => [f(w, 0), f(w, 0), f(w, 0), f(w, 4), 4, 0, 1e-5]], ["eps NaN", (w) => [f(w, 6), f(w, 3), f(w, 6), f(w, 2), 2, 3, NaN]], ["rstd i32", (w) => [f(w, 6), f(w, 3), f(w, 6), w.i(2), 2, 3, 1e-5]]],
+  rmsNorm: [["weight wrong size", (w) => [f(w, 6), f(w, 2), f(w, 6), f(w, 2), 2, 3, 1e-5]], ["cols 0", (w) => [f(w, 0), f(w, 0), f(w, 0), f(w, 4), 4, 0, 1e-5]], ["eps NaN", (w) => [f(w, 6), f(w, 3), f(w, 6), f(w, 2), 2, 3, NaN]], ["rstd i32", (w) => [f(w, 6), f(w, 3), f(w, 6), w.i(2), 2, 3, 1e-5]], ["residual without sum", (w) => [f(w, 6), f(w, 3), f(w, 6), f(w, 2), 2, 3, 1e-5, f(w, 6)]], ["residual too short", (w) => [f(w, 6), f(w, 3), f(w, 6), f(w, 2), 2, 3, 1e-5, f(w, 5), f(w, 6)]], ["sum i32", (w) => [f(w, 6), f(w, 3), f(w, 6), f(w, 2), 2, 3, 1e-5, f(w, 6), w.i(6)]]],
   rmsNormBackward: [["gw missing", (w) => [f(w, 6), f(w, 3), f(w, 2), f(w, 6), f(w, 6)]], ["rstd too long", (w) => [f(w, 6), f(w, 3), f(w, 3), f(w, 6), f(w, 6), f(w, 3), 2, 3]]],
   rope: [
     ["odd head dim", (w) => [f(w, 6), w.i(2), f(w, 6), 2, 1, 3, 10000, 1]], ["theta 0", (w) => [f(w, 4), w.i(2), f(w, 4), 2, 1, 2, 0, 1]], ["theta NaN", (w) => [f(w, 4), w.i(2), f(w, 4), 2, 1, 2, NaN, 1]],
@@ -885,7 +885,8 @@ const TS_SPECS: Record<string, TsSpec> = {
   setGemmBackend: { kinds: ["str"], after: () => st.setGemmBackend("auto") },
   // nn
   crossEntropy: { kinds: ["t", "t", "o"] },
-  rmsNorm: { kinds: ["t", "t", "n"] },
+  rmsNorm: { kinds: ["t", "t", "n", "o"] },
+  addRmsNorm: { kinds: ["t", "t", "t", "n", "o"], names: u("addRmsNorm", "rmsNorm") },
   rope: { kinds: ["t", "o"] },
   attention: { kinds: ["t", "t", "t", "o"] },
   attentionEager: { kinds: ["t", "t", "t", "o"] },

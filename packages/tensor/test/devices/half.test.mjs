@@ -144,6 +144,33 @@ for (const dt of HALVES) {
     });
   });
 
+  // The autocast pre-norm block: a float32 residual stream plus a ${dt} branch, normalised straight to ${dt}. Column
+  // counts pick the CUDA kernels: 16 and 768 the register-row ones (16-bit y and residual), 20 the scalar AnyF one.
+  deviceTest(`${dt}: addRmsNorm, float32 stream + ${dt} branch -> ${dt}; rmsNorm float32 -> ${dt}`, (device) => {
+    for (const D of [16, 20, 768]) {
+      const rows = 5;
+      const r = rng(950 + D);
+      const X = r.normal(rows * D, 1.5);
+      const R = half(dt, r.normal(rows * D));
+      const W = r.normal(D);
+      const inputs = [{ data: X, shape: [rows, D] }, { data: R, shape: [rows, D], dtype: dt }, { data: W, shape: [D] }];
+      const sumRef = ([x, rr]) => Float64Array.from(roundAll("float32", x.map((v, i) => v + rr[i])));
+      checkOp({
+        device, label: `${dt} addRmsNorm out D=${D}`, inputs, outShape: [rows, D], grads: [0, 1, 2],
+        fn: (x, rr, w) => S.addRmsNorm(x, rr, w, 1e-5, { dtype: dt }).out,
+        ref: ([x, rr, w]) => rmsNormRef(x.map((v, i) => v + rr[i]), w, D, 1e-5),
+        fwd: { ulps: 2 }, // The gradients flow back through a ${dt} output: float32 ones within 1e-4 of their scale.
+        bwd: [{ rtol: 1e-4, floorRel: 1 / 64 }, { ulps: 2, floorRel: 1 / 64 }, { rtol: 1e-4, floorRel: 1 / 64 }],
+      });
+      checkOp({ device, label: `${dt} addRmsNorm sum D=${D}`, inputs, outShape: [rows, D], exact: true, fn: (x, rr, w) => S.addRmsNorm(x, rr, w).sum, ref: sumRef });
+      checkOp({
+        device, label: `${dt} rmsNorm float32 -> ${dt} D=${D}`, inputs: [inputs[0], inputs[2]], outShape: [rows, D], grads: [0, 1],
+        fn: (x, w) => S.rmsNorm(x, w, 1e-5, { dtype: dt }), ref: ([x, w]) => rmsNormRef(x, w, D, 1e-5),
+        fwd: { ulps: 2 }, bwd: { rtol: 1e-4, floorRel: 1 / 64 },
+      });
+    }
+  });
+
   deviceTest(`${dt}: rope (offset 3)`, (device) => {
     const dims = [1, 4, 2, 8];
     const X = half(dt, rng(1000).normal(size(dims)));

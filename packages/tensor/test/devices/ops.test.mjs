@@ -527,6 +527,30 @@ deviceTest("rmsNorm: x [2,3,16] * rsqrt(mean(x^2) + eps) * w (eps 1e-5 and the d
     });
 });
 
+// Column counts pick the CUDA kernels: 16 and 768 register-row, 18 scalar (cols % 4 != 0), 1040 the block kernel.
+deviceTest("addRmsNorm: sum = x + residual, out = rmsNorm(sum) (forward and gradients of both outputs)", (device) => {
+  for (const D of [16, 18, 768, 1040]) {
+    const rows = 4;
+    const r = rng(83 + D);
+    const X = r.normal(rows * D, 1.5);
+    const R = r.normal(rows * D);
+    const W = r.normal(D);
+    const inputs = [{ data: X, shape: [rows, D] }, { data: R, shape: [rows, D] }, { data: W, shape: [D] }];
+    checkOp({
+      device, label: `addRmsNorm D=${D}`, inputs, outShape: [rows, D], grads: [0, 1, 2],
+      // out + sum / 2: both outputs feed the gradient.
+      fn: (x, rr, w) => { const { sum, out } = S.addRmsNorm(x, rr, w, 1e-5); return S.add(out, S.mul(sum, 0.5)); },
+      ref: ([x, rr, w]) => {
+        const s = x.map((v, i) => v + rr[i]);
+        const o = rmsNormRef(s, w, D, 1e-5);
+        return o.map((v, i) => v + 0.5 * s[i]);
+      },
+      // out + sum / 2 cancels where out and sum / 2 have opposite signs: the floor is 1/10 of the output's scale.
+      fwd: { rtol: 1e-5, floorRel: 0.1 }, bwd: { rtol: 1e-4, floorRel: 1e-2 },
+    });
+  }
+});
+
 deviceTest("rope: default positions, an offset with a custom theta, explicit positions [B, T]", (device) => {
   const r = rng(83);
   const dims = [2, 5, 3, 8];
