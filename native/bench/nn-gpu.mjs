@@ -35,6 +35,16 @@ const R = 8192, D = 768, V = 32000;
   const gxb = alloc(BF16, R * D), gwb = alloc(BF16, D);
   time("rmsNorm bf16 [8192, 768]", () => native.rmsNorm(xb, wb, yb, rs, R, D, 1e-5));
   time("rmsNormBackward bf16 [8192, 768]", () => native.rmsNormBackward(xb, wb, rs, gyb, gxb, gwb, R, D));
+  // The autocast pre-norm block: float32 stream x + bf16 branch -> float32 sum and bf16 norm output, fused, against
+  // what it replaces (the float32 + bf16 add, a float32 norm, a cast to bf16); and the backward of a bf16 gy into the
+  // float32 stream's gradient (accumulate).
+  const br = normal(BF16, R * D, 1, 4), sum = alloc(F32, R * D);
+  time("addRmsNorm f32 + bf16 -> f32 sum, bf16 out [8192, 768] (fused)", () => native.rmsNorm(x, w, yb, rs, R, D, 1e-5, br, sum));
+  time("  unfused: add f32 + bf16 [8192, 768]", () => native.binary(0, x, [1], br, [1], sum, [R * D]));
+  time("  unfused: rmsNorm f32 [8192, 768]", () => native.rmsNorm(sum, w, y, rs, R, D, 1e-5));
+  time("  unfused: cast f32 -> bf16 [8192, 768]", () => native.cast(yb, y));
+  time("rmsNorm f32 -> bf16 [8192, 768]", () => native.rmsNorm(x, w, yb, rs, R, D, 1e-5));
+  time("rmsNormBackward f32 x, bf16 gy [8192, 768] accumulate", () => native.rmsNormBackward(x, w, rs, gyb, gx, gw, R, D, true));
 }
 {
   const n = 8 * 1024 * 12 * 64;

@@ -754,6 +754,16 @@ void cross_entropy_backward(int device, const void* logits, DType lt, const int3
 }
 
 namespace {
+// launch(std::integral_constant<int, NC>{}) for a row of cols <= 1024 held in registers: NC = q U chunks per lane
+// (U chunks per lane cover 256 columns), q = ceil(cols / 256) in 1 .. 4.
+template <int U, typename F>
+void with_row_chunks(int64_t cols, F&& launch) {
+  const int64_t q = (cols + 255) / 256;
+  if (q == 1) launch(std::integral_constant<int, U>{});
+  else if (q == 2) launch(std::integral_constant<int, 2 * U>{});
+  else if (q == 3) launch(std::integral_constant<int, 3 * U>{});
+  else launch(std::integral_constant<int, 4 * U>{});
+}
 // rms_norm_rows_kernel for these types when the operands qualify (16-byte aligned, cols a multiple of the chunk, at
 // most 1024); false when they do not (the caller falls back to rms_norm_kernel).
 template <bool RES, typename TX, typename TR, typename TY>
@@ -770,11 +780,7 @@ bool rms_rows_launch(const void* x, const void* res, void* sum, const void* w, v
         static_cast<const TX*>(x), static_cast<const TR*>(res), static_cast<TX*>(sum), static_cast<const TX*>(w),
         static_cast<TY*>(y), rstd, rows, cols, eps);
   };
-  const int64_t q = (cols + 255) / 256;  // 1 .. 4: NC * V * 32 = 256 q columns
-  if (q == 1) launch(std::integral_constant<int, U>{});
-  else if (q == 2) launch(std::integral_constant<int, 2 * U>{});
-  else if (q == 3) launch(std::integral_constant<int, 3 * U>{});
-  else launch(std::integral_constant<int, 4 * U>{});
+  with_row_chunks<U>(cols, launch);
   return true;
 }
 // The typed register-row forward: one dtype throughout, or float32 x / sum / w with a 16-bit y (res: y's dtype or
@@ -865,11 +871,7 @@ void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType
                 static_cast<const T*>(x), static_cast<const T*>(w), rstd, static_cast<const TG*>(gy), static_cast<T*>(gx),
                 part.as<float>(), rows, cols, rpb, accumulate);
           };
-          const int64_t q = (cols + 255) / 256;  // 1 .. 4: NC * V * 32 = 256 q columns
-          if (q == 1) launch(std::integral_constant<int, U>{});
-          else if (q == 2) launch(std::integral_constant<int, 2 * U>{});
-          else if (q == 3) launch(std::integral_constant<int, 3 * U>{});
-          else launch(std::integral_constant<int, 4 * U>{});
+          with_row_chunks<U>(cols, launch);
           check_launch("rmsNormBackward");
           rms_gw_sum_kernel<T><<<(unsigned)((cols + 31) / 32), 256, 0, SEEKR_STREAM>>>(part.as<float>(), static_cast<T*>(gw),
                                                                                      (int)gwt, cols, nb);

@@ -2,6 +2,7 @@
 // golden training-step test and of the CPU benchmark. @seekr/model builds the full-featured version.
 import {
   type Tensor, type DeviceLike, Generator, copyTo, attention, crossEntropy, embedding, linear, mul, add, reshape, rmsNorm, rope, swiglu, ones,
+  addRmsNorm, autocastDType,
 } from "@seekr/tensor";
 
 export interface LlamaConfig {
@@ -78,21 +79,32 @@ export function forward(c: LlamaConfig, params: Map<string, Tensor>, ids: Tensor
   const [B, T] = ids.shape as [number, number];
   const hd = c.hiddenSize / c.numHeads;
   let x = embedding(P(params, "model.embed_tokens.weight"), ids); // [B,T,D]
+  // x + branch is the residual stream; each add is fused with the RMSNorm that reads the sum (addRmsNorm), and under
+  // autocast the norms write the autocast dtype (the projections' operand) straight away.
+  let branch: Tensor | null = null;
+  const opts = { dtype: autocastDType() ?? undefined };
+  const norm = (name: string): Tensor => {
+    if (!branch) return rmsNorm(x, P(params, name), c.rmsNormEps, opts);
+    const r = addRmsNorm(x, branch, P(params, name), c.rmsNormEps, opts);
+    x = r.sum;
+    branch = null;
+    return r.out;
+  };
   for (let i = 0; i < c.numLayers; i++) {
     const p = `model.layers.${i}`;
-    const h = rmsNorm(x, P(params, `${p}.input_layernorm.weight`), c.rmsNormEps);
+    const h = norm(`${p}.input_layernorm.weight`);
     const q = rope(reshape(linear(h, P(params, `${p}.self_attn.q_proj.weight`)), [B, T, c.numHeads, hd]), { theta: c.ropeTheta });
     const k = rope(reshape(linear(h, P(params, `${p}.self_attn.k_proj.weight`)), [B, T, c.numKvHeads, hd]), { theta: c.ropeTheta });
     const v = reshape(linear(h, P(params, `${p}.self_attn.v_proj.weight`)), [B, T, c.numKvHeads, hd]);
     const o = reshape(attention(q, k, v, { causal: true }), [B, T, c.numHeads * hd]);
-    x = add(x, linear(o, P(params, `${p}.self_attn.o_proj.weight`)));
-    const h2 = rmsNorm(x, P(params, `${p}.post_attention_layernorm.weight`), c.rmsNormEps);
+    branch = linear(o, P(params, `${p}.self_attn.o_proj.weight`));
+    const h2 = norm(`${p}.post_attention_layernorm.weight`);
     // SwiGLU: silu(gate) * up in one fused kernel (forward and backward).
     const gate = linear(h2, P(params, `${p}.mlp.gate_proj.weight`));
     const up = linear(h2, P(params, `${p}.mlp.up_proj.weight`));
-    x = add(x, linear(swiglu(gate, up), P(params, `${p}.mlp.down_proj.weight`)));
+    branch = linear(swiglu(gate, up), P(params, `${p}.mlp.down_proj.weight`));
   }
-  const hN = rmsNorm(x, P(params, "model.norm.weight"), c.rmsNormEps);
+  const hN = norm("model.norm.weight");
   return linear(hN, P(params, "lm_head.weight"));
 }
 
