@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#if !defined(__x86_64__)
+#if !defined(__x86_64__) || defined(EMU_UCONTEXT)
 #include <ucontext.h>
 #endif
 
@@ -45,7 +45,7 @@ std::vector<Warp> g_warp_store;
 std::set<std::string> g_warned;
 
 // ---- context switch ---------------------------------------------------------------------------------------------
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(EMU_UCONTEXT)
 extern "C" void emu_switch(void** save_sp, void* load_sp);
 extern "C" void emu_trampoline();
 // Saves the callee-saved registers, MXCSR and the x87 control word on the current stack, stores the stack pointer in
@@ -104,7 +104,7 @@ void fiber_main(Thread* t) {
     to_scheduler(t);
   }
 }
-#if !defined(__x86_64__)
+#if !defined(__x86_64__) || defined(EMU_UCONTEXT)
 void fiber_entry(unsigned lo, unsigned hi) {
   fiber_main(reinterpret_cast<Thread*>((uintptr_t)lo | ((uintptr_t)hi << 32)));
 }
@@ -121,7 +121,7 @@ Thread* new_thread() {
   t->stack = m;
   t->stack_size = kStack;
   t->state = DONE;
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(EMU_UCONTEXT)
   uintptr_t top = (reinterpret_cast<uintptr_t>(m) + kStack - 64) & ~uintptr_t(15);
   uint64_t* sp = reinterpret_cast<uint64_t*>(top - 64);  // 16-byte aligned: rsp is after the 8 words are popped
   uint32_t mxcsr;
@@ -164,8 +164,10 @@ inline void yield_as(int kind) {
 }
 
 // ---- shared memory ----------------------------------------------------------------------------------------------
-constexpr size_t kSharedMax = 48 * 1024;
+constexpr size_t kStaticMax = 48 * 1024, kSharedMax = 227 * 1024;
 alignas(128) unsigned char g_arena[kSharedMax];
+size_t g_dynamic = 0;   // the launch's dynamic shared memory: g_arena[0, g_dynamic)
+size_t g_static = 0;    // static bytes allocated in this block
 struct SharedVar {
   const void* site;
   size_t off, bytes;
@@ -213,7 +215,9 @@ void run_block(unsigned n) {
   }
   g_warps = g_warp_store.data();
   g_shared.clear();
-  g_shared_used = 0;
+  g_shared_used = (g_dynamic + 127) / 128 * 128;
+  g_static = 0;
+  std::memset(g_arena, 0xff, g_dynamic);
   ++stats.blocks;
   stats.threads += n;
   for (;;) {
@@ -270,14 +274,19 @@ void* shared(const void* site, size_t bytes, size_t align) {
     if (v.site == site) return g_arena + v.off;
   if (align < 16) align = 16;
   const size_t off = (g_shared_used + align - 1) / align * align;
+  g_static += bytes;
+  if (g_static > kStaticMax)
+    fail("kernel %s: %zu bytes of static shared memory, more than a block may have (%zu)", g_name, g_static, kStaticMax);
   if (off + bytes > kSharedMax)
-    fail("kernel %s: %zu bytes of static shared memory, more than a block may have (%zu)", g_name, off + bytes,
-         kSharedMax);
+    fail("kernel %s: %zu bytes of shared memory (%zu dynamic), more than a block may have (%zu)", g_name, off + bytes,
+         g_dynamic, kSharedMax);
   std::memset(g_arena + off, 0xff, bytes);
   g_shared.push_back({site, off, bytes});
   g_shared_used = off + bytes;
   return g_arena + off;
 }
+
+void* dynamic_shared() { return g_arena; }
 
 void fail(const char* fmt, ...) {
   fflush(stdout);
@@ -291,7 +300,7 @@ void fail(const char* fmt, ...) {
   std::_Exit(3);
 }
 
-void launch(const char* name, Dim grid, Dim block, void (*body)(void*), void* ctx) {
+void launch(const char* name, Dim grid, Dim block, size_t smem, void (*body)(void*), void* ctx) {
   std::lock_guard<std::mutex> lk(g_launch_mu);
   const uint64_t n = (uint64_t)block.x * block.y * block.z;
   if (n == 0 || n > 1024 || block.z > 64)
@@ -313,6 +322,8 @@ void launch(const char* name, Dim grid, Dim block, void (*body)(void*), void* ct
   if (on_launch) on_launch(name);
   while (g_pool.size() < n) g_pool.push_back(new_thread());
   if (g_warp_store.size() < (n + 31) / 32) g_warp_store.resize((n + 31) / 32);
+  if (smem > kSharedMax) fail("kernel %s: %zu bytes of dynamic shared memory, more than a block may have", name, smem);
+  g_dynamic = smem;
   g_name = name;
   g_body = body;
   g_ctx = ctx;
@@ -340,6 +351,8 @@ cudaError_t cudaFree(void* p) {
   return cudaSuccess;
 }
 cudaError_t cudaGetLastError() { return cudaSuccess; }
+const char* cudaGetErrorName(cudaError_t) { return "cudaSuccess"; }
+const char* cudaGetErrorString(cudaError_t) { return "no error (host emulation)"; }
 cudaError_t cudaPeekAtLastError() { return cudaSuccess; }
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
   std::memmove(dst, src, n);

@@ -44,12 +44,17 @@ void sync_block();
 void sync_warp();
 // Block shared memory: the storage of the __shared__ declaration `site` (a static tag per declaration and template
 // instance) in the current block, allocated at its first use in the block and filled with 0xff bytes (NaN for floats),
-// as shared memory holds garbage at the start of a block. At most 48 KiB per block (the static shared memory limit).
+// as shared memory holds garbage at the start of a block. At most 48 KiB per block (the static shared memory limit),
+// and 227 KiB with the dynamic shared memory (an H100's most).
 void* shared(const void* site, size_t bytes, size_t align);
 [[noreturn]] void fail(const char* fmt, ...);
 
-// Runs kernel(ctx) for every thread of grid x block (block threads: any count up to 1024).
-void launch(const char* name, Dim grid, Dim block, void (*body)(void*), void* ctx);
+// The block's dynamic shared memory (extern __shared__ T v[]): the launch's smem bytes, before the static variables,
+// filled with 0xff at the start of every block.
+void* dynamic_shared();
+// Runs kernel(ctx) for every thread of grid x block (block threads: any count up to 1024) with smem bytes of dynamic
+// shared memory.
+void launch(const char* name, Dim grid, Dim block, size_t smem, void (*body)(void*), void* ctx);
 
 // Launch counting, so a test can say which kernels ran.
 extern int launches;

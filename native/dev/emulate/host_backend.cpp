@@ -1,6 +1,7 @@
 // Host stand-ins for the device helpers the emulated .cu files call (cuda/common.cuh, cuda/backend.h): device
-// selection and launch checks do nothing; device_alloc hands out host memory (256-byte aligned, as cudaMalloc's, and
-// filled with 0xff bytes: NaN for floats, as a reused block of the caching allocator holds stale data).
+// selection, launch checks and synchronisation do nothing; copies are memmove; device_alloc hands out host memory
+// (256-byte aligned, as cudaMalloc's, and filled with 0xff bytes: NaN for floats, as a reused block of the caching
+// allocator holds stale data).
 #include <cuda_runtime.h>
 
 #include <cstdlib>
@@ -23,5 +24,10 @@ void* device_alloc(int, size_t bytes) {
   return p;
 }
 void device_free(int, void* p) { std::free(p); }
+void copy_h2d(int, void* dst, const void* src, size_t bytes) { std::memmove(dst, src, bytes); }
+void copy_d2h(int, void* dst, const void* src, size_t bytes) { std::memmove(dst, src, bytes); }
+void copy_d2d(int, void* dst, int, const void* src, size_t bytes) { std::memmove(dst, src, bytes); }
+void memset_zero(int, void* dst, size_t bytes) { std::memset(dst, 0, bytes); }
+void synchronize(int) {}
 }  // namespace cuda
 }  // namespace seekr

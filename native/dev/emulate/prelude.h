@@ -1,8 +1,8 @@
 // Host emulation of CUDA kernel files (see run.mjs, which force-includes this header into the rewritten .cu file):
 // CUDA's half types in host mode, the device intrinsics the kernels use as plain host functions (round-to-nearest IEEE
 // float; the approximate ex2 / __expf / __logf as the host's exp2f / log2f), block threads, __syncthreads, warp
-// shuffles, shared memory and atomics on the fiber scheduler of emu.h / emu.cpp, and emu_launch, which run.mjs puts in
-// place of every kernel<<<grid, block[, 0, stream]>>>(args) launch.
+// shuffles, shared memory (static and dynamic) and atomics on the fiber scheduler of emu.h / emu.cpp, and emu_launch,
+// which run.mjs puts in place of every kernel<<<grid, block[, smem, stream]>>>(args) launch.
 #pragma once
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
@@ -148,6 +148,9 @@ inline T atomicCAS(T* p, T cmp, T v) { const T o = *p; if (o == cmp) *p = v; ret
   emu_shared_t_##NAME& NAME = *static_cast<emu_shared_t_##NAME*>(::emu::shared(                            \
       &emu_shared_site_##NAME, sizeof(emu_shared_t_##NAME),                                                  \
       (ALIGN) > alignof(emu_shared_t_##NAME) ? (size_t)(ALIGN) : alignof(emu_shared_t_##NAME)))
+// `extern __shared__ T name[];` (dynamic shared memory) -> EMU_DYNAMIC_SHARED(T, name): a pointer to the launch's smem
+// bytes.
+#define EMU_DYNAMIC_SHARED(TYPE, NAME) TYPE* const NAME = static_cast<TYPE*>(::emu::dynamic_shared())
 #undef __shared__
 #define __shared__ emu_shared_declaration_not_rewritten_by_run_mjs
 
@@ -171,24 +174,24 @@ const char* emu_kernel_name() {
   return name.c_str();
 }
 template <typename... P, typename... A>
-void emu_launch_fn(const char* name, dim3 grid, dim3 block, void (*kernel)(P...), A&&... args) {
+void emu_launch_fn(const char* name, dim3 grid, dim3 block, size_t smem, void (*kernel)(P...), A&&... args) {
   static_assert(sizeof...(P) == sizeof...(A), "emu_launch: argument count");
   struct Ctx {
     void (*kernel)(P...);
     std::tuple<P...> args;
   };
   Ctx c{kernel, std::tuple<P...>(std::forward<A>(args)...)};
-  ::emu::launch(name, {grid.x, grid.y, grid.z}, {block.x, block.y, block.z},
+  ::emu::launch(name, {grid.x, grid.y, grid.z}, {block.x, block.y, block.z}, smem,
                 [](void* p) {
                   Ctx* c = static_cast<Ctx*>(p);
                   std::apply(c->kernel, c->args);  // by value: the thread's own copy of the parameters
                 },
                 &c);
 }
-// kernel<<<grid, block>>>(args) -> emu_launch<&kernel>(grid, block, args): the arguments converted to the kernel's
-// parameter types once (as the host does for a real launch), then every thread of the grid calls the kernel with its
-// own copy of them.
+// kernel<<<grid, block, smem>>>(args) -> emu_launch<&kernel>(grid, block, smem, args): the arguments converted to the
+// kernel's parameter types once (as the host does for a real launch), then every thread of the grid calls the kernel
+// with its own copy of them.
 template <auto K, typename... A>
-void emu_launch(dim3 grid, dim3 block, A&&... args) {
-  emu_launch_fn(emu_kernel_name<K>(), grid, block, K, std::forward<A>(args)...);
+void emu_launch(dim3 grid, dim3 block, size_t smem, A&&... args) {
+  emu_launch_fn(emu_kernel_name<K>(), grid, block, smem, K, std::forward<A>(args)...);
 }

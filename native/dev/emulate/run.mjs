@@ -1,5 +1,5 @@
 // Builds and runs the host emulation of a CUDA kernel file (no GPU needed): src/cuda/<name>.cu is rewritten into host
-// C++ (each launch kernel<<<grid, block[, 0, stream]>>>(args); becomes emu_launch<&kernel>(grid, block, args);
+// C++ (each launch kernel<<<grid, block[, smem, stream]>>>(args); becomes emu_launch<&kernel>(grid, block, smem, args);
 // each `__shared__ T v[n];` a reference into the block's shared memory; the inline PTX it knows, host functions),
 // compiled with g++ against CUDA's headers (host mode) and prelude.h, linked with the fiber scheduler (emu.cpp), the
 // CPU kernels (src/cpu/<name>.cpp) and dev/emulate/<name>_main.cpp, which compares the two and prints what ran.
@@ -91,7 +91,8 @@ function splitTop(s) {
   return parts;
 }
 
-// kernel<<<grid, block[, smem[, stream]]>>>(args); -> emu_launch<&kernel>(grid, block, args);
+// kernel<<<grid, block[, smem[, stream]]>>>(args); -> emu_launch<&kernel>(grid, block, smem, args); (the stream dropped:
+// launches run in order, to completion)
 let launchCount = 0;
 function rewriteLaunches(s, kernels) {
   let out = "", from = 0;
@@ -113,8 +114,6 @@ function rewriteLaunches(s, kernels) {
     const close = s.indexOf(">>>", at);
     const cfg = splitTop(s.slice(at + 3, close));
     if (cfg.length < 2 || cfg.length > 4) throw new Error(`emulate: launch at line ${lineOf(s, at)}: <<<${cfg.join(", ")}>>>`);
-    if (cfg.length >= 3 && cfg[2] !== "0")
-      throw new Error(`emulate: launch at line ${lineOf(s, at)} asks for dynamic shared memory (${cfg[2]}): not emulated`);
     let p = close + 3;
     while (/\s/.test(s[p])) p++;
     if (s[p] !== "(") throw new Error(`emulate: launch at line ${lineOf(s, at)}: no argument list`);
@@ -126,20 +125,23 @@ function rewriteLaunches(s, kernels) {
     const base = id[0].split("::").pop();
     kernels.add(base);
     launchCount++;
-    out += s.slice(from, start) + `emu_launch<&${name} >(${cfg[0]}, ${cfg[1]}${args.trim() ? ", " + args : ""});`;
+    out += s.slice(from, start) + `emu_launch<&${name} >(${cfg[0]}, ${cfg[1]}, ${cfg[2] ?? 0}${args.trim() ? ", " + args : ""});`;
     from = q + 1;
   }
   return out + s.slice(from);
 }
 
-// __shared__ T name[dims]; -> EMU_SHARED((T[dims]), name, align);
+// __shared__ T name[dims]; -> EMU_SHARED((T[dims]), name, align); extern __shared__ T name[]; -> EMU_DYNAMIC_SHARED(T, name);
 function rewriteShared(s) {
   return s.replace(/(\bextern\s+)?\b__shared__\b([^;]*);/g, (all, ext, decl, off) => {
-    if (ext) throw new Error(`emulate: extern __shared__ (dynamic shared memory) at line ${lineOf(s, off)}: not emulated`);
     let align = 0;
     decl = decl.replace(/\b(?:alignas|__align__)\s*\(\s*(\d+)\s*\)/g, (_, n) => { align = Math.max(align, Number(n)); return ""; });
     const m = /^\s*(.*?)\s*\b([A-Za-z_]\w*)\s*((?:\[[^\]]*\]\s*)*)$/s.exec(decl);
     if (!m || !m[1] || /[,=]/.test(decl)) throw new Error(`emulate: __shared__ declaration at line ${lineOf(s, off)} not understood: ${all}`);
+    if (ext) {
+      if (!/^\[\s*\]$/.test(m[3].trim())) throw new Error(`emulate: extern __shared__ at line ${lineOf(s, off)}: not T name[]: ${all}`);
+      return `EMU_DYNAMIC_SHARED(${m[1]}, ${m[2]});`;
+    }
     return `EMU_SHARED((${m[1]} ${m[3].replace(/\s+/g, " ").trim()}), ${m[2]}, ${align});`;
   });
 }

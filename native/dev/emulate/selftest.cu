@@ -1,7 +1,8 @@
 // The emulator's own checks (node dev/emulate/run.mjs selftest; selftest_main.cpp compares): CUDA kernels whose results
 // depend on what the emulator must get right: warp shuffles (xor / down / up / indexed, with widths; floats and
 // doubles; ballot), __syncthreads as a barrier (a block reversal and a tree reduction through shared memory, warps
-// doing different amounts of warp work before a barrier), shared memory fresh in every block, 2-D grids and blocks,
+// doing different amounts of warp work before a barrier), static and dynamic shared memory fresh in every block, 2-D
+// grids and blocks,
 // blocks whose size is not a multiple of 32, atomics across blocks, and the inline PTX ex2.approx.ftz.f32. Written as
 // CUDA (it would compile with nvcc too); run.mjs rewrites it like the kernel files of src/cuda.
 #include <cuda_runtime.h>
@@ -104,6 +105,20 @@ __global__ void partial(const int* in, int* out) {
   out[threadIdx.x] = s[(threadIdx.x + 17) % 48];
 }
 
+// Dynamic shared memory (the launch's smem bytes) beside a static array: fresh (0xff) in every block, then
+// out[b n + t] = in[b n + (t + 1) % n] + 100 (t % 4).
+__global__ void dynamic(const float* in, float* out, unsigned* seen) {
+  __shared__ float st[4];
+  extern __shared__ float dyn[];
+  const int t = threadIdx.x, n = blockDim.x;
+  if (t == 0) seen[blockIdx.x] = __float_as_uint(dyn[n - 1]);
+  __syncthreads();
+  if (t < 4) st[t] = 100.f * t;
+  dyn[t] = in[blockIdx.x * n + t];
+  __syncthreads();
+  out[blockIdx.x * n + t] = dyn[(t + 1) % n] + st[t % 4];
+}
+
 __global__ void atomics(float* f, double* d, int n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) {
@@ -129,6 +144,9 @@ void run_uneven(int* out, int blocks, int n) { uneven<<<blocks, n>>>(out); }
 void run_fresh(unsigned* seen, int blocks) { fresh<<<blocks, 64>>>(seen); }
 void run_grid2d(int* out, int* counts) { grid2d<<<dim3(3, 2), dim3(16, 4)>>>(out, counts); }
 void run_partial(const int* in, int* out) { partial<<<1, 48>>>(in, out); }
+void run_dynamic(const float* in, float* out, unsigned* seen, int blocks, int n) {
+  dynamic<<<blocks, n, n * sizeof(float), nullptr>>>(in, out, seen);
+}
 void run_atomics(float* f, double* d, int n) { atomics<<<(n + 255) / 256, 256>>>(f, d, n); }
 void run_ex2(const float* x, float* y, int n) { ex2<<<1, 64>>>(x, y, n); }
 

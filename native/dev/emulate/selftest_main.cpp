@@ -15,6 +15,7 @@ void run_uneven(int* out, int blocks, int n);
 void run_fresh(unsigned* seen, int blocks);
 void run_grid2d(int* out, int* counts);
 void run_partial(const int* in, int* out);
+void run_dynamic(const float* in, float* out, unsigned* seen, int blocks, int n);
 void run_atomics(float* f, double* d, int n);
 void run_ex2(const float* x, float* y, int n);
 }  // namespace selftest
@@ -97,6 +98,20 @@ int main() {
     run_partial(in.data(), out.data());
     for (int i = 0; i < 48; ++i) expect(out[i] == in[(i + 17) % 48], "partial warp barrier", i, out[i], in[(i + 17) % 48]);
   }
+  {  // dynamic shared memory
+    const int blocks = 4, n = 96;
+    std::vector<float> in(blocks * n), out(blocks * n);
+    std::vector<unsigned> seen(blocks);
+    for (int i = 0; i < blocks * n; ++i) in[i] = (float)i;
+    run_dynamic(in.data(), out.data(), seen.data(), blocks, n);
+    for (int b = 0; b < blocks; ++b) {
+      expect(seen[b] == 0xffffffffu, "dynamic shared memory at block start", b, seen[b], 0xffffffffu);
+      for (int t = 0; t < n; ++t) {
+        const float want = in[b * n + (t + 1) % n] + 100.f * (t % 4);
+        expect(out[b * n + t] == want, "dynamic shared memory", b * n + t, out[b * n + t], want);
+      }
+    }
+  }
   {  // atomics over 3 blocks
     float f = 0;
     double d = 0;
@@ -114,7 +129,7 @@ int main() {
       expect(y[i] == want[i] || (std::isnan(y[i]) && std::isnan(want[i])), "ex2.approx.ftz", i, y[i], want[i]);
   }
   printf("selftest: shuffles (xor / down / up / idx, widths, ballot / any / all, double), barriers (reverse, tree sum, "
-         "uneven warps; 32 / 256 / 1024 threads), fresh shared memory, 2-D grid and block, partial warp, atomics, ex2: "
+         "uneven warps; 32 / 256 / 1024 threads), fresh static and dynamic shared memory, 2-D grid and block, partial warp, atomics, ex2: "
          "%d launches, %llu blocks, %llu warp syncs, %llu __syncthreads\n",
          emu::launches, (unsigned long long)emu::stats.blocks, (unsigned long long)emu::stats.warp_syncs,
          (unsigned long long)emu::stats.block_syncs);
