@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -20,7 +21,8 @@ const skip =
 test("host emulation of the CUDA kernels (emulator selftest, elementwise.cu, nn.cu) agrees with the CPU kernels", { skip, timeout: 600_000 }, () => {
   const r = spawnSync(process.execPath, [join(here, "..", "dev", "emulate", "run.mjs"), "all"], {
     encoding: "utf8",
-    env: { ...process.env, SEEKR_EMU_REQUIRE: "1" },
+    // its own build folder: a run.mjs started by hand meanwhile does not share objects with it
+    env: { ...process.env, SEEKR_EMU_REQUIRE: "1", SEEKR_EMU_BUILD: join(tmpdir(), `seekr-emu-test-${userInfo().uid}`) },
     maxBuffer: 64 << 20,
   });
   assert.equal(r.status, 0, `run.mjs all exited with ${r.status ?? r.signal}:\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`);

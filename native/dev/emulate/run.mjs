@@ -4,12 +4,15 @@
 // compiled with g++ against CUDA's headers (host mode) and prelude.h, linked with the fiber scheduler (emu.cpp), the
 // CPU kernels (src/cpu/<name>.cpp) and dev/emulate/<name>_main.cpp, which compares the two and prints what ran.
 //
-// Usage: node dev/emulate/run.mjs [elementwise (default) | nn | all | <name> ...]
+// Usage: node dev/emulate/run.mjs [elementwise (default) | nn | selftest | all | <name> ...]: <name> builds
+//   dev/emulate/<name>.cu if there is one, else src/cuda/<name>.cu, with dev/emulate/<name>_main.cpp (all: selftest,
+//   elementwise, nn).
 //   CUDA_HOME (default /usr/local/cuda): where include/cuda_bf16.h is; without it the run is skipped (exit 0, a
 //   message), or fails with SEEKR_EMU_REQUIRE=1. SEEKR_EMU_JOBS: parallel compiles (default: the CPU count).
-//   Objects are kept in $TMPDIR/seekr-emu-<uid>/<name> and rebuilt when a source or header they read changed.
+//   Objects are kept in SEEKR_EMU_BUILD (default $TMPDIR/seekr-emu-<uid>) and rebuilt when a source or header they
+//   read changed. SEEKR_EMU_ORDER=forward|reverse|random (SEEKR_EMU_SEED): the order threads run in (emu.cpp).
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +21,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const src = join(here, "..", "..", "src");
 const cuda = process.env.CUDA_HOME ?? "/usr/local/cuda";
 const jobs = Math.max(1, Number(process.env.SEEKR_EMU_JOBS) || availableParallelism());
+const buildRoot = process.env.SEEKR_EMU_BUILD ?? join(tmpdir(), `seekr-emu-${userInfo().uid}`);
 
 // ---- source rewriting -------------------------------------------------------------------------------------------
 // Comments blanked (newlines kept, so line numbers still match the .cu file); string and character literals kept.
@@ -195,7 +199,7 @@ async function build(name) {
   const cu = existsSync(local) ? local : join(src, "cuda", `${name}.cu`), main = join(here, `${name}_main.cpp`);
   if (!existsSync(cu)) throw new Error(`emulate: no ${cu}`);
   if (!existsSync(main)) throw new Error(`emulate: no ${main} (the comparisons to run)`);
-  const out = join(tmpdir(), `seekr-emu-${userInfo().uid}`, name);
+  const out = join(buildRoot, name);
   mkdirSync(out, { recursive: true });
   const { text, kernels } = rewrite(readFileSync(cu, "utf8"));
   const emuSrc = join(out, `${name}_emu.cpp`);
@@ -221,6 +225,7 @@ async function build(name) {
     const flags = join(dir, `${base}.flags`);
     const same = existsSync(flags) && readFileSync(flags, "utf8") === args.join("\n");
     if (!same || !fresh(obj, dep)) {
+      rmSync(obj, { force: true });  // a failed compile leaves no stale object behind
       todo.push({ args, obj });
       writeFileSync(flags, args.join("\n"));
     }
