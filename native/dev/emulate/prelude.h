@@ -127,16 +127,25 @@ inline int __all_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred
 
 // ---- atomics: the block's threads are fibers on one host thread and blocks run in turn, so a plain
 // read-modify-write is atomic -----------------------------------------------------------------------------------------
+// (the value converted to the pointee's type, as CUDA's overloads do)
 template <typename T>
-inline T atomicAdd(T* p, T v) { const T o = *p; *p = o + v; return o; }
+struct emu_same { using type = T; };
 template <typename T>
-inline T atomicMax(T* p, T v) { const T o = *p; *p = o < v ? v : o; return o; }
+inline T atomicAdd(T* p, typename emu_same<T>::type v) { const T o = *p; *p = o + v; return o; }
 template <typename T>
-inline T atomicMin(T* p, T v) { const T o = *p; *p = v < o ? v : o; return o; }
+inline T atomicSub(T* p, typename emu_same<T>::type v) { const T o = *p; *p = o - v; return o; }
 template <typename T>
-inline T atomicExch(T* p, T v) { const T o = *p; *p = v; return o; }
+inline T atomicMax(T* p, typename emu_same<T>::type v) { const T o = *p; *p = o < v ? v : o; return o; }
 template <typename T>
-inline T atomicCAS(T* p, T cmp, T v) { const T o = *p; if (o == cmp) *p = v; return o; }
+inline T atomicMin(T* p, typename emu_same<T>::type v) { const T o = *p; *p = v < o ? v : o; return o; }
+template <typename T>
+inline T atomicExch(T* p, typename emu_same<T>::type v) { const T o = *p; *p = v; return o; }
+template <typename T>
+inline T atomicCAS(T* p, typename emu_same<T>::type cmp, typename emu_same<T>::type v) {
+  const T o = *p;
+  if (o == cmp) *p = v;
+  return o;
+}
 
 // ---- shared memory --------------------------------------------------------------------------------------------------
 // run.mjs rewrites `__shared__ T name[dims];` to EMU_SHARED((T[dims]), name, align): a reference into the block's
