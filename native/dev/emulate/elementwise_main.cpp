@@ -1,5 +1,5 @@
 // Host emulation of cuda/elementwise.cu's swiglu, swiglu_backward and binary (mixed-dtype vector path, typed and AnyF
-// paths): every thread of the grid run in turn (prelude.h; built and run by run.mjs), results compared with the CPU
+// paths) on the host emulator (prelude.h, emu.cpp; built and run by run.mjs), results compared with the CPU
 // kernels on widened copies rounded once (the binding's staging), aligned and misaligned pointers, sizes around the
 // 8-element chunks; prints which kernels ran. binary must match bit for bit; swiglu within the GPU test's tolerance
 // (test/gpu/half.test.mjs closeEach: the emulated exp is the host's exp in double, the cpu's is glibc's expf, which
@@ -16,16 +16,8 @@
 #include "cpu/elementwise.h"
 #include "cuda/kernels.h"
 #include "cuda/backend.h"
+#include "emu.h"
 
-namespace seekr { namespace cuda {
-namespace detail {
-void use_device(int) {}
-void check_launch(const char*) {}
-void check_call(cudaError_t, const char*, const char*) {}
-}
-void* device_alloc(int, size_t b) { return malloc(b); }
-void device_free(int, void* p) { free(p); }
-}}
 using namespace seekr;
 static std::map<std::string, int> ran;
 static float widen(const uint16_t* p, DType d, int64_t i) { return d == DType::BF16 ? bf16_to_f32(p[i]) : f16_to_f32(p[i]); }
@@ -88,7 +80,7 @@ static const char* dn(DType d) { return d == DType::F32 ? "f32" : d == DType::BF
 
 int main() {
 
-  emu_on_launch = [](const char* k) { ran[k]++; };
+  emu::on_launch = [](const char* k) { ran[k]++; };
   const int64_t sizes[] = {0, 1, 7, 8, 9, 15, 16, 17, 4099, 40005};
   const DType F = DType::F32, B = DType::BF16, H = DType::F16;
   // ---- swiglu
