@@ -203,7 +203,8 @@ void rms_case(RmsCase c, std::array<DType, 3> dt, size_t mis) {
   Buf x(dt[0], n, mis), w(dt[1], cols), y(dt[2], n), rstd(F, rows);
   x.set(randn(n));
   w.set(randn(cols));
-  cuda::rms_norm(0, x.ptr(), x.d, w.ptr(), w.d, y.ptr(), y.d, static_cast<float*>(rstd.ptr()), rows, cols, c.eps);
+  cuda::rms_norm(0, x.ptr(), x.d, nullptr, F, nullptr, F, w.ptr(), w.d, y.ptr(), y.d, static_cast<float*>(rstd.ptr()), rows,
+                 cols, c.eps);
   const auto X = x.widened(), W = w.widened();
   std::vector<float> Y((size_t)n), R((size_t)rows);
   cpu::rms_norm(X.data(), W.data(), Y.data(), R.data(), rows, cols, c.eps);
@@ -236,6 +237,26 @@ void rms_case(RmsCase c, std::array<DType, 3> dt, size_t mis) {
   cpu::rms_norm_backward(X.data(), W.data(), R.data(), GY.data(), GXA.data(), GWA.data(), rows, cols, true);
   check("rmsNormBackward accumulate gx", ctx, gxa, GXA, by_dtype(gxa.d, rel(1e-4, 1e-5), ulps(1, 0.05)));
   check_same("rmsNormBackward accumulate gw == gw", ctx, gwa, gw);
+}
+
+// The fused residual add: x (xt) + res (rt) -> sum (x's dtype) -> y (yt), weight in x's dtype; against cpu::add_rms_norm
+// on widened copies. The sum is one float32 add rounded once on both sides: bit-exact. mis: byte offset of x and res.
+void rms_res_case(RmsCase c, DType xt, DType rt, DType yt, size_t mis) {
+  const int64_t rows = c.rows, cols = c.cols, n = rows * cols;
+  const std::string ctx = "rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) + " x " + dn(xt) + " + res " +
+                          dn(rt) + " -> " + dn(yt) + (mis ? " misaligned" : "");
+  Buf x(xt, n, mis), r(rt, n, mis), w(xt, cols), sum(xt, n), y(yt, n), rstd(F, rows);
+  x.set(randn(n, 2.0));
+  r.set(randn(n));
+  w.set(randn(cols));
+  cuda::rms_norm(0, x.ptr(), x.d, r.ptr(), r.d, sum.ptr(), sum.d, w.ptr(), w.d, y.ptr(), y.d,
+                 static_cast<float*>(rstd.ptr()), rows, cols, c.eps);
+  const auto X = x.widened(), Rv = r.widened(), W = w.widened();
+  std::vector<float> S((size_t)n), Y((size_t)n), RS((size_t)rows);
+  cpu::add_rms_norm(X.data(), Rv.data(), S.data(), xt, W.data(), Y.data(), RS.data(), rows, cols, c.eps);
+  check("rmsNorm+residual sum", ctx, sum, S, ulps(0));
+  check("rmsNorm+residual y", ctx, y, Y, by_dtype(y.d, rel(1e-4, 1e-6), ulps(1)));
+  check("rmsNorm+residual rstd", ctx, rstd, RS, rel(1e-5, 0));
 }
 
 // ---- cross_entropy (+ backward) ------------------------------------------------------------------------------------
@@ -339,6 +360,28 @@ int main() {
   for (const RmsCase& c : {RmsCase{37, 64, 1e-5f}, RmsCase{6, 1029, 1e-5f}, RmsCase{130, 100, 1e-5f}})
     for (const auto& dt : mixed) rms_case(c, dt, 0);
   for (const auto& dt : typed) rms_case({4100, 520, 1e-5f}, dt, 0);  // 17 rows per block of the fused backward
+  // float32 x / w with a 16-bit y: the typed register-row forward (TY 16-bit) and the fused backward reading a 16-bit gy
+  // (TG) for cols <= 1024 in 8-element chunks; cols 100 (not a multiple of 8) and 1029 the AnyF kernels.
+  for (const RmsCase& c : {RmsCase{37, 64, 1e-5f}, RmsCase{64, 768, 1e-5f}, RmsCase{9, 1024, 1e-5f}, RmsCase{20, 384, 1e-5f},
+                           RmsCase{130, 104, 1e-5f}, RmsCase{130, 100, 1e-5f}, RmsCase{6, 1029, 1e-5f}})
+    for (DType h : {B, H}) rms_case(c, {F, F, h}, 0);
+  // The fused residual add, every typed combination the register-row kernel takes (x / sum / w one dtype; float32 x
+  // with 16-bit res and y, or float32 y) and ones that take the generic kernel (cols > 1024, cols % chunk != 0,
+  // misaligned, other mixes).
+  for (const RmsCase& c : {RmsCase{37, 64, 1e-5f}, RmsCase{64, 768, 1e-5f}, RmsCase{9, 1024, 1e-5f}, RmsCase{3, 520, 1e-5f},
+                           RmsCase{130, 100, 1e-5f}, RmsCase{5, 2048, 1e-6f}, RmsCase{6, 1029, 1e-5f}, RmsCase{0, 8, 1e-5f}}) {
+    for (DType d : {F, B, H}) rms_res_case(c, d, d, d, 0);
+    for (DType h : {B, H}) {
+      rms_res_case(c, F, h, h, 0);  // the autocast block
+      rms_res_case(c, F, h, F, 0);
+      rms_res_case(c, F, F, h, 0);  // generic (AnyF)
+      rms_res_case(c, h, F, h, 0);  // sum 16-bit, res float32: generic
+    }
+    if (c.rows > 0) {
+      rms_res_case(c, F, F, F, 4);
+      rms_res_case(c, F, B, B, 2);
+    }
+  }
 
   // ---- cross-entropy. cols <= 1024: a row per warp, else per block; 16-byte chunks from each row's first aligned
   // element (rows that start misaligned: cols odd, logits one element off), the scalar kernels for logits off their
