@@ -80,7 +80,8 @@ export interface NativeAddon {
   /** With residual and sum: sum = x + residual (rounded to sum's dtype) is written and normalised (a fused residual add). */
   rmsNorm(x: Handle, w: Handle, y: Handle, rstd: Handle, rows: number, cols: number, eps: number, residual?: Handle | null, sum?: Handle | null): void;
   /** accumulate: gx += the input gradient instead of gx = ... (gw is overwritten either way). */
-  rmsNormBackward(x: Handle, w: Handle, rstd: Handle, gy: Handle, gx: Handle, gw: Handle, rows: number, cols: number, accumulate?: boolean): void;
+  /** gxCopy (float32 gx): also receives gx's final values, rounded once to gxCopy's dtype. */
+  rmsNormBackward(x: Handle, w: Handle, rstd: Handle, gy: Handle, gx: Handle, gw: Handle, rows: number, cols: number, accumulate?: boolean, gxCopy?: Handle | null): void;
   /** positions null: row r is at offset + r % period. */
   rope(x: Handle, positions: Handle | null, out: Handle, rows: number, heads: number, dim: number, theta: number, sign: number, period?: number, offset?: number): void;
 

@@ -105,3 +105,24 @@ test("rmsNorm with residual and sum writes x + residual and normalises it; alias
   assert.throws(() => native.rmsNorm(x, w, y, rstd, rows, cols, 1e-6, r), /'residual' and 'sum' are given together/);
   for (const h of [x, r, w, y, s, rstd]) native.dispose(h);
 });
+
+// rmsNormBackward's gxCopy (argument 9): gx's final values rounded to the copy's dtype, gx itself unchanged.
+test("rmsNormBackward gxCopy receives the final gx rounded once; a 16-bit gx or an aliased copy is an error", () => {
+  const rows = 2, cols = 3, n = rows * cols;
+  const f32 = (vals) => { const h = native.alloc(0, 0, 0, vals.length); native.upload(h, Float32Array.from(vals)); return h; };
+  const x = f32([1, -2, 3, 0.5, 2, -1]), w = f32([1, 0.5, -2]), rstd = f32([0.7, 0.9]), gy = f32([0.1, 0.2, -0.3, 1, -1, 0.5]);
+  const gx = f32([1e-3, 2, 3, 4, 5, 6]), gx2 = f32([1e-3, 2, 3, 4, 5, 6]), gw = native.alloc(0, 0, 0, cols);
+  const copy = native.alloc(0, 0, 2, n); // bfloat16
+  native.rmsNormBackward(x, w, rstd, gy, gx, gw, rows, cols, true);
+  native.rmsNormBackward(x, w, rstd, gy, gx2, gw, rows, cols, true, copy);
+  const want = [...native.download(gx)];
+  assert.deepEqual([...native.download(gx2)], want);
+  const bits = new Uint32Array(Float32Array.from(want).buffer);
+  // bfloat16 rounding to nearest even of each float32 value
+  const rounded = [...bits].map((b) => (b + 0x7fff + ((b >>> 16) & 1)) >>> 16);
+  assert.deepEqual([...native.download(copy)], rounded);
+  const half = native.alloc(0, 0, 2, n);
+  assert.throws(() => native.rmsNormBackward(x, w, rstd, gy, half, gw, rows, cols, false, copy), /seekr\.rmsNormBackward: 'gx \(with gxCopy\)' has dtype bfloat16, expected float32/);
+  assert.throws(() => native.rmsNormBackward(x, w, rstd, gy, gx, gw, rows, cols, false, gy), /'gxCopy' must be a buffer of its own, not also 'gy'/);
+  for (const h of [x, w, rstd, gy, gx, gx2, gw, copy, half]) native.dispose(h);
+});

@@ -237,6 +237,19 @@ void rms_case(RmsCase c, std::array<DType, 3> dt, size_t mis) {
   cpu::rms_norm_backward(X.data(), W.data(), R.data(), GY.data(), GXA.data(), GWA.data(), rows, cols, true);
   check("rmsNormBackward accumulate gx", ctx, gxa, GXA, by_dtype(gxa.d, rel(1e-4, 1e-5), ulps(1, 0.05)));
   check_same("rmsNormBackward accumulate gw == gw", ctx, gwa, gw);
+  // gxCopy (float32 gx): the final gx rounded to a 16-bit dtype in the same pass (fast kernel) or by a convert
+  // (generic kernels): the bits of rounding the device's own gx.
+  if (dt[0] == F && rows > 0)
+    for (DType cd : {B, H}) {
+      Buf gxc(F, n, mis), cp(cd, n);
+      gxc.set(base);
+      cuda::rms_norm_backward(0, x.ptr(), x.d, w.ptr(), w.d, static_cast<const float*>(rs.ptr()), gy.ptr(), gy.d,
+                              gxc.ptr(), gxc.d, gwa.ptr(), gwa.d, rows, cols, true, cp.ptr(), cd);
+      check_same("rmsNormBackward accumulate gx (with a copy) == without", ctx, gxc, gxa);
+      Buf want(cd, n);
+      want.set(gxc.widened());
+      check_same("rmsNormBackward gx copy == gx rounded", ctx + " -> " + dn(cd), cp, want);
+    }
 }
 
 // The fused residual add: x (xt) + res (rt) -> sum (x's dtype) -> y (yt), weight in x's dtype; against cpu::add_rms_norm

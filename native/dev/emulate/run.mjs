@@ -211,6 +211,7 @@ async function build(name) {
     { file: join(here, "host_backend.cpp"), opt: "-O2", common: true },
     { file: main, opt: "-O1" },
     ...[join(src, "cpu", `${name}.cpp`)].filter(existsSync).map((file) => ({ file, opt: "-O2", common: true })),
+    { file: join(src, "cpu", "convert.cpp"), opt: "-O2", common: true },  // host_backend's convert
     { file: join(src, "common", "threadpool.cpp"), opt: "-O2", common: true },
     { file: join(src, "common", "core.cpp"), opt: "-O2", common: true },
   ];

@@ -5,6 +5,7 @@
 #include "cpu/nn.h"
 #include "cuda/kernels.h"
 
+#include <cstring>
 #include <vector>
 
 namespace seekr {
@@ -169,10 +170,12 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     st.commit();
     return info.Env().Undefined();
   });
-  // rmsNormBackward(x, w, rstd, gy, gx, gw, rows, cols, accumulate = false): accumulate adds the input gradient into
-  // gx (gx += ...) instead of overwriting it; gw is overwritten either way. gx is staged read-write (widened first) on
-  // the CPU because of accumulate: a wasted widening pass for a 16-bit gx without it, on the CPU only.
-  define_float(env, exports, "rmsNormBackward", {0, 1, 2, 3}, {5}, [](const Napi::CallbackInfo& info) {
+  // rmsNormBackward(x, w, rstd, gy, gx, gw, rows, cols, accumulate = false, gxCopy = null): accumulate adds the input
+  // gradient into gx (gx += ...) instead of overwriting it; gw is overwritten either way. gxCopy (with a float32 gx):
+  // also receives gx's final values, rounded once to its own dtype (a 16-bit copy of a completed residual-stream
+  // gradient, written in the same pass). On the CPU half buffers are staged (gx read-write: a wasted widening pass for
+  // a 16-bit gx without accumulate, on the CPU only); on CUDA the kernels take them as they are.
+  define(env, exports, "rmsNormBackward", [](const Napi::CallbackInfo& info) {
     Args a(info, "rmsNormBackward");
     Storage* x = a.tensor(0, "x");
     Storage* w = a.tensor(1, "weight");
@@ -182,27 +185,46 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     Storage* gw = a.tensor(5, "gw");
     int64_t rows = a.i64(6, "rows"), cols = a.i64(7, "cols");
     const bool accumulate = info.Length() > 8 && !info[8].IsUndefined() ? a.flag(8, "accumulate") : false;
+    Storage* copy = a.opt_tensor(9, "gxCopy");
     size_t n = checked_product(a, {rows, cols}, "rows*cols");
-    require_float(a, x, "x");
-    require_float(a, w, "weight");
+    const auto float_operand = [&](const Storage* s, const char* nm) {
+      if (!is_float(s->dtype))
+        a.fail(std::string("'") + nm + "' has dtype " + dtype_name(s->dtype) + ", expected float32, bfloat16 or float16");
+    };
+    for (auto [s, nm] : {std::pair{x, "x"}, {w, "weight"}, {gy, "gy"}, {gx, "gx"}, {gw, "gw"}}) float_operand(s, nm);
     require_dtype(a, rstd, "rstd", DType::F32);
-    for (auto [s, nm] : {std::pair{gy, "gy"}, {gx, "gx"}, {gw, "gw"}}) require_float(a, s, nm);
     require_numel(a, x, "x", n);
     require_numel(a, gy, "gy", n);
     require_numel(a, gx, "gx", n);
     require_numel(a, w, "weight", (size_t)cols);
     require_numel(a, gw, "gw", (size_t)cols);
     require_numel(a, rstd, "rstd", (size_t)rows);
-    require_same_device(a, {x, w, rstd, gy, gx, gw});
+    if (copy) {
+      float_operand(copy, "gxCopy");
+      require_dtype(a, gx, "gx (with gxCopy)", DType::F32);
+      require_numel(a, copy, "gxCopy", n);
+      require_same_device(a, {x, w, rstd, gy, gx, gw, copy});
+      for (auto [s, nm] : {std::pair{x, "x"}, {w, "weight"}, {gy, "gy"}, {gx, "gx"}, {gw, "gw"}, {rstd, "rstd"}})
+        if (s == copy) a.fail(std::string("'gxCopy' must be a buffer of its own, not also '") + nm + "'");
+    } else {
+      require_same_device(a, {x, w, rstd, gy, gx, gw});
+    }
     if (x->device.type == DeviceType::CUDA) {
       cuda::rms_norm_backward(x->device.index, x->ptr, x->dtype, w->ptr, w->dtype, rstd->as<float>(), gy->ptr, gy->dtype,
-                              gx->ptr, gx->dtype, gw->ptr, gw->dtype, rows, cols, accumulate);
+                              gx->ptr, gx->dtype, gw->ptr, gw->dtype, rows, cols, accumulate, copy ? copy->ptr : nullptr,
+                              copy ? copy->dtype : DType::F32);
       return info.Env().Undefined();
     }
+    HalfStaging st;
+    st.stage(gx, Stage::InOut);
+    for (Storage* s : {x, w, rstd, gy}) st.stage(s, Stage::In);
+    for (Storage* s : {gw, copy}) st.stage(s, Stage::Out);
     cpu::rms_norm_backward(x->as<float>(), w->as<float>(), rstd->as<float>(), gy->as<float>(), gx->as<float>(),
                            gw->as<float>(), rows, cols, accumulate);
+    if (copy) std::memcpy(copy->ptr, gx->ptr, n * sizeof(float));  // staged float32: rounded once on commit
+    st.commit();
     return info.Env().Undefined();
-  }, {4}, {0, 1, 3, 4, 5});
+  });
   // rope(x, positions | null, out, rows, heads, dim, theta, sign, period, offset): row r's position is positions[r],
   // or offset + r % period without a positions buffer (rows of [batch, time] with time = period: nothing to upload).
   define_float(env, exports, "rope", {0}, {2}, [](const Napi::CallbackInfo& info) {

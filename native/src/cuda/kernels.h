@@ -102,9 +102,10 @@ void rms_norm(int device, const void* x, DType xt, const void* res, DType rt, vo
 // (deterministic run to run): for one dtype, 16-byte aligned operands, cols % (16 / element size) == 0 and
 // cols <= 1024 (or float32 x / w / gx / gw with a 16-bit gy) in per-block partials of row chunks (not the cpu's order: within float32 rounding of it), otherwise
 // over 64-row blocks then over the blocks in order (the cpu's order, same bits).
+// copy != nullptr (float32 gx): copy[i] = gx's final value rounded to ct (fused into the fast kernel's store).
 void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType wt, const float* rstd, const void* gy,
                        DType gyt, void* gx, DType gxt, void* gw, DType gwt, int64_t rows, int64_t cols,
-                       bool accumulate);
+                       bool accumulate, void* copy = nullptr, DType ct = DType::F32);
 // positions == nullptr: row r is at offset + r % period.
 void rope(int device, const void* x, DType xt, const int32_t* positions, void* out, DType ot, int64_t rows,
           int64_t heads, int64_t dim, float theta, float sign, int64_t period, int64_t offset);

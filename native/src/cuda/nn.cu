@@ -434,10 +434,12 @@ __global__ void rms_norm_backward_kernel(const T* __restrict__ x, int dx, const 
 constexpr int kRmsWarps = 8;
 constexpr int kRmsMaxBlocks = 256;  // partial rows (about 2 blocks per SM on an H100: one wave)
 // gy may be TG, a 16-bit dtype with float32 x / w / gx (the gradient of a bfloat16 norm output, see rms_norm_rows_kernel).
+// copy (a float32 T only; else nullptr): gx's final values also stored there, rounded to dtype ct.
 template <int NC, typename T, typename TG>
 __global__ void __launch_bounds__(kRmsWarps * 32) rms_norm_backward_fused_kernel(
     const T* __restrict__ x, const T* __restrict__ w, const float* __restrict__ rstd, const TG* __restrict__ gy,
-    T* __restrict__ gx, float* __restrict__ part, int64_t rows, int64_t cols, int64_t rpb, bool acc) {
+    T* __restrict__ gx, float* __restrict__ part, int64_t rows, int64_t cols, int64_t rpb, bool acc,
+    AnyF* __restrict__ copy, int ct) {
   constexpr int V = kVec2<T, TG>;
   __shared__ float wsum[kRmsWarps][NC * V * 32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -487,6 +489,10 @@ __global__ void __launch_bounds__(kRmsWarps * 32) rms_norm_backward_fused_kernel
           gw[k][j] = fadd(gw[k][j], fmul(fmul(gv[k][j], xv[k][j]), rs));  // the cpu's term: gy * x * rstd
         }
         stf_vec(gx, p + c, ov);
+        if (copy) {
+#pragma unroll
+          for (int j = 0; j < V; ++j) stf(copy, ct, p + c + j, ov[j]);
+        }
       }
     }
   }
@@ -847,8 +853,10 @@ void rms_norm(int device, const void* x, DType xt, const void* res, DType rt, vo
 
 void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType wt, const float* rstd, const void* gy,
                        DType gyt, void* gx, DType gxt, void* gw, DType gwt, int64_t rows, int64_t cols,
-                       bool accumulate) {
+                       bool accumulate, void* copy, DType ct) {
   if (cols == 0) return;
+  if (copy && gxt != DType::F32) throw Error("rmsNormBackward: a gx copy needs a float32 gx");
+  AnyF* const copy_p = xt == DType::F32 ? static_cast<AnyF*>(copy) : nullptr;  // fused into the fast kernel's store
   use_device(device);
   // The fused kernel: x, w, gx and gw of one dtype T; gy of T too, or 16-bit with a float32 T.
   bool fused = false;
@@ -869,7 +877,7 @@ void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType
           const auto launch = [&](auto nc) {
             rms_norm_backward_fused_kernel<decltype(nc)::value, T, TG><<<(unsigned)nb, kRmsWarps * 32, 0, SEEKR_STREAM>>>(
                 static_cast<const T*>(x), static_cast<const T*>(w), rstd, static_cast<const TG*>(gy), static_cast<T*>(gx),
-                part.as<float>(), rows, cols, rpb, accumulate);
+                part.as<float>(), rows, cols, rpb, accumulate, copy_p, (int)ct);
           };
           with_row_chunks<U>(cols, launch);
           check_launch("rmsNormBackward");
@@ -914,6 +922,7 @@ void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType
                                                                          cols, nb);
   });
   check_launch("rmsNormBackward");
+  if (copy && rows > 0) convert(device, gx, gxt, copy, ct, rows * cols);  // the generic kernels: a pass of its own
 }
 
 void rope(int device, const void* x, DType xt, const int32_t* positions, void* out, DType ot, int64_t rows,

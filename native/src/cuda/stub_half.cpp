@@ -38,7 +38,7 @@ void rms_norm(int, const void*, DType, const void*, DType, void*, DType, const v
   throw not_built();
 }
 void rms_norm_backward(int, const void*, DType, const void*, DType, const float*, const void*, DType, void*, DType,
-                       void*, DType, int64_t, int64_t, bool) { throw not_built(); }
+                       void*, DType, int64_t, int64_t, bool, void*, DType) { throw not_built(); }
 void rope(int, const void*, DType, const int32_t*, void*, DType, int64_t, int64_t, int64_t, float, float, int64_t,
           int64_t) {
   throw not_built();

@@ -177,8 +177,15 @@ test("rmsNorm with a fused residual add, float32 stream with 16-bit branch / out
         const gx = p.alloc(F32, n), gw = p.alloc(F32, cols), gxa = p.of(base, F32), gw2 = p.alloc(F32, cols);
         native.rmsNormBackward(hx, hw, hr, hgy, gx, gw, rows, cols);
         native.rmsNormBackward(hx, hw, hr, hgy, gxa, gw2, rows, cols, true);
-        return { gx: p.get(gx, n), gw: p.get(gw, cols), gxa: p.get(gxa, n) };
+        // gxCopy: the final gx rounded to the 16-bit dtype in the same pass (the fused residual add's branch gradient)
+        const gxc = p.of(base, F32), copy = p.alloc(dt, n);
+        native.rmsNormBackward(hx, hw, hr, hgy, gxc, p.alloc(F32, cols), rows, cols, true, copy);
+        const rounded = p.alloc(dt, n);
+        native.cast(rounded, gxc);
+        return { gx: p.get(gx, n), gw: p.get(gw, cols), gxa: p.get(gxa, n), gxc: p.get(gxc, n), copy: p.get(copy, n), rounded: p.get(rounded, n) };
       });
+      sameBits(`${name} rmsNormBackward gxCopy rows=${rows} cols=${cols}: gx unchanged by the copy`, back.dev.gxc, back.dev.gxa);
+      sameBits(`${name} rmsNormBackward gxCopy rows=${rows} cols=${cols}: the copy is gx rounded`, back.dev.copy, back.dev.rounded);
       const what = `${name} rmsNormBackward float32 x, ${name} gy rows=${rows} cols=${cols}`;
       closeUlps(t, `${what} gx`, back.dev.gx, back.cpu.gx, F32, 256, 0.5);
       closeUlps(t, `${what} accumulate gx`, back.dev.gxa, back.cpu.gxa, F32, 256, 0.5);

@@ -52,6 +52,13 @@ function saveForBackward(t: Tensor): Tensor {
  */
 export interface GradContext {
   pending(i: number): Tensor | null;
+  /**
+   * `final(i)`: true when no node after this one adds to input i's gradient in this backward pass, so that what this
+   * backward function returns for input i (added into pending(i) when there is one) completes that gradient. A
+   * backward function may then derive more from the complete gradient in the same pass (a rounded copy for the op
+   * that produced input i, say). False when unknown; always false outside backward().
+   */
+  final(i: number): boolean;
 }
 
 export interface RecordOptions {
@@ -147,7 +154,7 @@ function topoOrder(root: Tensor): Tensor[] {
   return order.reverse();
 }
 
-const NO_PENDING: GradContext = { pending: () => null };
+const NO_PENDING: GradContext = { pending: () => null, final: () => false };
 
 /** A gradient that shares its buffer with another tensor is copied before it may be accumulated into in place. */
 function owned(g: Tensor): Tensor {
@@ -195,7 +202,14 @@ function backwardImpl(root: Tensor, opts: BackwardOptions): void {
     const seed = opts.grad ? opts.grad._viewAs(root.shape) : ones(root.shape, { device: root.device, dtype: root.dtype });
     scope.detachFromScope(seed);
     grads.set(root, seed);
-    for (const t of order) {
+    // The position in `order` of the last node that reads each tensor (GradContext.final): nodes later in the order
+    // run later, so after that one no other node adds to the tensor's gradient.
+    const lastReader = new Map<Tensor, number>();
+    order.forEach((t, k) => {
+      if (t.node) for (const inp of t.node.inputs) lastReader.set(inp, k);
+    });
+    for (let k = 0; k < order.length; k++) {
+      const t = order[k]!;
       const g = grads.get(t);
       if (!g) continue;
       grads.delete(t);
@@ -223,6 +237,10 @@ function backwardImpl(root: Tensor, opts: BackwardOptions): void {
           if (!prev || prev.isDisposed || prev.storage.refs !== 1) return null;
           (lent ??= []).push(prev);
           return prev;
+        },
+        final(i: number): boolean {
+          const inp = node.inputs[i];
+          return !!inp && inp.requiresGrad && lastReader.get(inp) === k;
         },
       };
       const returned = scope.tidy(() => node.backward(g, ctx));

@@ -47,6 +47,29 @@ describe("GradContext.pending", () => {
     expect(vals(x.grad!)).toEqual([2, 2, 2]);
   });
 
+  it("final(i) is true only in the last node that adds to input i's gradient", () => {
+    const x = leaf([3]);
+    const seen: Array<[string, boolean]> = [];
+    const spy = (name: string, t: Tensor): Tensor =>
+      record(name, detach(mul(t, 1)), [t], (g, _s, ctx) => {
+        seen.push([name, ctx.final(0)]);
+        return [g];
+      });
+    tidy(() => {
+      const h = mul(x, 2); // an intermediate read by two spies and by the add
+      const y = add(spy("late", h), spy("early", add(spy("mid", h), h)));
+      sum(y).backward();
+    });
+    // Backward runs from the output: "early" (reads add(mid, h)), then "mid" and "late" (which read h) in the order
+    // the graph gives; the last of the nodes that read h sees final(0) === true, the others false.
+    const readers = seen.filter(([n]) => n !== "early");
+    expect(readers.length).toBe(2);
+    expect(readers.map(([, f]) => f)).toEqual([false, true]);
+    expect(seen.find(([n]) => n === "early")![1]).toBe(true); // its input add(mid, h) has no other reader
+    x.grad?.dispose();
+    x.grad = null;
+  });
+
   it("a pending gradient returned for another input is an error, not a double count", () => {
     const x = leaf([3]);
     const y = leaf([3]);

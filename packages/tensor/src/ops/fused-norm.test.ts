@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
-  Generator, add, addRmsNorm, autocast, cast, linear, mul, rmsNorm, sum, tidy, valueAndGrad,
+  Generator, add, addRmsNorm, autocast, cast, linear, mul, profile, rmsNorm, sum, tidy, valueAndGrad,
 } from "../index.js";
 import type { Tensor } from "../index.js";
 import type { FloatDType } from "../dtype.js";
@@ -101,6 +101,47 @@ describe("addRmsNorm", () => {
       const u = valueAndGrad(block(false))(x, w1, w2, W);
       expect(bits(f.value)).toEqual(bits(u.value));
       for (let i = 0; i < 4; i++) expect(bits(f.grads[i]!)).toEqual(bits(u.grads[i]!));
+    });
+  });
+
+  it("hands a 16-bit residual its gradient from the norm backward's rounded copy: no cast kernel, the same bits", () => {
+    tidy(() => {
+      const x = make(21, [2, 6, 32], "float32");
+      const n1 = make(22, [32], "float32");
+      const n2 = make(23, [32], "float32");
+      const W = make(24, [32, 32], "float32", 0.2);
+      // Two pre-norm blocks and a final norm; extra: the bf16 branch also feeds another op (its gradient is then
+      // pending when the add's backward runs: the copy is not used, the engine rounds as before).
+      const net = (fused: boolean, extra: boolean) => (a: Tensor, w1: Tensor, w2: Tensor, p: Tensor) =>
+        autocast("bfloat16", () => {
+          const opts = { dtype: "bfloat16" as const };
+          let s = a;
+          let out = rmsNorm(s, w1, 1e-5, opts);
+          let aux: Tensor | null = null;
+          for (const w of [w2, w1]) {
+            const branch = linear(out, p);
+            if (extra && !aux) aux = sum(mul(branch, 0.25));
+            if (fused) ({ sum: s, out } = addRmsNorm(s, branch, w, 1e-5, opts));
+            else {
+              s = add(s, branch);
+              out = rmsNorm(s, w, 1e-5, opts);
+            }
+          }
+          const l = sum(mul(linear(out, p), 0.01));
+          return aux ? add(l, aux) : l;
+        });
+      for (const extra of [false, true]) {
+        const f = valueAndGrad(net(true, extra));
+        const u = valueAndGrad(net(false, extra));
+        const rf = f(x, n1, n2, W);
+        const ru = u(x, n1, n2, W);
+        expect(bits(rf.value)).toEqual(bits(ru.value));
+        for (let i = 0; i < 4; i++) expect(bits(rf.grads[i]!), `extra=${extra} grad ${i}`).toEqual(bits(ru.grads[i]!));
+        const casts = (fn: typeof f) => profile(() => tidy(() => fn(x, n1, n2, W))).ops.find((o) => o.op === "cast")?.calls ?? 0;
+        // Unfused: each bf16 branch's gradient is a cast of the float32 stream's; fused: none of those (extra: one).
+        const saved = casts(u) - casts(f);
+        expect(saved).toBe(extra ? 1 : 2);
+      }
     });
   });
 

@@ -84,8 +84,15 @@ function checkNormArgs(op: string, x: Tensor, weight: Tensor, eps: number): { ro
   return { rows: cols === 0 ? 0 : x.size / cols!, cols: cols! };
 }
 
-/** Records y = rmsNorm(x, weight) (rstd: the saved row scales) for autograd. */
-function recordRmsNorm(y: Tensor, x: Tensor, weight: Tensor, rstd: Tensor, rows: number, cols: number): void {
+/**
+ * Records y = rmsNorm(x, weight) (rstd: the saved row scales) for autograd. `copyFor`: when the backward completes x's
+ * gradient (GradContext.final) and x is float32, it also writes that gradient rounded to `copyFor.dtype` in the same
+ * pass and hands it to `copyFor.take` (the fused residual add: the gradient of its 16-bit branch input).
+ */
+function recordRmsNorm(
+  y: Tensor, x: Tensor, weight: Tensor, rstd: Tensor, rows: number, cols: number,
+  copyFor?: { dtype: FloatDType; take(copy: Tensor): void },
+): void {
   record(
     "rmsNorm",
     y,
@@ -98,7 +105,9 @@ function recordRmsNorm(y: Tensor, x: Tensor, weight: Tensor, rstd: Tensor, rows:
       const into = pending && pending.dtype === sx!.dtype ? pending : null;
       const gx = into ?? empty(sx!.shape, sx!.dtype, g.device);
       const gw = empty(sw!.shape, sw!.dtype, g.device);
-      native.rmsNormBackward(sx!.handle, sw!.handle, sr!.handle, g.handle, gx.handle, gw.handle, rows, cols, into !== null);
+      const copy = copyFor && sx!.dtype === "float32" && ctx.final(0) ? empty(sx!.shape, copyFor.dtype, g.device) : null;
+      native.rmsNormBackward(sx!.handle, sw!.handle, sr!.handle, g.handle, gx.handle, gw.handle, rows, cols, into !== null, copy?.handle ?? null);
+      if (copy) copyFor!.take(copy.keep());
       return [gx, gw];
     },
     { save: [x, weight, rstd] },
@@ -133,9 +142,26 @@ export function addRmsNorm(x: Tensor, residual: Tensor, weight: Tensor, eps = 1e
   const y = empty(x.shape, normOutDType("addRmsNorm", sum, weight, opts), x.device);
   const rstd = empty([rows], "float32", x.device);
   native.rmsNorm(x.handle, weight.handle, y.handle, rstd.handle, rows, cols, eps, residual.handle, sum.handle);
-  // The add's node: the gradient passes to both inputs (the engine casts it to an input's dtype where they differ).
-  record("add", sum, [x, residual], (g) => [x.requiresGrad ? g : null, residual.requiresGrad ? g : null]);
-  recordRmsNorm(y, sum, weight, rstd, rows, cols);
+  // The add's node: the gradient passes to both inputs. A residual narrower than the sum gets it rounded: by the
+  // engine's cast, or — when the norm's backward completed the sum's gradient — from the rounded copy that backward
+  // wrote in the same pass (the same bits; no cast kernel). The copy is used only where it is the residual's whole
+  // gradient (no pending one to round into).
+  let copy: Tensor | null = null;
+  record("add", sum, [x, residual], (g, _saved, ctx) => {
+    const c = copy;
+    copy = null;
+    const useCopy = c !== null && residual.requiresGrad && !ctx.pending(1);
+    if (c && !useCopy) c.dispose();
+    return [x.requiresGrad ? g : null, residual.requiresGrad ? (useCopy ? c : g) : null];
+  });
+  const narrow = residual.requiresGrad && residual.dtype !== sum.dtype && isFloatDType(residual.dtype);
+  recordRmsNorm(y, sum, weight, rstd, rows, cols, narrow ? {
+    dtype: residual.dtype as FloatDType,
+    take(c: Tensor) {
+      copy?.dispose();
+      copy = c;
+    },
+  } : undefined);
   rstd.dispose();
   return { sum, out: y };
 }
