@@ -835,7 +835,8 @@ void rms_norm(int device, const void* x, DType xt, const void* res, DType rt, vo
         constexpr bool V = decltype(v)::value;
         const auto go = [&](auto warp, auto has_res) {
           constexpr bool W = decltype(warp)::value;
-          rms_norm_kernel<W, V, decltype(has_res)::value, T>
+          // A typed VEC row of cols <= 1024 is rms_rows' (register-row kernel): the warp VEC variant is not built.
+          rms_norm_kernel<W, V && !W, decltype(has_res)::value, T>
               <<<W ? rows_grid(rows, kThreads / 32) : rows_grid(rows, 1), kThreads, 0, SEEKR_STREAM>>>(
                   xp, (int)xt, rp, (int)rt, sp, (int)st, wp, (int)wt, yp, (int)yt, rstd, rows, cols, eps);
         };
@@ -904,8 +905,10 @@ void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType
     if (rows > 0) {
       with_vec<T>(vec, [&](auto v) {
         constexpr bool V = decltype(v)::value;
+        // Typed VEC rows of cols <= 1024 take the fused kernel above: the warp VEC variant is not built. (`V && false`,
+        // not `false`: the host emulator's g++ does not instantiate a non-dependent specialisation named here.)
         if (cols <= 1024)
-          rms_norm_backward_kernel<true, V, T><<<rows_grid(rows, kThreads / 32), kThreads, 0, SEEKR_STREAM>>>(
+          rms_norm_backward_kernel<true, V && false, T><<<rows_grid(rows, kThreads / 32), kThreads, 0, SEEKR_STREAM>>>(
               xp, (int)xt, wp, (int)wt, rstd, gp, (int)gyt, gxp, (int)gxt, rows, cols, accumulate);
         else
           rms_norm_backward_kernel<false, V, T><<<rows_grid(rows, 1), kThreads, 0, SEEKR_STREAM>>>(
