@@ -38,7 +38,8 @@ export interface NativeAddon {
   /** sumSquares of each float32 buffer (all on one device), with one device read-back. */
   sumSquaresMany(xs: Handle[]): number[];
   /** adamw over many float32 parameters (one device) in one call. */
-  adamwMany(params: Handle[], grads: Handle[], expAvgs: Handle[], expAvgSqs: Handle[], lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
+  /** copies: per parameter null or a bfloat16 / float16 buffer that also receives the updated parameter, rounded once. */
+  adamwMany(params: Handle[], grads: Handle[], expAvgs: Handle[], expAvgSqs: Handle[], lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, copies?: Array<Handle | null> | null): void;
   /** scaleInPlace over many float32 buffers in one call. */
   scaleMany(xs: Handle[], scale: number): void;
   /** Ends the profile: per op, its calls, host milliseconds and device milliseconds (waits for the GPU). */

@@ -6,7 +6,7 @@
 //
 // Usage: node dev/emulate/run.mjs [elementwise (default) | nn | selftest | all | <name> ...]: <name> builds
 //   dev/emulate/<name>.cu if there is one, else src/cuda/<name>.cu, with dev/emulate/<name>_main.cpp (all: selftest,
-//   elementwise, nn).
+//   elementwise, nn, optim).
 //   CUDA_HOME (default /usr/local/cuda): where include/cuda_bf16.h is; without it the run is skipped (exit 0, a
 //   message), or fails with SEEKR_EMU_REQUIRE=1. SEEKR_EMU_JOBS: parallel compiles (default: the CPU count).
 //   Objects are kept in SEEKR_EMU_BUILD (default $TMPDIR/seekr-emu-<uid>) and rebuilt when a source or header they
@@ -240,7 +240,7 @@ async function build(name) {
   return exe;
 }
 
-const known = ["selftest", "elementwise", "nn"];
+const known = ["selftest", "elementwise", "nn", "optim"];
 let names = process.argv.slice(2);
 if (!names.length) names = ["elementwise"];
 if (names.includes("all")) names = known;

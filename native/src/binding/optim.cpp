@@ -1,5 +1,6 @@
 // Glue for in-place updates: adamw, sgd, scaleInPlace, axpyInPlace.
 #include "binding/args.h"
+#include "cpu/convert.h"
 #include "cpu/optim.h"
 #include "cuda/kernels.h"
 
@@ -29,8 +30,11 @@ void register_optim(Napi::Env env, Napi::Object exports) {
     cpu::adamw(p->as<float>(), g->as<float>(), m->as<float>(), v->as<float>(), (int64_t)p->numel, lr, b1, b2, eps, wd, step);
     return info.Env().Undefined();
   }, {0, 2, 3});
-  // adamwMany(params[], grads[], ms[], vs[], lr, beta1, beta2, eps, weightDecay, step): adamw on each quadruple, all
-  // float32 on one device, in one call (an optimizer step over a model's ~100 parameters costs one crossing from JS).
+  // adamwMany(params[], grads[], ms[], vs[], lr, beta1, beta2, eps, weightDecay, step, copies?): adamw on each
+  // quadruple, all float32 on one device, in one call (an optimizer step over a model's ~100 parameters costs one
+  // crossing from JS). copies: null, or one entry per parameter, null or a bfloat16 / float16 buffer that also receives
+  // the updated parameter rounded to its dtype (the parameter's low-precision copy for autocast; in the same pass on
+  // CUDA, the bits of a cast).
   define(env, exports, "adamwMany", [](const Napi::CallbackInfo& info) {
     Args a(info, "adamwMany");
     const std::vector<Storage*> ps = a.tensors(0, "params"), gs = a.tensors(1, "grads"), ms = a.tensors(2, "expAvgs"),
@@ -50,17 +54,39 @@ void register_optim(Napi::Env env, Napi::Object exports) {
       }
       require_same_device(a, {ps[0], ps[i], gs[i], ms[i], vs[i]});
     }
+    std::vector<Storage*> cs(ps.size(), nullptr);
+    if (info.Length() > 10 && !info[10].IsNull() && !info[10].IsUndefined()) {
+      if (!info[10].IsArray()) a.fail("'copies' must be an array of tensor buffer handles or nulls");
+      Napi::Array arr = info[10].As<Napi::Array>();
+      if (arr.Length() != ps.size())
+        a.fail("copies has " + std::to_string(arr.Length()) + " entries for " + std::to_string(ps.size()) + " params");
+      for (uint32_t k = 0; k < arr.Length(); ++k) {
+        Napi::Value v = arr.Get(k);
+        if (v.IsNull() || v.IsUndefined()) continue;
+        const std::string nm = "copies[" + std::to_string(k) + "]";
+        if (!v.IsExternal() || !v.As<Napi::External<Storage>>().CheckTypeTag(&kStorageTag)) a.fail("'" + nm + "' is not a Seekr buffer handle");
+        Storage* c = v.As<Napi::External<Storage>>().Data();
+        if (!c || !c->alive) a.fail("'" + nm + "' is a disposed tensor");
+        if (!is_half(c->dtype)) a.fail("'" + nm + "' has dtype " + dtype_name(c->dtype) + ", expected bfloat16 or float16");
+        require_numel(a, c, nm.c_str(), ps[k]->numel);
+        require_same_device(a, {ps[k], c});
+        if (c == ps[k] || c == gs[k] || c == ms[k] || c == vs[k]) a.fail("'" + nm + "' must be a buffer of its own");
+        cs[k] = c;
+      }
+    }
     if (!ps.empty() && ps[0]->device.type == DeviceType::CUDA) {  // one launch for all of them
       std::vector<cuda::AdamWTensor> ts;
       ts.reserve(ps.size());
       for (size_t i = 0; i < ps.size(); ++i)
-        ts.push_back({ps[i]->as<float>(), gs[i]->as<float>(), ms[i]->as<float>(), vs[i]->as<float>(), (int64_t)ps[i]->numel});
+        ts.push_back({ps[i]->as<float>(), gs[i]->as<float>(), ms[i]->as<float>(), vs[i]->as<float>(), (int64_t)ps[i]->numel,
+                      cs[i] ? cs[i]->ptr : nullptr, cs[i] ? cs[i]->dtype : DType::F32});
       cuda::adamw_many(ps[0]->device.index, ts, lr, b1, b2, eps, wd, step);
       return info.Env().Undefined();
     }
     for (size_t i = 0; i < ps.size(); ++i) {
       Storage *p = ps[i], *g = gs[i], *m = ms[i], *v = vs[i];
       cpu::adamw(p->as<float>(), g->as<float>(), m->as<float>(), v->as<float>(), (int64_t)p->numel, lr, b1, b2, eps, wd, step);
+      if (cs[i]) cpu::convert(p->ptr, DType::F32, cs[i]->ptr, cs[i]->dtype, (int64_t)p->numel);
     }
     return info.Env().Undefined();
   });

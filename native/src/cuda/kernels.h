@@ -124,6 +124,8 @@ struct AdamWTensor {
   float* m;
   float* v;
   int64_t n;
+  void* low = nullptr;  // optional: also receives the updated p rounded to lt (a 16-bit copy of the parameter)
+  DType lt = DType::F32;
 };
 void adamw_many(int device, const std::vector<AdamWTensor>& ts, float lr, float beta1, float beta2, float eps,
                 float weight_decay, int64_t step);

@@ -145,8 +145,15 @@ __global__ void adamw_many_kernel(const AdamWEntry* __restrict__ es, int count, 
     reinterpret_cast<float4*>(t.p)[i / 4] = P;
     reinterpret_cast<float4*>(t.m)[i / 4] = M;
     reinterpret_cast<float4*>(t.v)[i / 4] = V;
+    if (t.low) {  // the parameter's 16-bit copy, rounded from the new value (what a cast of it gives)
+      AnyF* low = static_cast<AnyF*>(t.low);
+      stf(low, (int)t.lt, i, P.x), stf(low, (int)t.lt, i + 1, P.y), stf(low, (int)t.lt, i + 2, P.z), stf(low, (int)t.lt, i + 3, P.w);
+    }
   }
-  for (int64_t i = end4 + threadIdx.x; i < end; i += blockDim.x) adamw_one(t.p[i], t.g[i], t.m[i], t.v[i], c);
+  for (int64_t i = end4 + threadIdx.x; i < end; i += blockDim.x) {
+    adamw_one(t.p[i], t.g[i], t.m[i], t.v[i], c);
+    if (t.low) stf(static_cast<AnyF*>(t.low), (int)t.lt, i, t.p[i]);
+  }
 }
 __global__ void scale_many_kernel(const ScaleEntry* __restrict__ es, int count, float s) {
   const ScaleEntry& e = entry_of(es, count, (int64_t)blockIdx.x);
@@ -196,9 +203,15 @@ void adamw_many(int device, const std::vector<AdamWTensor>& ts, float lr, float 
   bool aligned = true;
   for (const AdamWTensor& t : ts) aligned = aligned && aligned16(t.p) && aligned16(t.g) && aligned16(t.m) && aligned16(t.v);
   std::vector<const void*> ptrs;
-  for (const AdamWTensor& t : ts) ptrs.insert(ptrs.end(), {t.p, t.m, t.v});
+  for (const AdamWTensor& t : ts) {
+    ptrs.insert(ptrs.end(), {t.p, t.m, t.v});
+    if (t.low) ptrs.push_back(t.low);
+  }
   if (!aligned || !distinct(ptrs)) {  // views at odd offsets, or a buffer updated twice: one launch each, in order
-    for (const AdamWTensor& t : ts) adamw(device, t.p, t.g, t.m, t.v, t.n, lr, beta1, beta2, eps, weight_decay, step);
+    for (const AdamWTensor& t : ts) {
+      adamw(device, t.p, t.g, t.m, t.v, t.n, lr, beta1, beta2, eps, weight_decay, step);
+      if (t.low && t.n > 0) convert(device, t.p, DType::F32, t.low, t.lt, t.n);
+    }
     return;
   }
   std::vector<AdamWEntry> es;

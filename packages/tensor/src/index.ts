@@ -131,6 +131,7 @@ export type { OpProfile } from "./profile.js";
 export { Tensor, Storage } from "./tensor.js";
 export type { GradNode, TensorData, TensorOptions, NestedArray } from "./tensor.js";
 export type { DType, FloatDType } from "./dtype.js";
+export type { AutocastOptions } from "./ops/cast.js";
 export const promoteTypes = named("promoteTypes", dtm.promoteTypes);
 export const isFloatDType = named("isFloatDType", dtm.isFloatDType);
 export { DTYPES } from "./dtype.js";

@@ -5,6 +5,7 @@ import { deviceName } from "./device.js";
 import { noGrad } from "./autograd.js";
 import { checkFinite, checkTensor } from "./ops/check.js";
 import { mulScalar } from "./ops/elementwise.js";
+import { lowCopyToRefresh, markUpdated } from "./ops/cast.js";
 
 export interface AdamWOptions {
   lr?: number;
@@ -70,13 +71,18 @@ export class AdamW {
       // float32 gradients: one native call per device (the kernels are the same as one call per parameter).
       for (const g of groups) {
         const idx = g.map((k) => live[k]!);
+        // Parameters with a kept autocast cast (a bf16 / f16 copy) get it rewritten in the same pass.
+        const copies = idx.map((i) => lowCopyToRefresh(this.params[i]!));
         native.adamwMany(idx.map((i) => this.params[i]!.handle), idx.map((i) => this.params[i]!.grad!.handle),
-          idx.map((i) => this.m![i]!.handle), idx.map((i) => this.v![i]!.handle), this.lr, this.betas[0], this.betas[1], this.eps, this.weightDecay, this.stepCount);
+          idx.map((i) => this.m![i]!.handle), idx.map((i) => this.v![i]!.handle), this.lr, this.betas[0], this.betas[1], this.eps, this.weightDecay, this.stepCount,
+          copies.some((c) => c) ? copies.map((c) => c?.handle ?? null) : null);
+        idx.forEach((i, k) => markUpdated(this.params[i]!, copies[k]));
       }
       for (const k of rest) {
         const i = live[k]!;
         const p = this.params[i]!;
         native.adamw(p.handle, p.grad!.handle, this.m![i]!.handle, this.v![i]!.handle, this.lr, this.betas[0], this.betas[1], this.eps, this.weightDecay, this.stepCount);
+        markUpdated(p);
       }
     });
   }
@@ -145,6 +151,7 @@ export class SGD {
       this.params.forEach((p, i) => {
         if (!p.grad) return;
         native.sgd(p.handle, p.grad.handle, this.buf![i]!.handle, this.lr, this.momentum, this.dampening, this.weightDecay, this.nesterov, this.first);
+        markUpdated(p);
       });
       this.first = false;
     });

@@ -9,6 +9,13 @@ import * as scope from "./scope.js";
 /** A native buffer shared by tensors that are views of the same data (reshape); freed when the last ref goes. */
 export class Storage {
   refs = 1;
+  /**
+   * @internal Bumped by every in-place update of the buffer through @seekr/tensor (optimizer steps): a cached cast of
+   * the buffer (lowCopies) is current while its version matches.
+   */
+  version = 0;
+  /** @internal autocast's kept casts of this buffer (a parameter's bfloat16 / float16 copy), by dtype. */
+  lowCopies: Map<string, { copy: Tensor; version: number }> | null = null;
   constructor(
     readonly handle: Handle,
     readonly numel: number,
@@ -25,6 +32,10 @@ export class Storage {
     if (--this.refs === 0) {
       native.dispose(this.handle);
       scope.liveBuffers.size--;
+      if (this.lowCopies) {
+        for (const e of this.lowCopies.values()) e.copy.dispose();
+        this.lowCopies = null;
+      }
     }
   }
   get bytes(): number {

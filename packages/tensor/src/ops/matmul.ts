@@ -3,7 +3,7 @@ import { native } from "@seekr/native";
 import { Tensor, empty, shapeStr } from "../tensor.js";
 import { record, type GradContext } from "../autograd.js";
 import { promoteTypes } from "../dtype.js";
-import { autocastDType, autocastOperand, cast } from "./cast.js";
+import { autocastDType, autocastOperand, cast, releaseOperand } from "./cast.js";
 import type { FloatDType } from "../dtype.js";
 import { broadcastShapes, sameShape, shapeSize } from "../shape.js";
 import { checkFloat, checkSameDevice, checkTensor } from "./check.js";
@@ -114,7 +114,7 @@ function autocastLinear(a: Tensor, b: Tensor, ac: FloatDType, tb: boolean): Tens
   const ca = autocastOperand(a, ac);
   const cb = autocastOperand(b, ac);
   const out = gemm(ca, cb, 1, 1, 1, M, N, K, false, tb, [...a.shape.slice(0, -1), N]);
-  return record(
+  const res = record(
     "matmul",
     out,
     [a, b],
@@ -129,6 +129,9 @@ function autocastLinear(a: Tensor, b: Tensor, ac: FloatDType, tb: boolean): Tens
     },
     { save: [ca, cb] },
   );
+  releaseOperand(ca);
+  releaseOperand(cb);
+  return res;
 }
 
 function attachGrad(a: Tensor, b: Tensor, out: Tensor, ta: boolean, tb: boolean): Tensor {
