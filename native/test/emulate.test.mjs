@@ -1,6 +1,7 @@
-// The host emulation of the CUDA kernel files (dev/emulate/run.mjs all: the emulator's own checks, elementwise.cu and
-// nn.cu against the CPU kernels), no GPU needed: g++ and CUDA's headers (CUDA_HOME, default /usr/local/cuda). Skipped,
-// saying why, where either is missing or SEEKR_EMU=off; about 30 s on 2 cores from a clean build.
+// The host emulation of the CUDA kernel files (dev/emulate/run.mjs all: the emulator's own checks, elementwise.cu, nn.cu
+// and the tensor-core attention_tc.cu against the CPU kernels), no GPU needed: g++ and CUDA's headers (CUDA_HOME,
+// default /usr/local/cuda). Skipped, saying why, where either is missing or SEEKR_EMU=off; about 45 s on 2 cores from a
+// clean build.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -18,7 +19,7 @@ const skip =
   : spawnSync("g++", ["--version"]).status !== 0 ? "no g++: the host emulation of the CUDA kernels needs it"
   : false;
 
-test("host emulation of the CUDA kernels (emulator selftest, elementwise.cu, nn.cu) agrees with the CPU kernels", { skip, timeout: 600_000 }, () => {
+test("host emulation of the CUDA kernels (emulator selftest, elementwise.cu, nn.cu, attention_tc.cu) agrees with the CPU kernels", { skip, timeout: 600_000 }, () => {
   const r = spawnSync(process.execPath, [join(here, "..", "dev", "emulate", "run.mjs"), "all"], {
     encoding: "utf8",
     // its own build folder: a run.mjs started by hand meanwhile does not share objects with it
@@ -27,4 +28,5 @@ test("host emulation of the CUDA kernels (emulator selftest, elementwise.cu, nn.
   });
   assert.equal(r.status, 0, `run.mjs all exited with ${r.status ?? r.signal}:\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`);
   assert.match(r.stdout, /emulate nn: passed/);
+  assert.match(r.stdout, /emulate attention: passed/);
 });

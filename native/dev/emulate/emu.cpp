@@ -2,7 +2,8 @@
 // ucontext functions elsewhere), run in a fixed order: warp by warp, each lane until it returns or waits at a sync.
 // A warp whose lanes all wait at a warp sync is released (and run again); when every warp waits at __syncthreads or
 // has returned, the barrier opens for the whole block. Also: block shared memory, and the few CUDA runtime calls the
-// emulated files make (cudaMalloc / cudaFree / cudaMemcpy / cudaMemset / cudaGetLastError on host memory).
+// emulated files make (cudaMalloc / cudaFree / cudaMemcpy / cudaMemset / cudaGetLastError on host memory,
+// cudaFuncSetAttribute's dynamic shared memory limit, an H100's cudaDeviceGetAttribute values).
 #include "emu.h"
 
 #include <cuda_runtime_api.h>
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <set>
 #include <utility>
@@ -29,6 +31,7 @@ Thread* g_cur = nullptr;
 Warp* g_warps = nullptr;
 Dim g_blockIdx, g_blockDim, g_gridDim;
 int launches = 0;
+std::map<const void*, size_t> g_max_dynamic;
 std::function<void(const char*)> on_launch;
 Stats stats;
 
@@ -211,6 +214,7 @@ void run_block(unsigned n) {
   }
   for (unsigned w = 0; w < nw; ++w) {
     g_warp_store[w].par = 0;
+    g_warp_store[w].arrived_at[0] = g_warp_store[w].arrived_at[1] = 0;
     g_warp_store[w].lanes = n - 32 * w < 32 ? n - 32 * w : 32;
   }
   g_warps = g_warp_store.data();
@@ -288,6 +292,19 @@ void* shared(const void* site, size_t bytes, size_t align) {
 
 void* dynamic_shared() { return g_arena; }
 
+uint32_t shared_addr(const void* p, const char* what) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p), base = reinterpret_cast<uintptr_t>(g_arena);
+  if (a < base || a >= base + g_shared_used)
+    fail("kernel %s: %s: %p is not in the block's shared memory", g_name, what, p);
+  return (uint32_t)(a - base);
+}
+void* shared_ptr(uint32_t addr, size_t bytes, const char* what) {
+  if ((size_t)addr + bytes > g_shared_used)
+    fail("kernel %s: %s: shared address %#x (+%zu bytes) is past the block's %zu bytes of shared memory", g_name, what,
+         addr, bytes, g_shared_used);
+  return g_arena + addr;
+}
+
 void fail(const char* fmt, ...) {
   fflush(stdout);
   va_list ap;
@@ -300,8 +317,15 @@ void fail(const char* fmt, ...) {
   std::_Exit(3);
 }
 
-void launch(const char* name, Dim grid, Dim block, size_t smem, void (*body)(void*), void* ctx) {
+void launch(const char* name, const void* kernel, Dim grid, Dim block, size_t smem, void (*body)(void*), void* ctx) {
   std::lock_guard<std::mutex> lk(g_launch_mu);
+  if (smem > 48 * 1024) {  // the default limit; more needs cudaFuncAttributeMaxDynamicSharedMemorySize first
+    const auto it = g_max_dynamic.find(kernel);
+    if (it == g_max_dynamic.end() || it->second < smem)
+      fail("kernel %s: launched with %zu bytes of dynamic shared memory, above 48 KiB, without "
+           "cudaFuncSetAttribute(cudaFuncAttributeMaxDynamicSharedMemorySize) of at least that (%zu)",
+           name, smem, it == g_max_dynamic.end() ? (size_t)48 * 1024 : it->second);
+  }
   const uint64_t n = (uint64_t)block.x * block.y * block.z;
   if (n == 0 || n > 1024 || block.z > 64)
     fail("kernel %s: block (%u, %u, %u) is not a valid CUDA block", name, block.x, block.y, block.z);
@@ -368,6 +392,26 @@ cudaError_t cudaMemset(void* p, int v, size_t n) {
 }
 cudaError_t cudaMemsetAsync(void* p, int v, size_t n, cudaStream_t) {
   std::memset(p, v, n);
+  return cudaSuccess;
+}
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+// An H100's (sm_90) values for the attributes the kernel files ask for; others are an error.
+cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr attr, int) {
+  switch (attr) {
+    case cudaDevAttrComputeCapabilityMajor: *v = 9; break;
+    case cudaDevAttrComputeCapabilityMinor: *v = 0; break;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *v = 227 * 1024; break;
+    case cudaDevAttrMultiProcessorCount: *v = 132; break;
+    default: emu::fail("cudaDeviceGetAttribute(%d): not emulated", (int)attr);
+  }
+  return cudaSuccess;
+}
+// The dynamic shared memory a kernel may launch with above the default 48 KiB (emu::launch checks it).
+cudaError_t cudaFuncSetAttribute(const void* func, cudaFuncAttribute attr, int value) {
+  if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize) emu::fail("cudaFuncSetAttribute(%d): not emulated", (int)attr);
+  if (value < 0 || value > 227 * 1024)
+    emu::fail("cudaFuncSetAttribute: %d bytes of dynamic shared memory, more than a block may have", value);
+  emu::g_max_dynamic[func] = (size_t)value;
   return cudaSuccess;
 }
 }

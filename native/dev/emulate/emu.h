@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 
 namespace emu {
 
@@ -24,11 +25,15 @@ struct Thread {
   int kind;              // what it waits for: 0 none, 1 __syncthreads, 2 a warp sync
 };
 // A warp's exchange buffers: lane l writes slot [par][l], the warp syncs, every lane reads its source slot; par flips
-// at every warp sync, so the next exchange writes the other half while a slow lane may still read this one.
+// at every warp sync, so the next exchange writes the other half while a slow lane may still read this one. A slot
+// holds one lane's operands of the widest warp collective (mma.m16n8k16: 4 + 2 + 4 registers). arrived_at[par]
+// counts the lanes that reached the current collective (ptx.h's emu_collective: the last one to arrive executes it).
+constexpr size_t kSlot = 48;
 struct Warp {
   unsigned par = 0;
   unsigned lanes = 32;
-  alignas(16) unsigned char buf[2][32][16];
+  unsigned arrived_at[2] = {0, 0};
+  alignas(16) unsigned char buf[2][32][kSlot];
 };
 
 // The running thread, block and grid (valid inside a kernel).
@@ -47,14 +52,22 @@ void sync_warp();
 // as shared memory holds garbage at the start of a block. At most 48 KiB per block (the static shared memory limit),
 // and 227 KiB with the dynamic shared memory (an H100's most).
 void* shared(const void* site, size_t bytes, size_t align);
+// The shared-state-space address of a generic pointer into the block's shared memory (__cvta_generic_to_shared: its
+// offset in the block's shared storage), and back (bytes at addr, within what the block has allocated); anything else
+// is an error naming `what`.
+uint32_t shared_addr(const void* p, const char* what);
+void* shared_ptr(uint32_t addr, size_t bytes, const char* what);
 [[noreturn]] void fail(const char* fmt, ...);
 
 // The block's dynamic shared memory (extern __shared__ T v[]): the launch's smem bytes, before the static variables,
 // filled with 0xff at the start of every block.
 void* dynamic_shared();
 // Runs kernel(ctx) for every thread of grid x block (block threads: any count up to 1024) with smem bytes of dynamic
-// shared memory.
-void launch(const char* name, Dim grid, Dim block, size_t smem, void (*body)(void*), void* ctx);
+// shared memory (above 48 KiB only after cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize)
+// allowed at least that much, as on the GPU).
+void launch(const char* name, const void* kernel, Dim grid, Dim block, size_t smem, void (*body)(void*), void* ctx);
+// cudaFuncSetAttribute's dynamic shared memory limits, by kernel.
+extern std::map<const void*, size_t> g_max_dynamic;
 
 // Launch counting, so a test can say which kernels ran.
 extern int launches;

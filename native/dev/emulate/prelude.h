@@ -1,8 +1,9 @@
 // Host emulation of CUDA kernel files (see run.mjs, which force-includes this header into the rewritten .cu file):
 // CUDA's half types in host mode, the device intrinsics the kernels use as plain host functions (round-to-nearest IEEE
 // float; the approximate ex2 / __expf / __logf as the host's exp2f / log2f), block threads, __syncthreads, warp
-// shuffles, shared memory (static and dynamic) and atomics on the fiber scheduler of emu.h / emu.cpp, and emu_launch,
-// which run.mjs puts in place of every kernel<<<grid, block[, smem, stream]>>>(args) launch.
+// shuffles, shared memory (static and dynamic) and atomics on the fiber scheduler of emu.h / emu.cpp, emu_launch,
+// which run.mjs puts in place of every kernel<<<grid, block[, smem, stream]>>>(args) launch, and the inline PTX the
+// kernels use (ptx.h).
 #pragma once
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
@@ -51,7 +52,7 @@ inline long long __double_as_longlong(double d) { long long i; std::memcpy(&i, &
 inline float __int2float_rn(int i) { return (float)i; }
 inline int __float2int_rz(float f) { return (int)f; }
 template <typename T> inline T __ldg(const T* p) { return *p; }
-// ex2.approx.ftz.f32 (run.mjs rewrites the inline PTX to this): 2^x with subnormal results flushed to +0. The host's
+// ex2.approx.ftz.f32 (ptx.h's emu_ptx_ex2_approx_ftz_f32, which run.mjs puts in place of the inline PTX): 2^x with subnormal results flushed to +0. The host's
 // exp2f is within an ulp, where the hardware's approximation is documented to about 2 ulp: the emulation checks the
 // formulas around it, not the last bits of the instruction.
 inline float emu_ex2_approx_ftz_f32(float x) {
@@ -190,7 +191,7 @@ void emu_launch_fn(const char* name, dim3 grid, dim3 block, size_t smem, void (*
     std::tuple<P...> args;
   };
   Ctx c{kernel, std::tuple<P...>(std::forward<A>(args)...)};
-  ::emu::launch(name, {grid.x, grid.y, grid.z}, {block.x, block.y, block.z}, smem,
+  ::emu::launch(name, reinterpret_cast<const void*>(kernel), {grid.x, grid.y, grid.z}, {block.x, block.y, block.z}, smem,
                 [](void* p) {
                   Ctx* c = static_cast<Ctx*>(p);
                   std::apply(c->kernel, c->args);  // by value: the thread's own copy of the parameters
@@ -204,3 +205,12 @@ template <auto K, typename... A>
 void emu_launch(dim3 grid, dim3 block, size_t smem, A&&... args) {
   emu_launch_fn(emu_kernel_name<K>(), grid, block, smem, K, std::forward<A>(args)...);
 }
+
+// cuda_runtime.h's template overload (nvcc only): a kernel pointer for the const void* of the runtime API.
+template <typename... P>
+inline cudaError_t cudaFuncSetAttribute(void (*kernel)(P...), cudaFuncAttribute attr, int value) {
+  return ::cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), attr, value);
+}
+
+// ---- inline PTX (run.mjs rewrites each asm statement into a call of these) ------------------------------------------
+#include "ptx.h"

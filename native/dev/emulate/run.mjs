@@ -1,12 +1,13 @@
 // Builds and runs the host emulation of a CUDA kernel file (no GPU needed): src/cuda/<name>.cu is rewritten into host
 // C++ (each launch kernel<<<grid, block[, smem, stream]>>>(args); becomes emu_launch<&kernel>(grid, block, smem, args);
-// each `__shared__ T v[n];` a reference into the block's shared memory; the inline PTX it knows, host functions),
-// compiled with g++ against CUDA's headers (host mode) and prelude.h, linked with the fiber scheduler (emu.cpp), the
-// CPU kernels (src/cpu/<name>.cpp) and dev/emulate/<name>_main.cpp, which compares the two and prints what ran.
+// each `__shared__ T v[n];` a reference into the block's shared memory; each inline PTX statement a call of its host
+// emulation in ptx.h), compiled with g++ against CUDA's headers (host mode) and prelude.h, linked with the fiber
+// scheduler (emu.cpp), the CPU kernels (src/cpu/<name>.cpp) and dev/emulate/<name>_main.cpp, which compares the two and
+// prints what ran.
 //
-// Usage: node dev/emulate/run.mjs [elementwise (default) | nn | selftest | all | <name> ...]: <name> builds
-//   dev/emulate/<name>.cu if there is one, else src/cuda/<name>.cu, with dev/emulate/<name>_main.cpp (all: selftest,
-//   elementwise, nn, optim).
+// Usage: node dev/emulate/run.mjs [elementwise (default) | nn | optim | attention | selftest | all | <name> ...]: <name> builds
+//   dev/emulate/<name>.cu if there is one, else src/cuda/<name>.cu (attention: attention_tc.cu and attention.cu), with
+//   dev/emulate/<name>_main.cpp (all: selftest, elementwise, nn, optim, attention).
 //   CUDA_HOME (default /usr/local/cuda): where include/cuda_bf16.h is; without it the run is skipped (exit 0, a
 //   message), or fails with SEEKR_EMU_REQUIRE=1. SEEKR_EMU_JOBS: parallel compiles (default: the CPU count).
 //   Objects are kept in SEEKR_EMU_BUILD (default $TMPDIR/seekr-emu-<uid>) and rebuilt when a source or header they
@@ -150,16 +151,91 @@ function rewriteShared(s) {
   });
 }
 
-// The inline PTX the kernels use, as host functions (prelude.h); any other asm is an error.
-const ptx = [
-  [/asm\s*(?:volatile\s*)?\(\s*"ex2\.approx\.ftz\.f32 %0, %1;"\s*:\s*"=f"\s*\(\s*(\w+)\s*\)\s*:\s*"f"\s*\(\s*([^()]+?)\s*\)\s*\)\s*;/g,
-    "$1 = emu_ex2_approx_ftz_f32($2);"],
-];
+// Inline PTX: each asm statement `asm [volatile] ("<one instruction>" : outputs : inputs [: clobbers]);` becomes a call
+// of the host function named after the instruction (ptx.h: "mma.sync.aligned.m16n8k16..." -> emu_ptx_mma_sync_aligned_
+// m16n8k16_...) with the instruction's operands in their PTX order, braces and brackets flattened: an output operand
+// (constraint "=x" / "+x") is passed as an lvalue the function writes, an input (or a "+x" operand read again, as mma's
+// C = D) as a value, an immediate as written. An instruction ptx.h does not emulate is an error naming the line.
+const ptxKnown = new Set([
+  "ex2.approx.ftz.f32",
+  "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
+  "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32",
+  ...["x1", "x2", "x4"].flatMap((n) => [`ldmatrix.sync.aligned.m8n8.${n}.shared.b16`, `ldmatrix.sync.aligned.m8n8.${n}.trans.shared.b16`]),
+  "cp.async.cg.shared.global",
+  "cp.async.ca.shared.global",
+  "cp.async.commit_group",
+  "cp.async.wait_group",
+  "cp.async.wait_all",
+]);
+
+// Top-level split on `sep` (outside brackets and string literals); "::" gives an empty part between.
+function splitOn(s, sep) {
+  const parts = [];
+  let depth = 0, start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '"' || c === "'") for (i++; i < s.length && s[i] !== c; i += s[i] === "\\" ? 2 : 1);
+    else if ("([{".includes(c)) depth++;
+    else if (")]}".includes(c)) depth--;
+    else if (c === sep && depth === 0) {
+      parts.push(s.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(s.slice(start));
+  return parts.map((p) => p.trim());
+}
+
+function ptxCall(body, line) {
+  const where = `inline asm at line ${line}`;
+  const [tpl, outs = "", ins = ""] = splitOn(body, ":");
+  // the template: adjacent string literals
+  let text = "";
+  const rest = tpl.replace(/"((?:[^"\\]|\\.)*)"/g, (_, lit) => {
+    text += lit.replace(/\\(.)/g, (__, c) => ({ n: "\n", t: "\t" })[c] ?? c);
+    return "";
+  });
+  if (rest.trim()) throw new Error(`emulate: ${where}: the template is not a string literal`);
+  const operands = [];
+  for (const [list, output] of [[outs, true], [ins, false]])
+    for (const o of list ? splitOn(list, ",") : []) {
+      const m = /^"([=+&]*)[a-z]+"\s*\(([\s\S]*)\)$/.exec(o);
+      if (!m) throw new Error(`emulate: ${where}: operand ${o} not understood`);
+      operands.push({ expr: `(${m[2].trim()})`, output });
+    }
+  const insn = text.trim().replace(/;\s*$/, "");
+  if (insn.includes(";")) throw new Error(`emulate: ${where}: more than one instruction (${insn})`);
+  const name = /^[\w.]+/.exec(insn)?.[0] ?? "";
+  if (!ptxKnown.has(name)) throw new Error(`emulate: ${where}: ${name || insn} has no host emulation (ptx.h)`);
+  const args = [];
+  for (const op of splitOn(insn.slice(name.length), ",").filter(Boolean))
+    for (const item of op.replace(/^[{[]\s*|\s*[}\]]$/g, "").split(/\s*,\s*/)) {
+      const ref = /^%(\d+)$/.exec(item);
+      if (ref) {
+        const o = operands[Number(ref[1])];
+        if (!o) throw new Error(`emulate: ${where}: ${item} names no operand`);
+        args.push(o.expr);
+      } else if (/^-?\d+$/.test(item)) args.push(item);
+      else throw new Error(`emulate: ${where}: operand ${item} of ${name} not understood`);
+    }
+  return `emu_ptx_${name.replace(/\./g, "_")}(${args.join(", ")})`;
+}
+
 function rewritePtx(s) {
-  for (const [re, to] of ptx) s = s.replace(re, to);
-  const left = /\basm\b\s*(?:volatile\b\s*)?\(/.exec(s);
-  if (left) throw new Error(`emulate: inline asm at line ${lineOf(s, left.index)} has no host emulation (tensor-core mma, ldmatrix, cp.async... are not emulated)`);
-  return s;
+  const re = /\basm\b\s*(?:(?:volatile|__volatile__)\b\s*)?\(/g;
+  let out = "", from = 0;
+  for (let m; (m = re.exec(s)); ) {
+    const open = m.index + m[0].length - 1, close = matching(s, open);
+    let q = close;
+    while (/\s/.test(s[q])) q++;
+    if (s[q] !== ";") throw new Error(`emulate: inline asm at line ${lineOf(s, m.index)} is not a statement`);
+    const call = ptxCall(s.slice(open + 1, close - 1), lineOf(s, m.index));
+    // the call on the asm's first line, its other lines kept blank (line numbers still match the .cu file)
+    out += s.slice(from, m.index) + call + ";" + s.slice(m.index, q + 1).replace(/[^\n]/g, "");
+    from = q + 1;
+    re.lastIndex = q + 1;
+  }
+  return out + s.slice(from);
 }
 
 function rewrite(text) {
@@ -194,23 +270,39 @@ function compile(jobsList) {
   return Promise.all(Array.from({ length: Math.min(jobs, jobsList.length) }, one)).then(() => { if (failed) throw new Error(failed); });
 }
 
+// Targets built from more than one kernel file or CPU reference (default: cu [name], cpu [name] where it exists):
+// attention rewrites the tensor-core kernels and the float32 ones (cuda::attention_forward's tensor_cores path) and
+// links the CPU attention with the GEMM it calls.
+const targets = {
+  attention: { cu: ["attention_tc", "attention"], cpu: ["attention", "gemm"] },
+};
+
 async function build(name) {
-  const local = join(here, `${name}.cu`);  // the emulator's own test kernels (selftest.cu), else a file of src/cuda
-  const cu = existsSync(local) ? local : join(src, "cuda", `${name}.cu`), main = join(here, `${name}_main.cpp`);
-  if (!existsSync(cu)) throw new Error(`emulate: no ${cu}`);
+  const t = targets[name] ?? { cu: [name], cpu: [name] };
+  const main = join(here, `${name}_main.cpp`);
   if (!existsSync(main)) throw new Error(`emulate: no ${main} (the comparisons to run)`);
   const out = join(buildRoot, name);
   mkdirSync(out, { recursive: true });
-  const { text, kernels } = rewrite(readFileSync(cu, "utf8"));
-  const emuSrc = join(out, `${name}_emu.cpp`);
-  if (!existsSync(emuSrc) || readFileSync(emuSrc, "utf8") !== text) writeFileSync(emuSrc, text);  // keep its mtime
+  const kernels = new Set();
+  let launches = 0;
+  const emuSrcs = t.cu.map((cuName) => {
+    const local = join(here, `${cuName}.cu`);  // the emulator's own test kernels (selftest.cu), else a file of src/cuda
+    const cu = existsSync(local) ? local : join(src, "cuda", `${cuName}.cu`);
+    if (!existsSync(cu)) throw new Error(`emulate: no ${cu}`);
+    const r = rewrite(readFileSync(cu, "utf8"));
+    r.kernels.forEach((k) => kernels.add(k));
+    launches += launchCount;
+    const emuSrc = join(out, `${cuName}_emu.cpp`);
+    if (!existsSync(emuSrc) || readFileSync(emuSrc, "utf8") !== r.text) writeFileSync(emuSrc, r.text);  // keep its mtime
+    return emuSrc;
+  });
   const inc = ["-std=c++17", "-w", `-I${here}`, `-I${src}`, `-I${join(cuda, "include")}`];
   const units = [
-    { file: emuSrc, opt: "-O1", extra: ["-include", join(here, "prelude.h")] },
+    ...emuSrcs.map((file) => ({ file, opt: "-O1", extra: ["-include", join(here, "prelude.h")] })),
     { file: join(here, "emu.cpp"), opt: "-O2", common: true },
     { file: join(here, "host_backend.cpp"), opt: "-O2", common: true },
     { file: main, opt: "-O1" },
-    ...[join(src, "cpu", `${name}.cpp`)].filter(existsSync).map((file) => ({ file, opt: "-O2", common: true })),
+    ...t.cpu.map((c) => join(src, "cpu", `${c}.cpp`)).filter(existsSync).map((file) => ({ file, opt: "-O2", common: true })),
     { file: join(src, "cpu", "convert.cpp"), opt: "-O2", common: true },  // host_backend's convert
     { file: join(src, "common", "threadpool.cpp"), opt: "-O2", common: true },
     { file: join(src, "common", "core.cpp"), opt: "-O2", common: true },
@@ -236,11 +328,11 @@ async function build(name) {
   const exe = join(out, "emu");
   const link = spawnSync("g++", [...objs, "-lpthread", "-o", exe], { stdio: "inherit" });
   if (link.status !== 0) throw new Error("emulate: link failed");
-  console.log(`emulate ${name}: ${launchCount} launches of ${kernels.size} kernels rewritten; ${todo.length} of ${units.length} units compiled in ${((performance.now() - t0) / 1000).toFixed(1)} s (${exe})`);
+  console.log(`emulate ${name}: ${launches} launches of ${kernels.size} kernels rewritten; ${todo.length} of ${units.length} units compiled in ${((performance.now() - t0) / 1000).toFixed(1)} s (${exe})`);
   return exe;
 }
 
-const known = ["selftest", "elementwise", "nn", "optim"];
+const known = ["selftest", "elementwise", "nn", "optim", "attention"];
 let names = process.argv.slice(2);
 if (!names.length) names = ["elementwise"];
 if (names.includes("all")) names = known;

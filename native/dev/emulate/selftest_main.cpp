@@ -1,6 +1,10 @@
 // Checks the emulator itself (selftest.cu's kernels) against what CUDA documents: shuffle sources per lane and width,
-// barriers, fresh shared memory per block, 2-D indices, partial warps, atomics, ex2. Built and run by run.mjs selftest.
+// barriers, fresh shared memory per block, 2-D indices, partial warps, atomics, ex2; and the tensor-core PTX against the
+// PTX ISA's layouts (ldmatrix registers against a direct read of the shared tile, mma against a plain matmul on small
+// integers, exact in bf16 / f16 and in any summation order, so bit for bit), ldmatrix + mma as attention_tc.cu combines
+// them, cp.async's zero fill. Built and run by run.mjs selftest.
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <cstdio>
 #include <vector>
@@ -18,6 +22,10 @@ void run_partial(const int* in, int* out);
 void run_dynamic(const float* in, float* out, unsigned* seen, int blocks, int n);
 void run_atomics(float* f, double* d, int n);
 void run_ex2(const float* x, float* y, int n);
+void run_ldmatrix(const uint16_t* src, const int* perm, uint32_t* out);
+void run_mma(bool bf16, const float* A, const float* B, const float* C, float* D);
+void run_ldmatrix_mma(bool bf16, const float* A, const float* B, float* D1, float* D2);
+void run_cp_async(const uint16_t* src, const uint16_t* src2, uint16_t* out);
 }  // namespace selftest
 
 static int failures = 0;
@@ -128,8 +136,67 @@ int main() {
     for (int i = 0; i < n; ++i)
       expect(y[i] == want[i] || (std::isnan(y[i]) && std::isnan(want[i])), "ex2.approx.ftz", i, y[i], want[i]);
   }
+  {  // ldmatrix: register i of lane l from matrix i (rows 8 i .. 8 i + 7 at the addresses of lanes 8 i .. 8 i + 7)
+    std::vector<uint16_t> src(32 * 8);
+    std::vector<int> perm(32);
+    for (int i = 0; i < 32 * 8; ++i) src[i] = (uint16_t)(0x100 * (i / 8) + i % 8 + 1);  // row p, column c: 0x100 p + c + 1
+    for (int l = 0; l < 32; ++l) perm[l] = (l * 7 + 3) % 32;  // rows in shared memory in another order than the lanes
+    std::vector<uint32_t> out(6 * 32 * 4, 0xdeadbeefu);
+    run_ldmatrix(src.data(), perm.data(), out.data());
+    // element (r, c) of matrix i: shared row perm[8 i + r], column c
+    const auto el = [&](int i, int r, int c) { return (uint32_t)src[perm[8 * i + r] * 8 + c]; };
+    const int nums[3] = {1, 2, 4};
+    for (int v = 0; v < 6; ++v)
+      for (int l = 0; l < 32; ++l)
+        for (int i = 0; i < nums[v % 3]; ++i) {
+          const bool trans = v >= 3;
+          // PTX ISA "ldmatrix": lane l holds row l / 4, columns 2 (l % 4), + 1; .trans: column l / 4 of rows 2 (l % 4), + 1
+          const uint32_t want = trans ? el(i, 2 * (l % 4), l / 4) | el(i, 2 * (l % 4) + 1, l / 4) << 16
+                                      : el(i, l / 4, 2 * (l % 4)) | el(i, l / 4, 2 * (l % 4) + 1) << 16;
+          const uint32_t got = out[(v * 32 + l) * 4 + i];
+          expect(got == want, trans ? "ldmatrix .trans" : "ldmatrix", (v * 32 + l) * 4 + i, got, want);
+        }
+  }
+  for (bool bf16 : {true, false}) {  // mma.m16n8k16: small integers, exact in the operand type and in float32
+    const char* what = bf16 ? "mma bf16" : "mma f16";
+    std::vector<float> A(16 * 16), B(16 * 8), C(16 * 8), D(16 * 8, NAN), B2(16 * 16), D1(16 * 16, NAN), D2(16 * 16, NAN);
+    for (int i = 0; i < 16 * 16; ++i) A[i] = (float)((i * 37 + 11) % 17 - 8);
+    for (int i = 0; i < 16 * 8; ++i) B[i] = (float)((i * 53 + 5) % 15 - 7), C[i] = (float)((i * 29) % 41 - 20) * 0.5f;
+    for (int i = 0; i < 16 * 16; ++i) B2[i] = (float)((i * 23 + 7) % 13 - 6);
+    run_mma(bf16, A.data(), B.data(), C.data(), D.data());
+    for (int r = 0; r < 16; ++r)
+      for (int n = 0; n < 8; ++n) {
+        float want = C[r * 8 + n];
+        for (int k = 0; k < 16; ++k) want += A[r * 16 + k] * B[k * 8 + n];
+        expect(std::memcmp(&D[r * 8 + n], &want, 4) == 0, what, r * 8 + n, D[r * 8 + n], want);
+      }
+    run_ldmatrix_mma(bf16, A.data(), B2.data(), D1.data(), D2.data());
+    for (int r = 0; r < 16; ++r)
+      for (int n = 0; n < 16; ++n) {
+        float want = 0;
+        for (int k = 0; k < 16; ++k) want += A[r * 16 + k] * B2[k * 16 + n];
+        expect(std::memcmp(&D1[r * 16 + n], &want, 4) == 0, bf16 ? "ldmatrix + mma (B^T) bf16" : "ldmatrix + mma (B^T) f16",
+               r * 16 + n, D1[r * 16 + n], want);
+        expect(std::memcmp(&D2[r * 16 + n], &want, 4) == 0, bf16 ? "ldmatrix.trans + mma bf16" : "ldmatrix.trans + mma f16",
+               r * 16 + n, D2[r * 16 + n], want);
+      }
+  }
+  {  // cp.async: src-size 16, 8, 4, 0 by lane % 4, the rest of the 16 bytes zero; cp.async.ca of 8 bytes
+    std::vector<uint16_t> src(32 * 8), src2(32 * 4), out(32 * 16, 0xbeef);
+    for (int i = 0; i < 32 * 8; ++i) src[i] = (uint16_t)(i + 1);
+    for (int i = 0; i < 32 * 4; ++i) src2[i] = (uint16_t)(0x8000 + i);
+    run_cp_async(src.data(), src2.data(), out.data());
+    for (int l = 0; l < 32; ++l) {
+      const int o = (l + 1) % 32, bytes = o % 4 == 3 ? 0 : 16 >> (o % 4);
+      for (int c = 0; c < 8; ++c) {
+        const uint16_t want = 2 * c < bytes ? src[o * 8 + c] : 0;
+        expect(out[16 * l + c] == want, "cp.async.cg zero fill", 16 * l + c, out[16 * l + c], want);
+      }
+      for (int c = 0; c < 4; ++c) expect(out[16 * l + 8 + c] == src2[o * 4 + c], "cp.async.ca", 16 * l + 8 + c, out[16 * l + 8 + c], src2[o * 4 + c]);
+    }
+  }
   printf("selftest: shuffles (xor / down / up / idx, widths, ballot / any / all, double), barriers (reverse, tree sum, "
-         "uneven warps; 32 / 256 / 1024 threads), fresh static and dynamic shared memory, 2-D grid and block, partial warp, atomics, ex2: "
+         "uneven warps; 32 / 256 / 1024 threads), fresh static and dynamic shared memory, 2-D grid and block, partial warp, atomics, ex2, ldmatrix (x1 / x2 / x4, .trans), mma.m16n8k16 (bf16, f16; alone and fed by ldmatrix), cp.async: "
          "%d launches, %llu blocks, %llu warp syncs, %llu __syncthreads\n",
          emu::launches, (unsigned long long)emu::stats.blocks, (unsigned long long)emu::stats.warp_syncs,
          (unsigned long long)emu::stats.block_syncs);
