@@ -23,76 +23,18 @@
 #include "cpu/nn.h"
 #include "cuda/kernels.h"
 #include "emu.h"
+#include "host_buf.h"
 
 using namespace seekr;
+using namespace emutest;
 
 namespace {
 
 const DType F = DType::F32, B = DType::BF16, H = DType::F16;
-const char* dn(DType d) { return d == F ? "f32" : d == B ? "bf16" : "f16"; }
 
 float round_to(float v, DType d) {
   if (d == B) return bf16_to_f32(f32_to_bf16(v));
   if (d == H) return f16_to_f32(f32_to_f16(v));
-  return v;
-}
-
-// n elements of dtype d, `off` bytes past a 16-byte aligned address (0: aligned; element multiples keep the elements
-// aligned to their size, other values do not).
-struct Buf {
-  DType d;
-  int64_t n;
-  size_t off;
-  std::vector<uint8_t> mem;
-  Buf(DType d_, int64_t n_, size_t off_bytes = 0) : d(d_), n(n_), off(off_bytes), mem(64 + (size_t)(n_ + 1) * 4) {}
-  uint8_t* at(int64_t i) {
-    uintptr_t p = reinterpret_cast<uintptr_t>(mem.data());
-    p = (p + 15) & ~uintptr_t(15);
-    return reinterpret_cast<uint8_t*>(p) + off + (size_t)i * dtype_size(d);
-  }
-  void* ptr() { return at(0); }
-  void set(int64_t i, float v) {
-    if (d == F) std::memcpy(at(i), &v, 4);
-    else {
-      const uint16_t h = d == B ? f32_to_bf16(v) : f32_to_f16(v);
-      std::memcpy(at(i), &h, 2);
-    }
-  }
-  void set(const std::vector<float>& v) {
-    for (int64_t i = 0; i < n; ++i) set(i, v[(size_t)i]);
-  }
-  float get(int64_t i) {
-    if (d == F) {
-      float v;
-      std::memcpy(&v, at(i), 4);
-      return v;
-    }
-    uint16_t h;
-    std::memcpy(&h, at(i), 2);
-    return d == B ? bf16_to_f32(h) : f16_to_f32(h);
-  }
-  std::vector<float> widened() {
-    std::vector<float> w((size_t)n);
-    for (int64_t i = 0; i < n; ++i) w[(size_t)i] = get(i);
-    return w;
-  }
-  bool same_bits(Buf& o) { return n == o.n && d == o.d && std::memcmp(ptr(), o.ptr(), (size_t)n * dtype_size(d)) == 0; }
-};
-
-// ---- data -----------------------------------------------------------------------------------------------------------
-uint64_t g_state = 0x9e3779b97f4a7c15ull;
-double uniform() {
-  g_state ^= g_state << 13;
-  g_state ^= g_state >> 7;
-  g_state ^= g_state << 17;
-  return (double)(g_state >> 11) * (1.0 / 9007199254740992.0);
-}
-std::vector<float> randn(int64_t n, double scale = 1.0) {
-  std::vector<float> v((size_t)n);
-  for (auto& x : v) {
-    const double u = std::max(uniform(), 1e-300), w = uniform();
-    x = (float)(scale * std::sqrt(-2.0 * std::log(u)) * std::cos(6.283185307179586 * w));
-  }
   return v;
 }
 
