@@ -321,7 +321,7 @@ __device__ __forceinline__ float stored(float v) {
 }
 // rms_norm_kernel's VEC warp variant for cols <= 1024 (NC chunks of V per lane, NC * V * 32 >= cols): the row is
 // read once into registers (every chunk's load in flight together), then y is written from them. Lane l takes chunks
-// l, l + 32, ...: the VEC loop's order, so the same bits as rms_norm_kernel<true, true, RES, T> when TX = TR = TY = T.
+// l, l + 32, ...: the order of rms_norm_kernel's VEC loop run by a warp (that variant is not built: this one serves).
 // x, sum and w are TX; y is TY and res TR (RES), so that a float32 residual stream can take bfloat16 branch outputs
 // and give the bfloat16 operand of the next matrix products, without a cast kernel on either side.
 template <int NC, bool RES, typename TX, typename TR, typename TY>

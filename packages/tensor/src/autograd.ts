@@ -59,6 +59,11 @@ export interface GradContext {
    * that produced input i, say). False when unknown; always false outside backward().
    */
   final(i: number): boolean;
+  /**
+   * `accumulated(i)`: true when nodes that ran before this one have already given input i a gradient (pending(i)
+   * lends it only when it is a buffer of its own; this says whether there is one at all).
+   */
+  accumulated(i: number): boolean;
 }
 
 export interface RecordOptions {
@@ -154,7 +159,7 @@ function topoOrder(root: Tensor): Tensor[] {
   return order.reverse();
 }
 
-const NO_PENDING: GradContext = { pending: () => null, final: () => false };
+const NO_PENDING: GradContext = { pending: () => null, final: () => false, accumulated: () => false };
 
 /** A gradient that shares its buffer with another tensor is copied before it may be accumulated into in place. */
 function owned(g: Tensor): Tensor {
@@ -241,6 +246,10 @@ function backwardImpl(root: Tensor, opts: BackwardOptions): void {
         final(i: number): boolean {
           const inp = node.inputs[i];
           return !!inp && inp.requiresGrad && lastReader.get(inp) === k;
+        },
+        accumulated(i: number): boolean {
+          const inp = node.inputs[i];
+          return !!inp && grads.has(inp);
         },
       };
       const returned = scope.tidy(() => node.backward(g, ctx));

@@ -50,9 +50,11 @@ describe("GradContext.pending", () => {
   it("final(i) is true only in the last node that adds to input i's gradient", () => {
     const x = leaf([3]);
     const seen: Array<[string, boolean]> = [];
+    const acc: Record<string, boolean> = {};
     const spy = (name: string, t: Tensor): Tensor =>
       record(name, detach(mul(t, 1)), [t], (g, _s, ctx) => {
         seen.push([name, ctx.final(0)]);
+        acc[name] = ctx.accumulated(0);
         return [g];
       });
     tidy(() => {
@@ -66,6 +68,9 @@ describe("GradContext.pending", () => {
     expect(readers.length).toBe(2);
     expect(readers.map(([, f]) => f)).toEqual([false, true]);
     expect(seen.find(([n]) => n === "early")![1]).toBe(true); // its input add(mid, h) has no other reader
+    // accumulated(0): the last reader of h runs after another reader of h gave it a gradient; "early"'s input had none.
+    expect(acc[readers[1]![0]]).toBe(true);
+    expect(acc.early).toBe(false);
     x.grad?.dispose();
     x.grad = null;
   });

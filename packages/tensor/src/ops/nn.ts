@@ -144,13 +144,13 @@ export function addRmsNorm(x: Tensor, residual: Tensor, weight: Tensor, eps = 1e
   native.rmsNorm(x.handle, weight.handle, y.handle, rstd.handle, rows, cols, eps, residual.handle, sum.handle);
   // The add's node: the gradient passes to both inputs. A residual narrower than the sum gets it rounded: by the
   // engine's cast, or — when the norm's backward completed the sum's gradient — from the rounded copy that backward
-  // wrote in the same pass (the same bits; no cast kernel). The copy is used only where it is the residual's whole
-  // gradient (no pending one to round into).
+  // wrote in the same pass (the same bits; no cast kernel). The copy stands in for the cast only where the engine
+  // would cast: when the residual has no gradient yet (else the engine adds g into it, rounding once).
   let copy: Tensor | null = null;
   record("add", sum, [x, residual], (g, _saved, ctx) => {
     const c = copy;
     copy = null;
-    const useCopy = c !== null && residual.requiresGrad && !ctx.pending(1);
+    const useCopy = c !== null && residual.requiresGrad && !ctx.accumulated(1);
     if (c && !useCopy) c.dispose();
     return [x.requiresGrad ? g : null, residual.requiresGrad ? (useCopy ? c : g) : null];
   });
