@@ -1,4 +1,4 @@
-// The host emulation of the CUDA kernel files (dev/emulate/run.mjs all: the emulator's own checks, elementwise.cu, nn.cu
+// The host emulation of the CUDA kernel files (dev/emulate/run.mjs all: the emulator's own checks, elementwise.cu, nn.cu, optim.cu
 // and the tensor-core attention_tc.cu against the CPU kernels), no GPU needed: g++ and CUDA's headers (CUDA_HOME,
 // default /usr/local/cuda). Skipped, saying why, where either is missing or SEEKR_EMU=off; about 45 s on 2 cores from a
 // clean build.
@@ -19,7 +19,7 @@ const skip =
   : spawnSync("g++", ["--version"]).status !== 0 ? "no g++: the host emulation of the CUDA kernels needs it"
   : false;
 
-test("host emulation of the CUDA kernels (emulator selftest, elementwise.cu, nn.cu, attention_tc.cu) agrees with the CPU kernels", { skip, timeout: 600_000 }, () => {
+test("host emulation of the CUDA kernels (emulator selftest, elementwise.cu, nn.cu, optim.cu, attention_tc.cu) agrees with the CPU kernels", { skip, timeout: 600_000 }, () => {
   const r = spawnSync(process.execPath, [join(here, "..", "dev", "emulate", "run.mjs"), "all"], {
     encoding: "utf8",
     // its own build folder: a run.mjs started by hand meanwhile does not share objects with it
