@@ -1,7 +1,7 @@
-// The host emulation of the CUDA kernel files (dev/emulate/run.mjs all: the emulator's own checks, elementwise.cu, nn.cu, optim.cu
-// and the tensor-core attention_tc.cu against the CPU kernels), no GPU needed: g++ and CUDA's headers (CUDA_HOME,
-// default /usr/local/cuda). Skipped, saying why, where either is missing or SEEKR_EMU=off; about 45 s on 2 cores from a
-// clean build.
+// The host emulation of the CUDA kernel files (dev/emulate/run.mjs all: the emulator's own checks, elementwise.cu,
+// nn.cu, optim.cu and the tensor-core attention_tc.cu against the CPU kernels), no GPU needed: g++ and CUDA's headers
+// (CUDA_HOME, default /usr/local/cuda). Skipped, saying why, where either is missing or SEEKR_EMU=off; about 45 s on 2
+// cores from a clean build.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
