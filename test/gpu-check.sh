@@ -60,8 +60,9 @@ step llama-step-amp 180 node packages/tensor/test/gpu/llama-step-amp.mjs
 step model-trainer 420 node test/gpu/model-trainer.mjs
 # The vitest files with cuda:0 cases (they skip without a GPU, so CI runs only their CPU side).
 step vitest-device 300 bash -c 'cd packages/model && node ../../node_modules/vitest/vitest.mjs run src/device.test.ts && cd ../trainer && node ../../node_modules/vitest/vitest.mjs run src/run/device.test.ts'
-# Speed: training steps (reference config and ~125M, bf16) with MFU beside PyTorch's eager step on the same card.
-step bench-step 420 node packages/tensor/dist-bench/bench/run.js --device cuda --steps 10 --warmup 3 --out "$OUT_DIR/bench-step.json" ${GPU_BENCH_ARGS:-}
+# Speed: training steps (reference config and ~125M, bf16) with MFU beside PyTorch's eager step on the same card, and
+# the same steps without the fused norms / the kept weight casts (what each gives, measured in the same run).
+step bench-step 420 node packages/tensor/dist-bench/bench/run.js --device cuda --steps 10 --warmup 3 --ablate fused-norm,weight-cache --out "$OUT_DIR/bench-step.json" ${GPU_BENCH_ARGS:-}
 # The fused nn kernels (RMSNorm, RoPE, cross-entropy) and SwiGLU / the mixed-dtype add at the 125M step's shapes.
 step bench-kernels 120 bash -c 'node native/bench/nn-gpu.mjs && node native/bench/elementwise-gpu.mjs'
 # Attention kernels (f32 and tensor cores) beside PyTorch SDPA / eager on the same card.

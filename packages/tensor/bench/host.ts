@@ -36,7 +36,11 @@ export interface TrainStep {
 
 /** The benchmark's training step (run.ts's seekrStep and the host-overhead proxy): zeroGrad, autocast forward + loss,
  * (scaled) backward, unscale, clip to 1.0, AdamW step, scaler update, all in one tidy. */
-export function makeTrainStep(cfg: LlamaConfig, precision: FloatDType, b: number, t: number, device = "cpu"): TrainStep & { plist: Tensor[]; skipped: () => number } {
+/** Optimisations a benchmark run can switch off to measure what each gives (`--ablate`). */
+export type Ablation = "fused-norm" | "weight-cache";
+export const ABLATIONS: readonly Ablation[] = ["fused-norm", "weight-cache"];
+
+export function makeTrainStep(cfg: LlamaConfig, precision: FloatDType, b: number, t: number, device = "cpu", ablate: ReadonlySet<Ablation> = new Set()): TrainStep & { plist: Tensor[]; skipped: () => number } {
   const onGpu = device !== "cpu";
   const params = initParams(cfg, 0, 0.02, device);
   const plist = [...params.values()];
@@ -66,7 +70,9 @@ export function makeTrainStep(cfg: LlamaConfig, precision: FloatDType, b: number
     run() {
       tidy(() => {
         opt.zeroGrad();
-        const l = autocast(precision, () => loss(cfg, params, ids, targets));
+        const l = autocast(precision, () => loss(cfg, params, ids, targets, { fusedNorms: !ablate.has("fused-norm") }), {
+          cacheWeights: !ablate.has("weight-cache"),
+        });
         scaler.scaleLoss(l).backward();
         scaler.unscale(plist);
         clipGradNorm(plist, 1.0); // reads the gradient norm on the host: every step ends synchronised
@@ -89,12 +95,12 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-export function benchHostOverhead(opts: { steps: number; warmup: number; rounds: number; precision?: FloatDType; batch?: number; seq?: number; config?: LlamaConfig }): HostOverheadResult {
+export function benchHostOverhead(opts: { steps: number; warmup: number; rounds: number; precision?: FloatDType; batch?: number; seq?: number; config?: LlamaConfig; ablate?: ReadonlySet<Ablation> }): HostOverheadResult {
   const cfg = opts.config ?? HOST_PROXY_CONFIG;
   const precision = opts.precision ?? "bfloat16";
   const b = opts.batch ?? 1;
   const t = opts.seq ?? 8;
-  const step = makeTrainStep(cfg, precision, b, t);
+  const step = makeTrainStep(cfg, precision, b, t, "cpu", opts.ablate);
   for (let i = 0; i < opts.warmup; i++) step.run();
   const roundMedians: number[] = [];
   const roundCpu: number[] = [];

@@ -74,8 +74,15 @@ function P(params: Map<string, Tensor>, name: string): Tensor {
   return t;
 }
 
+/** What a forward fuses (benchmark ablations: `--ablate fused-norm` measures the unfused step on the same card). */
+export interface ForwardOptions {
+  /** Residual adds fused into the next RMSNorm, norms writing the autocast dtype (default true). */
+  fusedNorms?: boolean;
+}
+
 /** Logits [B, T, vocab] for token ids [B, T] (int32). */
-export function forward(c: LlamaConfig, params: Map<string, Tensor>, ids: Tensor): Tensor {
+export function forward(c: LlamaConfig, params: Map<string, Tensor>, ids: Tensor, fopts: ForwardOptions = {}): Tensor {
+  const fused = fopts.fusedNorms ?? true;
   const [B, T] = ids.shape as [number, number];
   const hd = c.hiddenSize / c.numHeads;
   let x = embedding(P(params, "model.embed_tokens.weight"), ids); // [B,T,D]
@@ -84,6 +91,12 @@ export function forward(c: LlamaConfig, params: Map<string, Tensor>, ids: Tensor
   let branch: Tensor | null = null;
   const opts = { dtype: autocastDType() ?? undefined };
   const norm = (name: string): Tensor => {
+    if (!fused) {
+      // The unfused step: add, a norm in the promoted dtype, the projections' cast.
+      if (branch) x = add(x, branch);
+      branch = null;
+      return rmsNorm(x, P(params, name), c.rmsNormEps);
+    }
     if (!branch) return rmsNorm(x, P(params, name), c.rmsNormEps, opts);
     const r = addRmsNorm(x, branch, P(params, name), c.rmsNormEps, opts);
     x = r.sum;
@@ -109,7 +122,7 @@ export function forward(c: LlamaConfig, params: Map<string, Tensor>, ids: Tensor
 }
 
 /** Mean next-token cross-entropy over targets != -100 ([B, T] int32, already aligned with the logits). */
-export function loss(c: LlamaConfig, params: Map<string, Tensor>, ids: Tensor, targets: Tensor): Tensor {
-  const logits = forward(c, params, ids);
+export function loss(c: LlamaConfig, params: Map<string, Tensor>, ids: Tensor, targets: Tensor, fopts: ForwardOptions = {}): Tensor {
+  const logits = forward(c, params, ids, fopts);
   return crossEntropy(reshape(logits, [-1, c.vocabSize]), reshape(targets, [-1]), { ignoreIndex: -100 });
 }

@@ -15,7 +15,7 @@ import {
   type FloatDType, type Tensor,
 } from "@seekr/tensor";
 import { GPU_125M_CONFIG, REFERENCE_CONFIG, flopsPerToken, type LlamaConfig } from "./llama.js";
-import { benchHostOverhead, makeTrainStep, printHostOverhead } from "./host.js";
+import { ABLATIONS, type Ablation, benchHostOverhead, makeTrainStep, printHostOverhead } from "./host.js";
 import { benchAttention, benchSeekrOverhead } from "./attention.js";
 import { NO_TORCH, torchPython } from "./python.js";
 
@@ -39,6 +39,7 @@ const { values: args } = parseArgs({
     out: { type: "string" },
     profile: { type: "boolean", default: false },
     "host-overhead": { type: "boolean", default: false },
+    ablate: { type: "string", default: "" },
     rounds: { type: "string", default: "5" },
     help: { type: "boolean", default: false },
   },
@@ -54,6 +55,9 @@ if (args.help) {
   --skip-torch        do not run the PyTorch anchors      --skip-gemm   skip GEMM sizes
   --only LIST         any of step,gemm,attention,seekr (default: all)
   --profile           after each training-step row, two more steps with native.profileStart/Stop: time per op
+  --ablate LIST       after each training-step row, the same step with each of these switched off, then all together:
+                      fused-norm (residual adds fused into the norms, bf16 norm outputs), weight-cache (autocast's
+                      kept weight casts refreshed by AdamW); with --host-overhead: the proxy with them off
   --host-overhead     only the host-overhead proxy: the 125M step's op graph (12 layers, bf16 autocast, AdamW + clip)
                       with tiny dimensions on the CPU; ms/step, native calls/step, JS and native ms/step
                       (--steps N per round, at least 20; --rounds N, default 5; --precision, default bfloat16; 1 kernel thread)
@@ -99,10 +103,17 @@ const threads = args.threads ? int(args.threads, "threads") : cpus().length;
 const batch = int(args.batch, "batch");
 const seq = int(args.seq, "seq");
 setThreads(threads);
+const ablations = (args.ablate ?? "").split(",").map((x) => x.trim()).filter(Boolean) as Ablation[];
+for (const a of ablations)
+  if (!ABLATIONS.includes(a)) {
+    console.error(`bench: --ablate accepts ${ABLATIONS.join(", ")}; got "${a}"`);
+    process.exit(2);
+  }
 
 if (args["host-overhead"]) {
   setThreads(args.threads ? threads : 1);
-  const r = benchHostOverhead({ steps: Math.max(steps, 20), warmup: Math.max(warmup, 3), rounds: int(args.rounds, "rounds"), precision: args.precision ? precisions[0] : "bfloat16" });
+  const r = benchHostOverhead({ steps: Math.max(steps, 20), warmup: Math.max(warmup, 3), rounds: int(args.rounds, "rounds"), precision: args.precision ? precisions[0] : "bfloat16", ablate: new Set(ablations) });
+  if (ablations.length) console.log(`(with ${ablations.join(", ")} switched off)`);
   printHostOverhead(r);
   if (args.out) {
     mkdirSync(dirname(args.out), { recursive: true });
@@ -138,9 +149,9 @@ function bf16PeakTflops(name: string): number | null {
 const gpuName = onGpu ? devices().cuda.devices.find((d) => d.device === deviceName)?.name ?? "?" : null;
 const peakTflops = gpuName ? bf16PeakTflops(gpuName) : null;
 
-interface StepResult { config: string; precision: FloatDType; batch: number; seq: number; medianMs: number; minMs: number; tokensPerS: number; params: number; mfu: number | null; skipped: number }
-function seekrStep(name: string, cfg: LlamaConfig, precision: FloatDType, b: number, t: number): StepResult {
-  const step = makeTrainStep(cfg, precision, b, t, deviceName);
+interface StepResult { config: string; precision: FloatDType; batch: number; seq: number; medianMs: number; minMs: number; tokensPerS: number; params: number; mfu: number | null; skipped: number; ablate: Ablation[] }
+function seekrStep(name: string, cfg: LlamaConfig, precision: FloatDType, b: number, t: number, ablate: Ablation[] = []): StepResult {
+  const step = makeTrainStep(cfg, precision, b, t, deviceName, new Set(ablate));
   const times: number[] = [];
   const profileSteps = args.profile ? 2 : 0;
   let profileWallMs = 0;
@@ -159,7 +170,7 @@ function seekrStep(name: string, cfg: LlamaConfig, precision: FloatDType, b: num
   const med = median(times);
   const tokensPerS = (b * t) / (med / 1000);
   const mfu = peakTflops ? (tokensPerS * flopsPerToken(cfg, n, t)) / (peakTflops * 1e12) : null;
-  return { config: name, precision, batch: b, seq: t, medianMs: med, minMs: Math.min(...times), tokensPerS, params: n, mfu, skipped };
+  return { config: name, precision, batch: b, seq: t, medianMs: med, minMs: Math.min(...times), tokensPerS, params: n, mfu, skipped, ablate };
 }
 
 /** The per-op table of --profile: the ops that took most device time (host time on the CPU), per step. */
@@ -211,6 +222,14 @@ if (only.has("step")) {
       stepRows.push(ours);
       const mfu = ours.mfu === null ? "" : `  MFU ${fmt(100 * ours.mfu, 1)}%`;
       console.log(`  seekr   ${precision.padEnd(8)} ${fmt(ours.medianMs)} ms/step (min ${fmt(ours.minMs)})  ${fmt(ours.tokensPerS, 0)} tokens/s${mfu}  [${onGpu ? deviceName : `${threads} threads`}, ${(ours.params / 1e6).toFixed(2)}M params${ours.skipped ? `, ${ours.skipped} steps skipped by the loss scaler` : ""}]`);
+      // Ablations: the same step with an optimisation switched off, in the same run (what each one gives).
+      const sets = ablations.length > 1 ? [...ablations.map((a) => [a]), ablations] : ablations.length ? [ablations] : [];
+      for (const set of sets) {
+        const r = seekrStep(name, c, precision, b, t, set);
+        stepRows.push(r);
+        const m = r.mfu === null ? "" : `  MFU ${fmt(100 * r.mfu, 1)}%`;
+        console.log(`    without ${set.join(" + ").padEnd(24)} ${fmt(r.medianMs)} ms/step (min ${fmt(r.minMs)})  ${fmt(r.tokensPerS, 0)} tokens/s${m}  => speed-up of the full step ${fmt(r.medianMs / ours.medianMs, 3)}x`);
+      }
       if (args["skip-torch"]) continue;
       const counts = onGpu ? [threads] : [...new Set([threads, 1])];
       const mine: TorchResult[] = [];
