@@ -53,10 +53,10 @@ void same(const std::string& what, const void* a, const void* b, size_t bytes) {
 
 // ts: sizes of the tensors; mis: float offset of every buffer; dup: list the first tensor twice; copy: the copies' dtype
 // (F32: none).
-void many_case(const std::vector<int64_t>& sizes, size_t mis, bool dup, DType copy, int64_t step) {
+void many_case(const std::vector<int64_t>& sizes, size_t mis, bool dup, DType copy, int64_t step, size_t low_off = 0) {
   const std::string ctx = "sizes " + std::to_string(sizes.size()) + " first " + std::to_string(sizes[0]) + (mis ? " misaligned" : "") +
                           (dup ? " duplicate" : "") + (copy == DType::F32 ? "" : copy == DType::BF16 ? " bf16 copies" : " f16 copies") +
-                          " step " + std::to_string(step);
+                          " step " + std::to_string(step) + (low_off ? " copies misaligned" : "");
   struct T {
     FBuf p, g, m, v;
     std::vector<uint16_t> low;
@@ -70,14 +70,14 @@ void many_case(const std::vector<int64_t>& sizes, size_t mis, bool dup, DType co
   }
   std::vector<cuda::AdamWTensor> ts;
   for (auto& t : dev)
-    ts.push_back({t.p.ptr(), t.g.ptr(), t.m.ptr(), t.v.ptr(), t.p.n, copy == DType::F32 ? nullptr : t.low.data(), copy});
+    ts.push_back({t.p.ptr(), t.g.ptr(), t.m.ptr(), t.v.ptr(), t.p.n, copy == DType::F32 ? nullptr : t.low.data() + low_off, copy});
   if (dup) ts.push_back(ts[0]);
   const float lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = 0.01f;
   cuda::adamw_many(0, ts, lr, b1, b2, eps, wd, step);
   for (size_t k = 0; k < cpu.size() + (dup ? 1 : 0); ++k) {
     T& t = cpu[k % cpu.size()];
     cpu::adamw(t.p.ptr(), t.g.ptr(), t.m.ptr(), t.v.ptr(), t.p.n, lr, b1, b2, eps, wd, step);
-    if (copy != DType::F32) cpu::convert(t.p.ptr(), DType::F32, t.low.data(), copy, t.p.n);
+    if (copy != DType::F32) cpu::convert(t.p.ptr(), DType::F32, t.low.data() + low_off, copy, t.p.n);
   }
   for (size_t k = 0; k < cpu.size(); ++k) {
     const size_t bytes = (size_t)cpu[k].p.n * 4;
@@ -97,6 +97,7 @@ int main() {
     many_case({4096, 4097, 3, 12000, 0, 64}, 0, false, copy, 2);   // chunk edges, tails, an empty tensor
     many_case({768 * 3, 1000}, 1, false, copy, 5);                  // misaligned: the per-tensor fallback
     many_case({5000, 333}, 0, true, copy, 7);                       // a buffer listed twice: the fallback, in order
+    if (copy != DType::F32) many_case({4100, 77}, 0, false, copy, 3, 1);  // copies off 16 bytes: the fallback too
   }
   printf("kernels run (instantiation: launches):\n");
   for (const auto& [k, v] : ran) printf("  %s: %d\n", k.c_str(), v);

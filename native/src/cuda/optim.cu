@@ -127,7 +127,7 @@ __device__ __forceinline__ const E& entry_of(const E* __restrict__ es, int count
   }
   return es[lo];
 }
-// Every buffer of the table is 16-byte aligned (checked on the host).
+// Every buffer of the table is 16-byte aligned (checked on the host); a copy (low) is a 16-bit dtype.
 __global__ void adamw_many_kernel(const AdamWEntry* __restrict__ es, int count, AdamWConst c) {
   const AdamWEntry& e = entry_of(es, count, (int64_t)blockIdx.x);
   const AdamWTensor t = e.t;
@@ -145,9 +145,15 @@ __global__ void adamw_many_kernel(const AdamWEntry* __restrict__ es, int count, 
     reinterpret_cast<float4*>(t.p)[i / 4] = P;
     reinterpret_cast<float4*>(t.m)[i / 4] = M;
     reinterpret_cast<float4*>(t.v)[i / 4] = V;
-    if (t.low) {  // the parameter's 16-bit copy, rounded from the new value (what a cast of it gives)
-      AnyF* low = static_cast<AnyF*>(t.low);
-      stf(low, (int)t.lt, i, P.x), stf(low, (int)t.lt, i + 1, P.y), stf(low, (int)t.lt, i + 2, P.z), stf(low, (int)t.lt, i + 3, P.w);
+    if (t.low) {  // the parameter's 16-bit copy, rounded from the new value (what a cast of it gives): 8 bytes
+      ushort4 h;
+      if (t.lt == DType::BF16)
+        h = make_ushort4(__bfloat16_as_ushort(to_bf16(P.x)), __bfloat16_as_ushort(to_bf16(P.y)),
+                         __bfloat16_as_ushort(to_bf16(P.z)), __bfloat16_as_ushort(to_bf16(P.w)));
+      else
+        h = make_ushort4(__half_as_ushort(to_f16(P.x)), __half_as_ushort(to_f16(P.y)), __half_as_ushort(to_f16(P.z)),
+                         __half_as_ushort(to_f16(P.w)));
+      reinterpret_cast<ushort4*>(t.low)[i / 4] = h;
     }
   }
   for (int64_t i = end4 + threadIdx.x; i < end; i += blockDim.x) {
@@ -201,7 +207,8 @@ AdamWConst adamw_const(float lr, float beta1, float beta2, float eps, float weig
 void adamw_many(int device, const std::vector<AdamWTensor>& ts, float lr, float beta1, float beta2, float eps,
                 float weight_decay, int64_t step) {
   bool aligned = true;
-  for (const AdamWTensor& t : ts) aligned = aligned && aligned16(t.p) && aligned16(t.g) && aligned16(t.m) && aligned16(t.v);
+  for (const AdamWTensor& t : ts)
+    aligned = aligned && aligned16(t.p) && aligned16(t.g) && aligned16(t.m) && aligned16(t.v) && (!t.low || aligned16(t.low));
   std::vector<const void*> ptrs;
   for (const AdamWTensor& t : ts) {
     ptrs.insert(ptrs.end(), {t.p, t.m, t.v});
