@@ -48,24 +48,35 @@ Storage* Args::tensor(size_t i, const char* name) const {
   return s;
 }
 
-std::vector<Storage*> Args::tensors(size_t i, const char* name) const {
-  if (i >= info.Length()) fail(std::string("missing argument '") + name + "'");
-  if (!info[i].IsArray()) fail(std::string("'") + name + "' must be an array of tensor buffer handles");
+// The elements of the array argument i as live buffers; nullable: null / undefined elements give nullptr.
+static std::vector<Storage*> storage_array(const Args& a, size_t i, const char* name, bool nullable) {
+  const Napi::CallbackInfo& info = a.info;
+  if (i >= info.Length()) a.fail(std::string("missing argument '") + name + "'");
+  if (!info[i].IsArray())
+    a.fail(std::string("'") + name + "' must be an array of tensor buffer handles" + (nullable ? " or nulls" : ""));
   Napi::Array arr = info[i].As<Napi::Array>();
   const uint32_t n = arr.Length();
-  std::vector<Storage*> out(n);
+  std::vector<Storage*> out(n, nullptr);
   // The element's name is only spelled out when an error is thrown.
   auto element = [&](uint32_t k) { return std::string(name) + "[" + std::to_string(k) + "]"; };
   for (uint32_t k = 0; k < n; ++k) {
     Napi::Value v = arr.Get(k);
-    if (!v.IsExternal()) fail("'" + element(k) + "' is not a Seekr buffer handle");
+    if (nullable && (v.IsNull() || v.IsUndefined())) continue;
+    if (!v.IsExternal()) a.fail("'" + element(k) + "' is not a Seekr buffer handle");
     auto ext = v.As<Napi::External<Storage>>();
-    if (!ext.CheckTypeTag(&kStorageTag)) fail("'" + element(k) + "' is not a Seekr buffer handle");
+    if (!ext.CheckTypeTag(&kStorageTag)) a.fail("'" + element(k) + "' is not a Seekr buffer handle");
     Storage* s = ext.Data();
-    if (!s || !s->alive) fail("'" + element(k) + "' is a disposed tensor");
+    if (!s || !s->alive) a.fail("'" + element(k) + "' is a disposed tensor");
     out[k] = s;
   }
   return out;
+}
+
+std::vector<Storage*> Args::tensors(size_t i, const char* name) const { return storage_array(*this, i, name, false); }
+
+std::vector<Storage*> Args::opt_tensors(size_t i, const char* name) const {
+  if (i >= info.Length() || info[i].IsNull() || info[i].IsUndefined()) return {};
+  return storage_array(*this, i, name, true);
 }
 
 Storage* Args::opt_tensor(size_t i, const char* name) const {
@@ -146,6 +157,10 @@ void require_numel_at(const Args& a, const Storage* s, const char* name, size_t 
 void require_float(const Args& a, const Storage* s, const char* name) {
   if (s->device.type == DeviceType::CUDA && is_half(s->dtype)) return;
   require_dtype(a, s, name, DType::F32);
+}
+void require_float_dtype(const Args& a, const Storage* s, const char* name) {
+  if (!is_float(s->dtype))
+    a.fail(std::string("'") + name + "' has dtype " + dtype_name(s->dtype) + ", expected float32, bfloat16 or float16");
 }
 void require_same_device(const Args& a, std::initializer_list<const Storage*> list) {
   const Storage* first = *list.begin();

@@ -26,6 +26,8 @@ struct Args {
   Storage* tensor(size_t i, const char* name) const;  // a live buffer handle
   Storage* opt_tensor(size_t i, const char* name) const;  // a live buffer handle, or nullptr for null/undefined
   std::vector<Storage*> tensors(size_t i, const char* name) const;  // an array of live buffer handles
+  // An array of live buffer handles or nulls (nullptr entries); empty when the argument is null / undefined / absent.
+  std::vector<Storage*> opt_tensors(size_t i, const char* name) const;
   int64_t i64(size_t i, const char* name) const;      // an integer (safe range)
   double f64(size_t i, const char* name) const;       // any finite-or-not number
   bool flag(size_t i, const char* name) const;
@@ -40,6 +42,9 @@ void require_dtype(const Args& a, const Storage* s, const char* name, DType d);
 // require_dtype(F32), except that a buffer on a CUDA device may also be bfloat16 or float16 (define_float's cuda_native
 // positions, which the CUDA kernels take as they are).
 void require_float(const Args& a, const Storage* s, const char* name);
+// float32, bfloat16 or float16 on any device (for bindings that check before staging, or take half buffers on the
+// CPU themselves).
+void require_float_dtype(const Args& a, const Storage* s, const char* name);
 // require_dtype / require_numel for element k of an array argument ("name[k]"): the name is only spelled out when the
 // check fails (multi-tensor ops check ~100 buffers per call).
 void require_dtype_at(const Args& a, const Storage* s, const char* name, size_t k, DType d);

@@ -30,8 +30,7 @@ void register_matmul(Napi::Env env, Napi::Object exports) {
     if (g.stride_a < 0 || g.stride_b < 0) a.fail("batch strides must be non-negative");
     if (g.M > INT32_MAX || g.N > INT32_MAX || g.K > INT32_MAX) a.fail("matrix dimensions exceed 2^31");
     g.stride_c = g.M * g.N;
-    for (auto [s, nm] : {std::pair{A, "a"}, {B, "b"}, {C, "out"}})
-      if (!is_float(s->dtype)) a.fail(std::string("'") + nm + "' has dtype " + dtype_name(s->dtype) + ", expected float32, bfloat16 or float16");
+    for (auto [s, nm] : {std::pair{A, "a"}, {B, "b"}, {C, "out"}}) require_float_dtype(a, s, nm);
     // bf16 x bf16 / f16 x f16 on CUDA: tensor cores (cuBLAS or Seekr's kernels) with f32 accumulation. Everything else:
     // half operands are widened to float32 exactly (HalfStaging), so the products are exact and only the f32
     // accumulation order differs from a tensor-core GEMM; the result is rounded to out's dtype.

@@ -131,19 +131,15 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     if (!res != !sum) a.fail("'residual' and 'sum' are given together or not at all");
     size_t n = checked_product(a, {rows, cols}, "rows*cols");
     // Checked before the staging below: 16-bit buffers are valid on the CPU too.
-    const auto float_operand = [&](const Storage* s, const char* nm) {
-      if (!is_float(s->dtype))
-        a.fail(std::string("'") + nm + "' has dtype " + dtype_name(s->dtype) + ", expected float32, bfloat16 or float16");
-    };
-    for (auto [s, nm] : {std::pair{x, "x"}, {w, "weight"}, {y, "y"}}) float_operand(s, nm);
+    for (auto [s, nm] : {std::pair{x, "x"}, {w, "weight"}, {y, "y"}}) require_float_dtype(a, s, nm);
     require_dtype(a, rstd, "rstd", DType::F32);
     require_numel(a, x, "x", n);
     require_numel(a, y, "y", n);
     require_numel(a, w, "weight", (size_t)cols);
     require_numel(a, rstd, "rstd", (size_t)rows);
     if (res) {
-      float_operand(res, "residual");
-      float_operand(sum, "sum");
+      require_float_dtype(a, res, "residual");
+      require_float_dtype(a, sum, "sum");
       require_numel(a, res, "residual", n);
       require_numel(a, sum, "sum", n);
       require_same_device(a, {x, w, y, rstd, res, sum});
@@ -187,11 +183,7 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     const bool accumulate = info.Length() > 8 && !info[8].IsUndefined() ? a.flag(8, "accumulate") : false;
     Storage* copy = a.opt_tensor(9, "gxCopy");
     size_t n = checked_product(a, {rows, cols}, "rows*cols");
-    const auto float_operand = [&](const Storage* s, const char* nm) {
-      if (!is_float(s->dtype))
-        a.fail(std::string("'") + nm + "' has dtype " + dtype_name(s->dtype) + ", expected float32, bfloat16 or float16");
-    };
-    for (auto [s, nm] : {std::pair{x, "x"}, {w, "weight"}, {gy, "gy"}, {gx, "gx"}, {gw, "gw"}}) float_operand(s, nm);
+    for (auto [s, nm] : {std::pair{x, "x"}, {w, "weight"}, {gy, "gy"}, {gx, "gx"}, {gw, "gw"}}) require_float_dtype(a, s, nm);
     require_dtype(a, rstd, "rstd", DType::F32);
     require_numel(a, x, "x", n);
     require_numel(a, gy, "gy", n);
@@ -200,7 +192,7 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     require_numel(a, gw, "gw", (size_t)cols);
     require_numel(a, rstd, "rstd", (size_t)rows);
     if (copy) {
-      float_operand(copy, "gxCopy");
+      require_float_dtype(a, copy, "gxCopy");
       require_dtype(a, gx, "gx (with gxCopy)", DType::F32);
       require_numel(a, copy, "gxCopy", n);
       require_same_device(a, {x, w, rstd, gy, gx, gw, copy});

@@ -54,25 +54,18 @@ void register_optim(Napi::Env env, Napi::Object exports) {
       }
       require_same_device(a, {ps[0], ps[i], gs[i], ms[i], vs[i]});
     }
-    std::vector<Storage*> cs(ps.size(), nullptr);
-    if (info.Length() > 10 && !info[10].IsNull() && !info[10].IsUndefined()) {
-      if (!info[10].IsArray()) a.fail("'copies' must be an array of tensor buffer handles or nulls");
-      Napi::Array arr = info[10].As<Napi::Array>();
-      if (arr.Length() != ps.size())
-        a.fail("copies has " + std::to_string(arr.Length()) + " entries for " + std::to_string(ps.size()) + " params");
-      for (uint32_t k = 0; k < arr.Length(); ++k) {
-        Napi::Value v = arr.Get(k);
-        if (v.IsNull() || v.IsUndefined()) continue;
-        const std::string nm = "copies[" + std::to_string(k) + "]";
-        if (!v.IsExternal() || !v.As<Napi::External<Storage>>().CheckTypeTag(&kStorageTag)) a.fail("'" + nm + "' is not a Seekr buffer handle");
-        Storage* c = v.As<Napi::External<Storage>>().Data();
-        if (!c || !c->alive) a.fail("'" + nm + "' is a disposed tensor");
-        if (!is_half(c->dtype)) a.fail("'" + nm + "' has dtype " + dtype_name(c->dtype) + ", expected bfloat16 or float16");
-        require_numel(a, c, nm.c_str(), ps[k]->numel);
-        require_same_device(a, {ps[k], c});
-        if (c == ps[k] || c == gs[k] || c == ms[k] || c == vs[k]) a.fail("'" + nm + "' must be a buffer of its own");
-        cs[k] = c;
-      }
+    std::vector<Storage*> cs = a.opt_tensors(10, "copies");
+    if (cs.empty()) cs.assign(ps.size(), nullptr);
+    else if (cs.size() != ps.size())
+      a.fail("copies has " + std::to_string(cs.size()) + " entries for " + std::to_string(ps.size()) + " params");
+    for (size_t k = 0; k < cs.size(); ++k) {
+      Storage* c = cs[k];
+      if (!c) continue;
+      const std::string nm = "copies[" + std::to_string(k) + "]";
+      if (!is_half(c->dtype)) a.fail("'" + nm + "' has dtype " + dtype_name(c->dtype) + ", expected bfloat16 or float16");
+      require_numel(a, c, nm.c_str(), ps[k]->numel);
+      require_same_device(a, {ps[k], c});
+      if (c == ps[k] || c == gs[k] || c == ms[k] || c == vs[k]) a.fail("'" + nm + "' must be a buffer of its own");
     }
     if (!ps.empty() && ps[0]->device.type == DeviceType::CUDA) {  // one launch for all of them
       std::vector<cuda::AdamWTensor> ts;
