@@ -52,7 +52,7 @@ static void close_each(const char* what, Buf& got, const std::vector<float>& ref
   const int ulps = got.d == DType::F32 ? 4 : 1;
   int64_t bad = 0, first = -1;
   for (int64_t i = 0; i < got.n; ++i) {
-    double w = got.d == DType::F32 ? ref[i] : (got.d == DType::BF16 ? bf16_to_f32(f32_to_bf16(ref[i])) : f16_to_f32(f32_to_f16(ref[i])));
+    double w = stored_as(ref[i], got.d);
     double g = got.get(i);
     if (g == w || (std::isnan(g) && std::isnan(w))) continue;
     double lim = ulps * ulp_of(std::max(std::fabs(w), scale ? (*scale)[i] : 0.0), got.d);

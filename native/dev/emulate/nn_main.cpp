@@ -32,11 +32,6 @@ namespace {
 
 const DType F = DType::F32, B = DType::BF16, H = DType::F16;
 
-float round_to(float v, DType d) {
-  if (d == B) return bf16_to_f32(f32_to_bf16(v));
-  if (d == H) return f16_to_f32(f32_to_f16(v));
-  return v;
-}
 
 // ---- checks -----------------------------------------------------------------------------------------------------------
 // A bound: ulps > 0: |got - want| <= ulps * ulp(dtype, max(|want|, scale)) (half.test.mjs closeUlps); else
@@ -86,7 +81,7 @@ void check(const std::string& what, const std::string& ctx, Buf& got, const std:
   int64_t bad = 0;
   std::string first;
   for (int64_t i = 0; i < got.n; ++i) {
-    const double w = round_to(ref[(size_t)i], got.d), g = got.get(i);
+    const double w = stored_as(ref[(size_t)i], got.d), g = got.get(i);
     if (g == w || (std::isnan(g) && std::isnan(w))) continue;
     const double lim = t.ulps > 0 ? t.ulps * ulp_of(std::max(std::fabs(w), t.scale), got.d) : t.atol + t.rtol * std::fabs(w);
     const double e = std::fabs(g - w);

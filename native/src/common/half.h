@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/core.h"
+
 namespace seekr {
 
 inline uint32_t f32_bits(float f) {
@@ -59,6 +61,12 @@ inline float f16_to_f32(uint16_t h) {
   // Infinity, or a NaN made quiet with its payload kept (what F16C's vcvtph2ps gives, so both host paths agree).
   if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (mant ? 0x400000u | (mant << 13) : 0u));
   return bits_f32(sign | ((exp - 15 + 127) << 23) | (mant << 13));
+}
+// v as a buffer of float dtype d stores it: rounded to d (nearest even) and widened back; float32 unchanged.
+inline float stored_as(float v, DType d) {
+  if (d == DType::BF16) return bf16_to_f32(f32_to_bf16(v));
+  if (d == DType::F16) return f16_to_f32(f32_to_f16(v));
+  return v;
 }
 
 }  // namespace seekr

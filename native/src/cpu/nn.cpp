@@ -63,12 +63,6 @@ inline float norm_row(const float* px, const float* w, float* py, int64_t cols, 
   for (int64_t c = 0; c < cols; ++c) py[c] = px[c] * rs * w[c];
   return rs;
 }
-// v rounded to dtype d and widened back (the value a buffer of dtype d stores).
-inline float stored_as(float v, DType d) {
-  if (d == DType::BF16) return bf16_to_f32(f32_to_bf16(v));
-  if (d == DType::F16) return f16_to_f32(f32_to_f16(v));
-  return v;
-}
 }  // namespace
 
 void rms_norm(const float* x, const float* w, float* y, float* rstd, int64_t rows, int64_t cols, float eps) {

@@ -309,6 +309,9 @@ __global__ void rms_norm_kernel(const T* __restrict__ x, int dx, const T* __rest
 // elements of a wider type is then several 16-byte loads (ldf_vec / stf_vec).
 template <typename A, typename B>
 constexpr int kVec2 = kVec16<A> > kVec16<B> ? kVec16<A> : kVec16<B>;
+// The chunk of rms_norm_rows_kernel: 16 bytes of the narrowest of x, y and (RES) res.
+template <bool RES, typename TX, typename TR, typename TY>
+constexpr int kRowsVec = RES ? (kVec2<TX, TR> > kVec16<TY> ? kVec2<TX, TR> : kVec16<TY>) : kVec2<TX, TY>;
 // v as a T buffer stores it (rounded to T, widened back).
 template <typename T>
 __device__ __forceinline__ float stored(float v) {
@@ -329,7 +332,7 @@ __global__ void __launch_bounds__(kThreads) rms_norm_rows_kernel(const TX* __res
                                                                  TX* __restrict__ sum, const TX* __restrict__ w,
                                                                  TY* __restrict__ y, float* __restrict__ rstd,
                                                                  int64_t rows, int64_t cols, float eps) {
-  constexpr int V = RES ? (kVec2<TX, TR> > kVec16<TY> ? kVec2<TX, TR> : kVec16<TY>) : kVec2<TX, TY>;
+  constexpr int V = kRowsVec<RES, TX, TR, TY>;
   const int lane = threadIdx.x & 31;
   const int64_t per_block = kThreads / 32;
   const int64_t stride = (int64_t)gridDim.x * per_block;
@@ -775,7 +778,7 @@ void with_row_chunks(int64_t cols, F&& launch) {
 template <bool RES, typename TX, typename TR, typename TY>
 bool rms_rows_launch(const void* x, const void* res, void* sum, const void* w, void* y, float* rstd, int64_t rows,
                      int64_t cols, float eps) {
-  constexpr int V = RES ? (kVec2<TX, TR> > kVec16<TY> ? kVec2<TX, TR> : kVec16<TY>) : kVec2<TX, TY>;
+  constexpr int V = kRowsVec<RES, TX, TR, TY>;
   if (cols > 1024 || cols % V != 0) return false;
   for (const void* p : {x, w, (const void*)y})
     if (!aligned16(p)) return false;
@@ -857,7 +860,6 @@ void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType
                        bool accumulate, void* copy, DType ct) {
   if (cols == 0) return;
   if (copy && gxt != DType::F32) throw Error("rmsNormBackward: a gx copy needs a float32 gx");
-  AnyF* const copy_p = xt == DType::F32 ? static_cast<AnyF*>(copy) : nullptr;  // fused into the fast kernel's store
   use_device(device);
   // The fused kernel: x, w, gx and gw of one dtype T; gy of T too, or 16-bit with a float32 T.
   bool fused = false;
@@ -878,7 +880,7 @@ void rms_norm_backward(int device, const void* x, DType xt, const void* w, DType
           const auto launch = [&](auto nc) {
             rms_norm_backward_fused_kernel<decltype(nc)::value, T, TG><<<(unsigned)nb, kRmsWarps * 32, 0, SEEKR_STREAM>>>(
                 static_cast<const T*>(x), static_cast<const T*>(w), rstd, static_cast<const TG*>(gy), static_cast<T*>(gx),
-                part.as<float>(), rows, cols, rpb, accumulate, copy_p, (int)ct);
+                part.as<float>(), rows, cols, rpb, accumulate, static_cast<AnyF*>(copy), (int)ct);
           };
           with_row_chunks<U>(cols, launch);
           check_launch("rmsNormBackward");

@@ -208,11 +208,17 @@ function backwardImpl(root: Tensor, opts: BackwardOptions): void {
     scope.detachFromScope(seed);
     grads.set(root, seed);
     // The position in `order` of the last node that reads each tensor (GradContext.final): nodes later in the order
-    // run later, so after that one no other node adds to the tensor's gradient.
-    const lastReader = new Map<Tensor, number>();
-    order.forEach((t, k) => {
-      if (t.node) for (const inp of t.node.inputs) lastReader.set(inp, k);
-    });
+    // run later, so after that one no other node adds to the tensor's gradient. Built on the first final() call.
+    let lastReader: Map<Tensor, number> | null = null;
+    const lastReaders = (): Map<Tensor, number> => {
+      if (!lastReader) {
+        lastReader = new Map();
+        order.forEach((t, k) => {
+          if (t.node) for (const inp of t.node.inputs) lastReader!.set(inp, k);
+        });
+      }
+      return lastReader;
+    };
     for (let k = 0; k < order.length; k++) {
       const t = order[k]!;
       const g = grads.get(t);
@@ -245,7 +251,7 @@ function backwardImpl(root: Tensor, opts: BackwardOptions): void {
         },
         final(i: number): boolean {
           const inp = node.inputs[i];
-          return !!inp && inp.requiresGrad && lastReader.get(inp) === k;
+          return !!inp && inp.requiresGrad && lastReaders().get(inp) === k;
         },
         accumulated(i: number): boolean {
           const inp = node.inputs[i];

@@ -154,7 +154,7 @@ export function addRmsNorm(x: Tensor, residual: Tensor, weight: Tensor, eps = 1e
     if (c && !useCopy) c.dispose();
     return [x.requiresGrad ? g : null, residual.requiresGrad ? (useCopy ? c : g) : null];
   });
-  const narrow = residual.requiresGrad && residual.dtype !== sum.dtype && isFloatDType(residual.dtype);
+  const narrow = residual.requiresGrad && residual.dtype !== sum.dtype; // checkFloat above: a float dtype
   recordRmsNorm(y, sum, weight, rstd, rows, cols, narrow ? {
     dtype: residual.dtype as FloatDType,
     take(c: Tensor) {
