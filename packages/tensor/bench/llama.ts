@@ -26,10 +26,21 @@ export const GPU_125M_CONFIG: LlamaConfig = {
   vocabSize: 32000, hiddenSize: 768, numLayers: 12, numHeads: 12, numKvHeads: 12, intermediateSize: 2048, rmsNormEps: 1e-5, ropeTheta: 10000,
 };
 
-/** Model FLOPs per trained token (forward + backward): 6 N for the weights plus 12 L d T for attention scores and
- * values (PaLM's count, the causal mask not subtracted). */
-export function flopsPerToken(c: LlamaConfig, params: number, seq: number): number {
-  return 6 * params + 12 * c.numLayers * c.hiddenSize * seq;
+/** Parameters that multiply activations: the q / k / v / o and gate / up / down projections of every layer and the
+ * output head. The input embedding is a table lookup and the norm weights scale elementwise, so neither counts (the
+ * convention of torchtitan's `get_num_params(model, exclude_embedding=True)`; with tied embeddings the one table counts
+ * once, as the head). */
+export function matmulParams(c: LlamaConfig): number {
+  const hd = c.hiddenSize / c.numHeads;
+  const attn = c.hiddenSize * hd * (2 * c.numHeads + 2 * c.numKvHeads);
+  const mlp = 3 * c.hiddenSize * c.intermediateSize;
+  return c.numLayers * (attn + mlp) + c.vocabSize * c.hiddenSize;
+}
+
+/** Model FLOPs per trained token (forward + backward): 6 N for the N weights that multiply activations
+ * (`matmulParams`) plus 12 L d T for attention scores and values (PaLM's count, the causal mask not subtracted). */
+export function flopsPerToken(c: LlamaConfig, seq: number): number {
+  return 6 * matmulParams(c) + 12 * c.numLayers * c.hiddenSize * seq;
 }
 
 /** Parameter names and shapes in Hugging Face order. */

@@ -14,7 +14,7 @@ import {
   Generator, devices, empty, parseDevice, setGemmBackend, setThreads,
   type FloatDType, type Tensor,
 } from "@seekr/tensor";
-import { GPU_125M_CONFIG, REFERENCE_CONFIG, flopsPerToken, type LlamaConfig } from "./llama.js";
+import { GPU_125M_CONFIG, REFERENCE_CONFIG, flopsPerToken, matmulParams, type LlamaConfig } from "./llama.js";
 import { ABLATIONS, type Ablation, benchHostOverhead, makeTrainStep, printHostOverhead } from "./host.js";
 import { benchAttention, benchSeekrOverhead } from "./attention.js";
 import { NO_TORCH, torchPython } from "./python.js";
@@ -169,7 +169,7 @@ function seekrStep(name: string, cfg: LlamaConfig, precision: FloatDType, b: num
   step.dispose();
   const med = median(times);
   const tokensPerS = (b * t) / (med / 1000);
-  const mfu = peakTflops ? (tokensPerS * flopsPerToken(cfg, n, t)) / (peakTflops * 1e12) : null;
+  const mfu = peakTflops ? (tokensPerS * flopsPerToken(cfg, t)) / (peakTflops * 1e12) : null;
   return { config: name, precision, batch: b, seq: t, medianMs: med, minMs: Math.min(...times), tokensPerS, params: n, mfu, skipped, ablate };
 }
 
@@ -221,7 +221,7 @@ if (only.has("step")) {
       const ours = seekrStep(name, c, precision, b, t);
       stepRows.push(ours);
       const mfu = ours.mfu === null ? "" : `  MFU ${fmt(100 * ours.mfu, 1)}%`;
-      console.log(`  seekr   ${precision.padEnd(8)} ${fmt(ours.medianMs)} ms/step (min ${fmt(ours.minMs)})  ${fmt(ours.tokensPerS, 0)} tokens/s${mfu}  [${onGpu ? deviceName : `${threads} threads`}, ${(ours.params / 1e6).toFixed(2)}M params${ours.skipped ? `, ${ours.skipped} steps skipped by the loss scaler` : ""}]`);
+      console.log(`  seekr   ${precision.padEnd(8)} ${fmt(ours.medianMs)} ms/step (min ${fmt(ours.minMs)})  ${fmt(ours.tokensPerS, 0)} tokens/s${mfu}  [${onGpu ? deviceName : `${threads} threads`}, ${(ours.params / 1e6).toFixed(2)}M params, ${(matmulParams(c) / 1e6).toFixed(2)}M in matmuls${ours.skipped ? `, ${ours.skipped} steps skipped by the loss scaler` : ""}]`);
       // Ablations: the same step with an optimisation switched off, in the same run (what each one gives).
       const sets = ablations.length > 1 ? [...ablations.map((a) => [a]), ablations] : ablations.length ? [ablations] : [];
       for (const set of sets) {
@@ -239,7 +239,7 @@ if (only.has("step")) {
         if (typeof result === "string") console.log(`  pytorch ${precision.padEnd(8)} ${result}`);
         else {
           mine.push(result);
-          const tm = peakTflops ? `  MFU ${fmt((100 * result.tokens_per_s * flopsPerToken(c, ours.params, t)) / (peakTflops * 1e12), 1)}%` : "";
+          const tm = peakTflops ? `  MFU ${fmt((100 * result.tokens_per_s * flopsPerToken(c, t)) / (peakTflops * 1e12), 1)}%` : "";
           console.log(`  pytorch ${precision.padEnd(8)} ${fmt(result.step_ms_median)} ms/step (min ${fmt(result.step_ms_min)})  ${fmt(result.tokens_per_s, 0)} tokens/s${tm}  [torch ${result.torch}, ${onGpu ? deviceName : `${th} threads`}, ${result.attention} attention]  ratio seekr/pytorch ${fmt(ours.tokensPerS / result.tokens_per_s, 2)}x`);
         }
       }
