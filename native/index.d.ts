@@ -88,16 +88,16 @@ export interface NativeAddon {
 
   attention(q: Handle, k: Handle, v: Handle, out: Handle, lse: Handle, B: number, Tq: number, Tk: number, H: number, Hkv: number,
     D: number, causal: boolean, scale: number, keyMask: Handle | null, tapHeads: Handle | null, tapRows: Handle | null,
-    taps: Handle | null, variant: number): void;
+    taps: Handle | null, variant: number, tapHeadsHost?: Int32Array | null, tapRowsHost?: Int32Array | null): void;
   attentionBackward(q: Handle, k: Handle, v: Handle, out: Handle, lse: Handle, dout: Handle, dq: Handle, dk: Handle, dv: Handle,
     B: number, Tq: number, Tk: number, H: number, Hkv: number, D: number, causal: boolean, scale: number,
     keyMask: Handle | null, sensitivity: Handle | null, sensitivityAll: boolean, variant: number): void;
   attentionDistill(q: Handle, k: Handle, keyMask: Handle | null, heads: Handle, rows: Handle, teacher: Handle, B: number,
     Tq: number, Tk: number, H: number, Hkv: number, D: number, causal: boolean, scale: number, variant: number,
-    out?: Handle | null, factor?: number): number | undefined;
+    out?: Handle | null, factor?: number, headsHost?: Int32Array | null, rowsHost?: Int32Array | null): number | undefined;
   attentionDistillBackward(q: Handle, k: Handle, keyMask: Handle | null, heads: Handle, rows: Handle, teacher: Handle,
     gy: Handle, factor: number, dq: Handle, dk: Handle, B: number, Tq: number, Tk: number, H: number, Hkv: number,
-    D: number, causal: boolean, scale: number, variant: number): void;
+    D: number, causal: boolean, scale: number, variant: number, headsHost?: Int32Array | null, rowsHost?: Int32Array | null): void;
 
   adamw(p: Handle, g: Handle, m: Handle, v: Handle, lr: number, beta1: number, beta2: number, eps: number, wd: number, step: number): void;
   sgd(p: Handle, g: Handle, buf: Handle, lr: number, momentum: number, dampening: number, wd: number, nesterov: boolean, firstStep: boolean): void;

@@ -196,6 +196,31 @@ std::vector<int32_t> int32_values_on_host(const Storage* s) {
   return v;
 }
 
+HostInt32 host_int32(const Args& a, size_t i, const Storage* t, const char* name, const char* unit) {
+  HostInt32 h;
+  const Napi::CallbackInfo& info = a.info;
+  const bool given = i < info.Length() && !info[i].IsUndefined() && !info[i].IsNull();
+  if (given) {
+    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      a.fail(std::string("'") + name + "' must be an Int32Array (the host copy of its tensor)");
+    const size_t n = info[i].As<Napi::Int32Array>().ElementLength();
+    if (n != t->numel)
+      a.fail(std::string("'") + name + "' holds " + std::to_string(n) + " values for " + std::to_string(t->numel) + " " +
+             unit);
+  }
+  if (t->device.type == DeviceType::CPU) {
+    h.p = t->as<int32_t>();  // the buffer itself is at hand
+    return h;
+  }
+  if (given) {
+    h.p = info[i].As<Napi::Int32Array>().Data();
+    return h;
+  }
+  h.downloaded = int32_values_on_host(t);
+  h.p = h.downloaded.data();
+  return h;
+}
+
 static thread_local int g_call_depth = 0;
 int native_call_depth() { return g_call_depth; }
 

@@ -55,6 +55,15 @@ void require_cpu(const Args& a, const Storage* s);
 size_t checked_product(const Args& a, const std::vector<int64_t>& dims, const char* name);
 // The values of an int32 buffer on the host (a copy from the device for CUDA buffers), for index validation.
 std::vector<int32_t> int32_values_on_host(const Storage* s);
+// The values of an int32 buffer `t` on the host without waiting for the device where the caller can say them: the
+// buffer itself on the CPU; on a GPU the caller's host copy (an Int32Array of t's length at argument i: @seekr/tensor's
+// remembered copy) when given, else a download, which waits for the kernels queued before it. `name` is the argument's
+// name ("idsHost") and `unit` what t's elements are ("ids") in the length error.
+struct HostInt32 {
+  std::vector<int32_t> downloaded;
+  const int32_t* p = nullptr;
+};
+HostInt32 host_int32(const Args& a, size_t i, const Storage* t, const char* name, const char* unit);
 
 // Op profiling: while on, every outermost native call records its op, its host time and (once CUDA is in use) the
 // device time between events recorded before and after it. profile_stop() ends it and returns the totals per op.

@@ -1,10 +1,14 @@
 // Glue for the attention kernels: fused attention with taps / sensitivity, its backward, the distillation loss.
-//   attention(q, k, v, out, lse, B, Tq, Tk, H, Hkv, D, causal, scale, keyMask?, tapHeads?, tapRows?, taps?, variant)
+//   attention(q, k, v, out, lse, B, Tq, Tk, H, Hkv, D, causal, scale, keyMask?, tapHeads?, tapRows?, taps?, variant,
+//             tapHeadsHost?, tapRowsHost?)
 //   attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, Tq, Tk, H, Hkv, D, causal, scale, keyMask?, sens?,
 //                     sensAll, variant)
-//   attentionDistill(q, k, keyMask?, heads, rows, teacher, B, Tq, Tk, H, Hkv, D, causal, scale, variant) -> sum of KL
+//   attentionDistill(q, k, keyMask?, heads, rows, teacher, B, Tq, Tk, H, Hkv, D, causal, scale, variant, out?, factor,
+//                    headsHost?, rowsHost?) -> sum of KL (undefined with out: out[0] = factor * sum, on q's device)
 //   attentionDistillBackward(q, k, keyMask?, heads, rows, teacher, gy, factor, dq, dk, B, Tq, Tk, H, Hkv, D, causal,
-//                            scale, variant)
+//                            scale, variant, headsHost?, rowsHost?)
+// *Host: the index lists' host copies (Int32Array), so a GPU call validates them without a download (which waits
+// for the device).
 // variant: 0 = fast (threaded, GEMM panels), 1 = plain reference.
 #include "binding/args.h"
 #include "cpu/attention.h"
@@ -54,19 +58,13 @@ static const float* read_mask(const Args& a, Storage* m, const cpu::AttnShape& s
   return m->as<float>();
 }
 
-// The values of a small int32 buffer on the host (copied from the device when needed).
-static std::vector<int32_t> host_ints(Storage* t) {
-  std::vector<int32_t> v(t->numel);
-  if (t->numel == 0) return v;
-  if (t->device.type == DeviceType::CPU) std::copy(t->as<int32_t>(), t->as<int32_t>() + t->numel, v.begin());
-  else cuda::copy_d2h(t->device.index, v.data(), t->ptr, t->numel * sizeof(int32_t));
-  return v;
-}
-
-static void check_index_list(const Args& a, Storage* t, const char* name, int64_t hi_excl) {
+// Every entry of an int32 index list in [0, hi_excl), checked on the host: on a GPU from the caller's host copy at
+// argument host_i (an Int32Array, "<name>Host") when given, else from a download, which waits for the device.
+static void check_index_list(const Args& a, Storage* t, const char* name, int64_t hi_excl, size_t host_i) {
   require_dtype(a, t, name, DType::I32);
-  const std::vector<int32_t> host = host_ints(t);
-  const int32_t* p = host.data();
+  const std::string host_name = std::string(name) + "Host";
+  const HostInt32 host = host_int32(a, host_i, t, host_name.c_str(), "indices");
+  const int32_t* p = host.p;
   for (size_t i = 0; i < t->numel; ++i)
     if (p[i] < 0 || p[i] >= hi_excl)
       a.fail(std::string("'") + name + "' entry " + std::to_string(p[i]) + " at position " + std::to_string(i) +
@@ -125,8 +123,8 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     x.key_mask = read_mask(a, mask, s);
     if (taps || tap_heads || tap_rows) {
       if (!taps || !tap_heads || !tap_rows) a.fail("taps need tapHeads, tapRows and the taps output together");
-      check_index_list(a, tap_heads, "tapHeads", s.H);
-      check_index_list(a, tap_rows, "tapRows", s.Tq);
+      check_index_list(a, tap_heads, "tapHeads", s.H, 18);
+      check_index_list(a, tap_rows, "tapRows", s.Tq, 19);
       x.n_tap_heads = (int64_t)tap_heads->numel;
       if (s.B > 0 && tap_rows->numel % (size_t)s.B) a.fail("tapRows must hold the same number of rows for every batch entry");
       x.n_rows = s.B > 0 ? (int64_t)(tap_rows->numel / (size_t)s.B) : 0;
@@ -223,8 +221,9 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     Storage *q, *k, *mask, *heads, *rows, *teacher;
     int64_t n_heads, n_rows;
   };
-  // Reads (q, k, keyMask?, heads, rows, teacher) at i.. and the shape at shape_i.
-  auto read_distill = [](const Args& a, size_t i, size_t shape_i) {
+  // Reads (q, k, keyMask?, heads, rows, teacher) at i.., the shape at shape_i and validates heads / rows on the host
+  // (their host copies at host_i, host_i + 1 when given).
+  auto read_distill = [](const Args& a, size_t i, size_t shape_i, size_t host_i) {
     Distill d;
     d.q = a.tensor(i, "q");
     d.k = a.tensor(i + 1, "k");
@@ -235,8 +234,8 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     d.s = read_shape(a, shape_i);
     check_qkv(a, d.s, d.q, d.k, nullptr);
     read_mask(a, d.mask, d.s);
-    check_index_list(a, d.heads, "heads", d.s.H);
-    check_index_list(a, d.rows, "rows", d.s.Tq);
+    check_index_list(a, d.heads, "heads", d.s.H, host_i);
+    check_index_list(a, d.rows, "rows", d.s.Tq, host_i + 1);
     d.n_heads = (int64_t)d.heads->numel;
     if (d.s.B > 0 && d.rows->numel % (size_t)d.s.B) a.fail("rows must hold the same number of rows for every batch entry");
     d.n_rows = d.s.B > 0 ? (int64_t)(d.rows->numel / (size_t)d.s.B) : 0;
@@ -248,7 +247,7 @@ void register_attention(Napi::Env env, Napi::Object exports) {
   };
   define_float(env, exports, "attentionDistill", {0, 1, 2, 5}, {}, [read_distill](const Napi::CallbackInfo& info) -> Napi::Value {
     Args a(info, "attentionDistill");
-    Distill d = read_distill(a, 0, 6);
+    Distill d = read_distill(a, 0, 6, 17);
     const int64_t variant = read_variant(a, 14);
     // Optional loss buffer: out[0] = factor * total, written where q lives (on a GPU without a read-back).
     Storage* out = a.opt_tensor(15, "out");
@@ -286,7 +285,7 @@ void register_attention(Napi::Env env, Napi::Object exports) {
   });
   define_float(env, exports, "attentionDistillBackward", {0, 1, 2, 5, 6}, {}, [read_distill](const Napi::CallbackInfo& info) {
     Args a(info, "attentionDistillBackward");
-    Distill d = read_distill(a, 0, 10);
+    Distill d = read_distill(a, 0, 10, 19);
     Storage* gy = a.tensor(6, "gy");
     double factor = a.f64(7, "factor");
     Storage* dq = a.tensor(8, "dq");

@@ -7,39 +7,6 @@
 
 namespace seekr {
 
-// The ids of a gather / scatter-add as int32 values on the host: the buffer itself on the CPU; on a GPU the caller's
-// host copy (an Int32Array of ids->numel values at argument `i`, @seekr/tensor's host copy of the ids) when given,
-// else a download, which waits for every kernel queued before it (in a backward pass: the whole pass so far).
-namespace {
-struct HostIds {
-  std::vector<int32_t> downloaded;
-  const int32_t* p = nullptr;
-};
-HostIds host_ids(const Args& a, size_t i, const Storage* ids) {
-  HostIds h;
-  const Napi::CallbackInfo& info = a.info;
-  const bool given = i < info.Length() && !info[i].IsUndefined() && !info[i].IsNull();
-  if (given) {
-    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-      a.fail("'idsHost' must be an Int32Array (the ids' host copy)");
-    if (info[i].As<Napi::Int32Array>().ElementLength() != ids->numel)
-      a.fail("'idsHost' holds " + std::to_string(info[i].As<Napi::Int32Array>().ElementLength()) + " values for " +
-             std::to_string(ids->numel) + " ids");
-  }
-  if (ids->device.type == DeviceType::CPU) {
-    h.p = ids->as<int32_t>();  // the buffer itself is at hand
-    return h;
-  }
-  if (given) {
-    h.p = info[i].As<Napi::Int32Array>().Data();
-    return h;
-  }
-  h.downloaded = int32_values_on_host(ids);
-  h.p = h.downloaded.data();
-  return h;
-}
-}  // namespace
-
 // Every id must name a row of the table: the one check gather and scatter-add share (on a host copy for CUDA).
 static void check_row_ids(const Args& a, const int32_t* ip, size_t n, int64_t rows) {
   for (size_t i = 0; i < n; ++i)
@@ -95,7 +62,7 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     require_numel(a, out, "out", ids->numel * (size_t)cols);
     require_same_device(a, {table, ids, out});
     const bool on_cuda = out->device.type == DeviceType::CUDA;
-    const HostIds hid = host_ids(a, 4, ids);  // validated on the host, used on the device
+    const HostInt32 hid = host_int32(a, 4, ids, "idsHost", "ids");  // validated on the host, used on the device
     const int32_t* ip = hid.p;
     check_row_ids(a, ip, ids->numel, rows);
     if (on_cuda) {
@@ -122,7 +89,7 @@ void register_layout(Napi::Env env, Napi::Object exports) {
     require_numel(a, src, "src", ids->numel * (size_t)cols);
     require_same_device(a, {src, ids, out});
     const bool on_cuda = out->device.type == DeviceType::CUDA;
-    const HostIds hid = host_ids(a, 4, ids);  // validated on the host, used on the device
+    const HostInt32 hid = host_int32(a, 4, ids, "idsHost", "ids");  // validated on the host, used on the device
     const int32_t* ip = hid.p;
     check_row_ids(a, ip, ids->numel, rows);
     if (on_cuda) {

@@ -10,36 +10,6 @@
 
 namespace seekr {
 
-// The targets of a cross-entropy as int32 values on the host: the buffer itself on the CPU; on a GPU the caller's host
-// copy (an Int32Array of `rows` values at argument `i`, the @seekr/tensor host copy of the targets) when given, else
-// a download, which waits for the kernels queued before it.
-namespace {
-struct HostTargets {
-  std::vector<int32_t> downloaded;
-  const int32_t* p = nullptr;
-};
-HostTargets host_targets(const Args& a, size_t i, const Storage* t, int64_t rows) {
-  HostTargets h;
-  if (t->device.type == DeviceType::CPU) {
-    h.p = t->as<int32_t>();
-    return h;
-  }
-  const Napi::CallbackInfo& info = a.info;
-  if (i < info.Length() && !info[i].IsUndefined() && !info[i].IsNull()) {
-    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-      a.fail("'targetsHost' must be an Int32Array (the targets' host copy)");
-    Napi::Int32Array arr = info[i].As<Napi::Int32Array>();
-    if ((int64_t)arr.ElementLength() != rows)
-      a.fail("'targetsHost' holds " + std::to_string(arr.ElementLength()) + " values for " + std::to_string(rows) + " rows");
-    h.p = arr.Data();
-    return h;
-  }
-  h.downloaded = int32_values_on_host(t);
-  h.p = h.downloaded.data();
-  return h;
-}
-}  // namespace
-
 void register_nn(Napi::Env env, Napi::Object exports) {
   // crossEntropy(logits, targets, loss[1], lse[rows], rows, cols, ignoreIndex, targetsHost?) -> count of kept rows
   define_float(env, exports, "crossEntropy", {0}, {2, 3}, [](const Napi::CallbackInfo& info) -> Napi::Value {
@@ -61,7 +31,7 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     require_numel(a, lse, "lse", (size_t)rows);
     require_same_device(a, {x, t, loss, lse});
     const bool on_cuda = x->device.type == DeviceType::CUDA;
-    const HostTargets host_t = host_targets(a, 7, t, rows);  // validated (and counted) on the host, used on the device
+    const HostInt32 host_t = host_int32(a, 7, t, "targetsHost", "rows");  // validated (and counted) on the host, used on the device
     const int32_t* tp = host_t.p;
     for (int64_t r = 0; r < rows; ++r)
       if (tp[r] != ignore && (tp[r] < 0 || tp[r] >= cols))
@@ -101,7 +71,7 @@ void register_nn(Napi::Env env, Napi::Object exports) {
     require_float(a, gx, "gx");
     require_same_device(a, {x, t, lse, gy, gx});
     const bool on_cuda = x->device.type == DeviceType::CUDA;
-    const HostTargets host_t = host_targets(a, 9, t, rows);  // validated on the host, used on the device
+    const HostInt32 host_t = host_int32(a, 9, t, "targetsHost", "rows");  // validated on the host, used on the device
     const int32_t* tp = host_t.p;
     for (int64_t r = 0; r < rows; ++r)
       if (tp[r] != ignore && (tp[r] < 0 || tp[r] >= cols)) a.fail("target out of range at row " + std::to_string(r));

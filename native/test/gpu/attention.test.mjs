@@ -119,3 +119,34 @@ test("CUDA attention errors are JS Errors naming the op", { skip: !gpu }, () => 
   assert.throws(() => native.attention(q, q, q, q, native.alloc(1, 0, 0, 1), 1, 1, 1, 1, 1, 4, true, 1, null, null, null, null, 1), /reference variant runs on the cpu only/);
   native.dispose(q);
 });
+
+test("CUDA attentionDistill / attention taps validate heads and rows from their host copies when given (no download)", { skip: !gpu }, () => {
+  const B = 2, Tq = 8, Tk = 8, H = 4, Hkv = 2, D = 16, R = 3, scale = 0.25;
+  const r = rng(91);
+  const q = randn(r, B * Tq * H * D), k = randn(r, B * Tk * Hkv * D), v = randn(r, B * Tk * Hkv * D);
+  const heads = Int32Array.from([1, 3]), rows = Int32Array.from([7, 2, 0, 5, 5, 1]);
+  const teacher = new Float32Array(B * heads.length * R * Tk).fill(1 / Tk);
+  const hq = buf(1, q), hk = buf(1, k), hv = buf(1, v), th = buf(1, heads), tr = buf(1, rows), ht = buf(1, teacher);
+  const loss = zeros(1, 1), gy = buf(1, new Float32Array([1]));
+  const dq = zeros(1, q.length), dk = zeros(1, k.length);
+  const out = zeros(1, q.length), lse = zeros(1, B * H * Tq), taps = zeros(1, B * heads.length * R * Tk);
+  try {
+    native.attentionDistill(hq, hk, null, th, tr, ht, B, Tq, Tk, H, Hkv, D, true, scale, 0, loss, 1);
+    const downloaded = native.download(loss)[0];
+    native.attentionDistill(hq, hk, null, th, tr, ht, B, Tq, Tk, H, Hkv, D, true, scale, 0, loss, 1, heads, rows);
+    assert.equal(native.download(loss)[0], downloaded, "the same loss with host copies");
+    // The device buffers are valid; a host copy out of range is rejected, so the copy is what was checked.
+    const badRows = Int32Array.from(rows);
+    badRows[4] = Tq;
+    assert.throws(() => native.attentionDistill(hq, hk, null, th, tr, ht, B, Tq, Tk, H, Hkv, D, true, scale, 0, loss, 1, heads, badRows),
+      /attentionDistill: 'rows' entry 8 at position 4 is out of range \[0, 8\)/);
+    assert.throws(() => native.attentionDistillBackward(hq, hk, null, th, tr, ht, gy, 1, dq, dk, B, Tq, Tk, H, Hkv, D, true, scale, 0,
+      Int32Array.from([1, 4]), rows), /attentionDistillBackward: 'heads' entry 4 at position 1 is out of range \[0, 4\)/);
+    native.attentionDistillBackward(hq, hk, null, th, tr, ht, gy, 1, dq, dk, B, Tq, Tk, H, Hkv, D, true, scale, 0, heads, rows);
+    assert.throws(() => native.attention(hq, hk, hv, out, lse, B, Tq, Tk, H, Hkv, D, true, scale, null, th, tr, taps, 0, heads, badRows),
+      /attention: 'tapRows' entry 8 at position 4 is out of range \[0, 8\)/);
+    native.attention(hq, hk, hv, out, lse, B, Tq, Tk, H, Hkv, D, true, scale, null, th, tr, taps, 0, heads, rows);
+  } finally {
+    for (const h of [hq, hk, hv, th, tr, ht, loss, gy, dq, dk, out, lse, taps]) native.dispose(h);
+  }
+});

@@ -37,15 +37,14 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   const lse = empty([rows], "float32", logits.device);
   // Targets on a GPU are validated and counted on the host: from their host copy when one was remembered
   // (rememberHostCopy), else from a download, which waits for the GPU.
-  const onHost = (t: Tensor): Int32Array | null => (t.device.type === "cpu" ? null : (hostCopy(t) as Int32Array | null));
-  const count = native.crossEntropy(logits.handle, targets.handle, loss.handle, lse.handle, rows, cols, ignore, onHost(targets));
+  const count = native.crossEntropy(logits.handle, targets.handle, loss.handle, lse.handle, rows, cols, ignore, hostInts(targets));
   record(
     "crossEntropy",
     loss,
     [logits],
     (g, [sl, st, slse]) => {
       const gx = empty(sl!.shape, sl!.dtype, g.device);
-      native.crossEntropyBackward(sl!.handle, st!.handle, slse!.handle, g.handle, gx.handle, rows, cols, ignore, count, onHost(st!));
+      native.crossEntropyBackward(sl!.handle, st!.handle, slse!.handle, g.handle, gx.handle, rows, cols, ignore, count, hostInts(st!));
       return [gx];
     },
     { save: [logits, targets, lse] },
@@ -282,12 +281,19 @@ function maskF32(op: string, m: Tensor | undefined, d: AttnDims, like: Tensor): 
   return { mask: f, own: true };
 }
 
-function indexTensor(op: string, name: string, values: readonly number[], hi: number, like: Tensor): Tensor {
+/** The head list as an int32 tensor on like's device, with its host copy (the native op validates that one: no download). */
+function indexTensor(op: string, name: string, values: readonly number[], hi: number, like: Tensor): { t: Tensor; host: Int32Array } {
   if (!Array.isArray(values) || values.length === 0) throw new Error(`${op}: '${name}' must be a non-empty array of head indices`);
   values.forEach((h, i) => {
     if (!Number.isInteger(h) || h < 0 || h >= hi) throw new Error(`${op}: '${name}[${i}]' = ${h} is not a head index in [0, ${hi})`);
   });
-  return tensor(Int32Array.from(values), { dtype: "int32", device: like.device });
+  const host = Int32Array.from(values);
+  return { t: tensor(host, { dtype: "int32", device: like.device }), host };
+}
+
+/** The host copy of an int32 tensor on a GPU when one was remembered (rememberHostCopy), for validation without a download. */
+function hostInts(t: Tensor): Int32Array | null {
+  return t.device.type === "cpu" ? null : (hostCopy(t) as Int32Array | null);
 }
 
 function checkRows(op: string, rows: Tensor, d: AttnDims, like: Tensor): number {
@@ -322,7 +328,7 @@ export function attentionTapped(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   if (opts.sensitivity !== undefined && opts.sensitivity !== "all" && opts.sensitivity !== "visible")
     throw new Error(`${op}: sensitivity must be "all" or "visible", got ${JSON.stringify(opts.sensitivity)}`);
   const { mask, own } = maskF32(op, opts.keyMask, d, q);
-  let tapHeads: Tensor | null = null;
+  let tapHeads: { t: Tensor; host: Int32Array } | null = null;
   let taps: Tensor | null = null;
   if (opts.taps) {
     tapHeads = indexTensor(op, "taps.heads", opts.taps.heads, d.H, q);
@@ -332,8 +338,9 @@ export function attentionTapped(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   const out = empty([d.B, d.Tq, d.H, d.D], promoteTypes(promoteTypes(q.dtype, k.dtype), v.dtype), q.device);
   const lse = empty([d.B, d.H, d.Tq], "float32", q.device);
   native.attention(q.handle, k.handle, v.handle, out.handle, lse.handle, d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale,
-    mask?.handle ?? null, tapHeads?.handle ?? null, opts.taps ? opts.taps.rows.handle : null, taps?.handle ?? null, variant);
-  tapHeads?.dispose();
+    mask?.handle ?? null, tapHeads?.t.handle ?? null, opts.taps ? opts.taps.rows.handle : null, taps?.handle ?? null, variant,
+    tapHeads?.host ?? null, opts.taps ? hostInts(opts.taps.rows) : null);
+  tapHeads?.t.dispose();
   let sens: Tensor | null = null;
   let sensCount: Tensor | null = null;
   if (opts.sensitivity) {
@@ -430,8 +437,9 @@ export function attentionDistill(q: Tensor, k: Tensor, opts: AttentionDistillOpt
   const { mask, own } = maskF32(op, opts.keyMask, d, q);
   // The loss is written where q lives (on a GPU without a read-back: the step does not wait for it).
   const loss = empty([], "float32", q.device);
-  native.attentionDistill(q.handle, k.handle, mask?.handle ?? null, heads.handle, opts.rows.handle, opts.teacher.handle,
-    d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale, variant, loss.handle, factor);
+  const rowsHost = hostInts(opts.rows);
+  native.attentionDistill(q.handle, k.handle, mask?.handle ?? null, heads.t.handle, opts.rows.handle, opts.teacher.handle,
+    d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale, variant, loss.handle, factor, heads.host, rowsHost);
   record(
     op,
     loss,
@@ -440,12 +448,12 @@ export function attentionDistill(q: Tensor, k: Tensor, opts: AttentionDistillOpt
       const dq = empty(q.shape, q.dtype, g.device);
       const dk = empty(k.shape, k.dtype, g.device);
       native.attentionDistillBackward(sq!.handle, sk!.handle, mask ? sm!.handle : null, sh!.handle, sr!.handle, st!.handle, g.handle, factor,
-        dq.handle, dk.handle, d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale, variant);
+        dq.handle, dk.handle, d.B, d.Tq, d.Tk, d.H, d.Hkv, d.D, causal, scale, variant, heads.host, rowsHost);
       return [dq, dk];
     },
-    { save: [q, k, heads, opts.rows, opts.teacher, ...(mask ? [mask] : [])] },
+    { save: [q, k, heads.t, opts.rows, opts.teacher, ...(mask ? [mask] : [])] },
   );
-  heads.dispose();
+  heads.t.dispose();
   if (own) mask!.dispose();
   return loss;
 }

@@ -11,6 +11,7 @@ import {
   attention, attentionTapped, attentionDistill, attentionEager, attentionEagerProbs,
   f32ToBf16Bits, bf16BitsToF32,
 } from "../index.js";
+import { native } from "@seekr/native";
 import { expectGradClose } from "../testing/gradcheck.js";
 import {
   type AttnDims, type AttnRefOptions, type MaskMode,
@@ -850,6 +851,33 @@ describe("argument errors name the op", () => {
       expect(call({ keyMask: tensor(new Float32Array(8), { shape: [2, 4] }) })).toThrow(/^(seekr\.)?attentionDistill: keyMask \[2, 4\] must be \[2, 5\]/);
       expect(call({ reduction: "max" })).toThrow(/^(seekr\.)?attentionDistill: reduction must be/);
       expect(() => attentionDistill(q, new Generator(3).normal([2, 5, 3, 2]), base)).toThrow(/^(seekr\.)?attentionDistill: query heads \(4\) must be a multiple of kv heads \(3\)/);
+    });
+  });
+
+  it("the host copies of heads / rows (what a GPU call validates instead of downloading) must match their tensors", () => {
+    tidy(() => {
+      const q = new Generator(1).normal([2, 4, 4, 2]);
+      const k = new Generator(2).normal([2, 5, 2, 2]);
+      const v = new Generator(3).normal([2, 5, 2, 2]);
+      const heads = tensor(Int32Array.from([1, 2]), { shape: [2] });
+      const rows = tensor(Int32Array.from([0, 1, 2, 3]), { shape: [2, 2] });
+      const teacher = tensor(new Float32Array(2 * 2 * 2 * 5), { shape: [2, 2, 2, 5] });
+      const loss = tensor(new Float32Array(1), { shape: [] });
+      const fwd = (hh: unknown, rh: unknown) => () =>
+        native.attentionDistill(q.handle, k.handle, null, heads.handle, rows.handle, teacher.handle, 2, 4, 5, 4, 2, 2, true, 0.5, 0,
+          loss.handle, 1, hh as Int32Array, rh as Int32Array);
+      expect(fwd(Int32Array.from([1, 2]), Int32Array.from([0, 1, 2, 3]))).not.toThrow();
+      expect(fwd(Int32Array.from([1]), null)).toThrow(/attentionDistill: 'headsHost' holds 1 values for 2 indices/);
+      expect(fwd(null, new Float32Array(4))).toThrow(/attentionDistill: 'rowsHost' must be an Int32Array/);
+      const dq = tensor(new Float32Array(q.size), { shape: q.shape });
+      const dk = tensor(new Float32Array(k.size), { shape: k.shape });
+      expect(() => native.attentionDistillBackward(q.handle, k.handle, null, heads.handle, rows.handle, teacher.handle, loss.handle, 1,
+        dq.handle, dk.handle, 2, 4, 5, 4, 2, 2, true, 0.5, 0, null, Int32Array.from([0, 1, 2]))).toThrow(/attentionDistillBackward: 'rowsHost' holds 3 values for 4 indices/);
+      const out = tensor(new Float32Array(q.size), { shape: q.shape });
+      const lse = tensor(new Float32Array(2 * 4 * 4), { shape: [2, 4, 4] });
+      const taps = tensor(new Float32Array(2 * 2 * 2 * 5), { shape: [2, 2, 2, 5] });
+      expect(() => native.attention(q.handle, k.handle, v.handle, out.handle, lse.handle, 2, 4, 5, 4, 2, 2, true, 0.5, null, heads.handle,
+        rows.handle, taps.handle, 0, Int32Array.from([1, 2, 3]), null)).toThrow(/attention: 'tapHeadsHost' holds 3 values for 2 indices/);
     });
   });
 

@@ -187,9 +187,12 @@ deviceTest("attentionDistill: KL(teacher || student) on selected heads and rows,
   const mask = [1, 1, 1, 1, 0, 1, /* b1 */ 0, 1, 1, 1, 1, 1];
   const teacherT = dev(device, teacher, [B, heads.length, R, Tk]);
   const rowsT = dev(device, Int32Array.from(rows), [B, R]);
+  // The same rows with their host copy remembered: on a GPU the op validates that copy instead of downloading.
+  const rowsHostT = S.rememberHostCopy(dev(device, Int32Array.from(rows), [B, R]), Int32Array.from(rows));
   const maskT = dev(device, Float32Array.from(mask), [B, Tk]);
   const cases = [
     ["default (causal, mean)", {}],
+    ["rows with a host copy", { hostRows: true }],
     ["key mask, reduction sum", { mask, reduction: "sum" }],
     ["not causal, scale 0.5, batchmean", { causal: false, scale: 0.5, reduction: "batchmean" }],
   ];
@@ -199,7 +202,7 @@ deviceTest("attentionDistill: KL(teacher || student) on selected heads and rows,
       inputs: [{ data: Q, shape: [B, Tq, H, D] }, { data: K, shape: [B, Tk, Hkv, D] }],
       fn: (q, k) =>
         S.attentionDistill(q, k, {
-          heads, rows: rowsT, teacher: teacherT, ...(o.mask ? { keyMask: maskT } : {}),
+          heads, rows: o.hostRows ? rowsHostT : rowsT, teacher: teacherT, ...(o.mask ? { keyMask: maskT } : {}),
           ...(o.causal === undefined ? {} : { causal: o.causal }), ...(o.scale === undefined ? {} : { scale: o.scale }),
           ...(o.reduction ? { reduction: o.reduction } : {}),
         }),
