@@ -211,12 +211,13 @@ void f32_case(const Case& c, size_t mis, bool taps) {
 // Teacher rows are probabilities with about a fifth of the entries exactly 0 (the KL's pt > 0 test). Forward factor
 // 0.25 into a device float; backward gy = 1.5, factor 0.25.
 void distill_case(const Case& c, DType in, DType grad_dt, const std::vector<int32_t>& heads, int64_t R, bool dup,
-                  size_t mis) {
+                  size_t mis, size_t scratch = size_t(256) << 20) {
   const cpu::AttnShape s = shape_of(c);
   const int64_t nh = (int64_t)heads.size();
   char hb[96];
   snprintf(hb, sizeof hb, " heads %lld R %lld%s", (long long)nh, (long long)R, dup ? " (duplicate rows)" : "");
-  const std::string ctx = shape_str(c) + hb + " in " + dn(in) + " grads " + dn(grad_dt) + (mis ? " misaligned" : "");
+  const std::string ctx = shape_str(c) + hb + " in " + dn(in) + " grads " + dn(grad_dt) + (mis ? " misaligned" : "") +
+                          (scratch < 4096 ? " (one batch entry at a time)" : "");
   const int64_t nq = c.B * c.Tq * c.H * c.D, nk = c.B * c.Tk * c.Hkv * c.D, nt = c.B * nh * R * c.Tk;
   Buf q(in, nq, mis), k(in, nk, mis);
   q.set(randn(nq));
@@ -252,7 +253,7 @@ void distill_case(const Case& c, DType in, DType grad_dt, const std::vector<int3
   const float gy = 1.5f;
   Buf dq(grad_dt, nq), dk(grad_dt, nk);
   cuda::attention_distill_backward_tc(0, s, in, q.ptr(), k.ptr(), m, heads.data(), nh, rows.data(), R,
-                                      teacher.data(), &gy, (float)factor, grad_dt, dq.ptr(), dk.ptr());
+                                      teacher.data(), &gy, (float)factor, grad_dt, dq.ptr(), dk.ptr(), scratch);
   std::vector<float> DQ((size_t)nq), DK((size_t)nk);
   cpu::attention_distill_backward_reference(s, Q.data(), K.data(), m, heads.data(), nh, rows.data(), R,
                                             teacher.data(), gy * (float)factor, DQ.data(), DK.data());
@@ -315,6 +316,7 @@ int main() {
   distill_case(dcases[1], H16, F, {1, 2}, 5, false, 0);
   distill_case(dcases[2], B16, F, {1}, 13, false, 0);
   distill_case(dcases[3], H16, H16, {0, 1}, 7, true, 0);
+  distill_case(dcases[0], B16, F, {1, 0, 1}, 9, true, 0, 1);  // scratch for one batch entry: two groups
   distill_case(dcases[4], B16, B16, {0}, 70, true, 0);
   distill_case(dcases[1], B16, B16, {3}, 5, false, 2);
   distill_case(dcases[2], H16, F, {0, 1}, 13, true, 2);

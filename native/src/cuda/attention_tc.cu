@@ -16,6 +16,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -1327,7 +1328,7 @@ void attention_distill_forward_tc(int device, const AttnShape& s, DType in_dtype
 void attention_distill_backward_tc(int device, const AttnShape& s, DType in_dtype, const void* q, const void* k,
                                    const float* key_mask, const int32_t* heads, int64_t n_heads, const int32_t* rows,
                                    int64_t n_rows, const float* teacher, const float* gy, float factor,
-                                   DType grad_dtype, void* dq, void* dk) {
+                                   DType grad_dtype, void* dq, void* dk, size_t scratch_bytes) {
   const char* op = "attentionDistillBackward";
   use_device(device);
   check_distill(op, device, s, in_dtype);
@@ -1341,15 +1342,32 @@ void attention_distill_backward_tc(int device, const AttnShape& s, DType in_dtyp
     return;
   }
   DistArgs a = distill_args(s, in_dtype, q, k, key_mask, heads, n_heads, rows, n_rows, teacher);
-  Scratch g(device, (size_t)(n * a.Tkp) * 2), sel(device, (size_t)(n * s.D) * sizeof(float));
+  // Scratch per batch entry: its g rows (operand type, Tkp columns) and dq_sel rows (float32). Every kernel works per
+  // batch entry, so the entries go in groups whose scratch fits scratch_bytes (one entry at least).
+  const int64_t per_b = n_heads * n_rows * (a.Tkp * 2 + s.D * (int64_t)sizeof(float));
+  const int64_t nb = std::max<int64_t>(1, std::min<int64_t>(s.B, (int64_t)(scratch_bytes / (size_t)per_b)));
+  Scratch g(device, (size_t)(nb * n_heads * n_rows * a.Tkp) * 2);
+  Scratch sel(device, (size_t)(nb * n_heads * n_rows * s.D) * sizeof(float));
   a.gy = gy;
   a.factor = factor;
   a.g = g.as<uint16_t>();
   a.dq_sel = sel.as<float>();
-  a.dq = dq; a.dk = dk;
   a.grad_dt = (int)grad_dtype;
-  if (in_dtype == DType::F16) dispatch_distill<OpF16>(a, s, true);
-  else dispatch_distill<OpBF16>(a, s, true);
+  for (int64_t b0 = 0; b0 < s.B; b0 += nb) {
+    DistArgs c = a;
+    c.B = std::min<int64_t>(nb, s.B - b0);
+    c.q = static_cast<const uint16_t*>(q) + b0 * s.Tq * s.H * s.D;
+    c.k = static_cast<const uint16_t*>(k) + b0 * s.Tk * s.Hkv * s.D;
+    c.vq = aligned16(c.q);
+    c.vk = aligned16(c.k);
+    c.mask = key_mask ? key_mask + b0 * s.Tk : nullptr;
+    c.rows = rows + b0 * n_rows;
+    c.teacher = teacher + b0 * n_heads * n_rows * s.Tk;
+    c.dq = static_cast<char*>(dq) + (size_t)(b0 * s.Tq * s.H * s.D) * es;
+    c.dk = static_cast<char*>(dk) + (size_t)(b0 * s.Tk * s.Hkv * s.D) * es;
+    if (in_dtype == DType::F16) dispatch_distill<OpF16>(c, s, true);
+    else dispatch_distill<OpBF16>(c, s, true);
+  }
 }
 
 }  // namespace cuda

@@ -77,7 +77,7 @@ void attention_distill_forward_tc(int, const cpu::AttnShape&, DType, const void*
 }
 void attention_distill_backward_tc(int, const cpu::AttnShape&, DType, const void*, const void*, const float*,
                                    const int32_t*, int64_t, const int32_t*, int64_t, const float*, const float*, float,
-                                   DType, void*, void*) {
+                                   DType, void*, void*, size_t) {
   throw not_built();
 }
 
