@@ -687,12 +687,13 @@ __global__ void __launch_bounds__(DkvCfg<D>::NT, 1) dkv_tc_kernel(BwdArgs a) {
 // k (cpu::attention_distill_forward_reference / backward_reference). Deterministic: no float atomics anywhere.
 // - Row kernel (forward and backward): one block of 4 warps per (b, i, 64 of the R rows); each warp gathers 16 rows
 //   q[b, rows[b, r], heads[i], :] as A fragments and streams the K tiles (64 keys, double-buffered) up to the last key
-//   any of its rows sees, twice: pass 1 the online max / sum (and, backward, the teacher mass on the visible keys),
-//   pass 2 the probabilities p = exp2(s c2 - lse2). Forward: the KL terms per row, one double per row to scratch,
-//   then a fixed-order sum writes out[0] = factor * total. Backward: g = p * mass - pt on the visible keys (0
-//   elsewhere) rounded to the operand type into a scratch [rows, Tkp] (Tkp: Tk rounded up to the key tile, every
-//   column written), and dq_sel += g K on the tensor cores into a float32 scratch [rows, D] (times c = gy * factor *
-//   scale: g stays in [-1, 1], so its f16 rounding does not underflow when the reduction's factor is small).
+//   any of its rows sees. Pass 1: the online max / sum, and the teacher mass on the visible keys. Forward, in the same
+//   pass: sum pt ln pt and sum pt s (double), so KL = sum pt ln pt - (sum pt s scale - mass lse) once the lse is
+//   known (log p = s scale - lse, never log(exp)); one double per row to scratch, then a fixed-order sum writes
+//   out[0] = factor * total. Backward, pass 2 re-streams K for p = exp2(s c2 - lse2): g = p * mass - pt on the
+//   visible keys (0 elsewhere) rounded to the operand type into a scratch [rows, Tkp] (Tkp: Tk rounded up to the key
+//   tile, every column written), and dq_sel += g K on the tensor cores into a float32 scratch [rows, D] (times c =
+//   gy * factor * scale: g stays in [-1, 1], so its f16 rounding does not underflow when the factor is small).
 // - dQ scatter: dq zeroed, then one thread per (b, d, first occurrence of a head) adds the dq_sel rows of that head's
 //   occurrences in order (rows in order) into dq[b, rows[b, r], heads[i], d], rounding to the gradient dtype per add.
 // - dK: one block of 4 warps per (b, kv head, 64 keys), each warp 16 keys; the g rows of the heads the kv head serves
@@ -825,13 +826,16 @@ __global__ void __launch_bounds__(DistCfg<D>::NT) distill_rows_tc_kernel(DistArg
   };
 
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, mass[2] = {0.f, 0.f}, lse2[2];
-  double kl[2] = {0.0, 0.0};
+  // Forward, per row: sum pt ln pt, sum pt x (x = s c2: log2 units) and the mass, over visible keys with pt > 0.
+  double kla[2] = {0.0, 0.0}, klb[2] = {0.0, 0.0}, klm[2] = {0.0, 0.0};
   constexpr int NACC = BWD ? D / 8 : 1;  // dq_sel accumulators (backward only)
   float acc[NACC][4];
 #pragma unroll
   for (int n = 0; n < NACC; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
 
-  for (int pass = 0; pass < 2; ++pass) {
+  // Forward: one pass, as KL = sum pt (ln pt - (x - lse2) ln 2) = sum pt ln pt - ln 2 (sum pt x - mass lse2) needs the
+  // lse only at the end. Backward: pass 2 needs p (the lse) for every key.
+  for (int pass = 0; pass < (BWD ? 2 : 1); ++pass) {
     if (ntiles > 0) load_k(0, 0);
     cp_async_commit();
     for (int it = 0; it < ntiles; ++it) {
@@ -867,7 +871,16 @@ __global__ void __launch_bounds__(DistCfg<D>::NT) distill_rows_tc_kernel(DistArg
               const int c = n * 8 + 2 * tg + (e & 1);
               const bool on = !need_mask || (lds_f32(bias + c) == 0.f && j0 + c < lv[rh]);
               s[n][e] = on ? s[n][e] * a.c2 : -INFINITY;
-              if (BWD && on) mass[rh] += __ldg(pt[rh] + j0 + c);
+              if (on) {
+                const float t = __ldg(pt[rh] + j0 + c);
+                if constexpr (BWD) {
+                  mass[rh] += t;
+                } else if (t > 0.f) {
+                  kla[rh] += (double)t * (double)__logf(t);
+                  klb[rh] += (double)t * (double)s[n][e];
+                  klm[rh] += (double)t;
+                }
+              }
               mx = fmaxf(mx, s[n][e]);
             }
           mx = fmaxf(mx, shfl_xor(mx, 1));
@@ -882,18 +895,16 @@ __global__ void __launch_bounds__(DistCfg<D>::NT) distill_rows_tc_kernel(DistArg
         }
         continue;
       }
+      if constexpr (BWD) {  // pass 2: g = p * mass - pt on the visible keys
 #pragma unroll
-      for (int n = 0; n < BN / 8; ++n)
+        for (int n = 0; n < BN / 8; ++n)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int rh = e >> 1, c = n * 8 + 2 * tg + (e & 1);
-          const bool on = !need_mask || (lds_f32(bias + c) == 0.f && j0 + c < lv[rh]);
-          const float x = s[n][e] * a.c2 - lse2[rh];  // log2 of the student probability
-          const float t = on ? __ldg(pt[rh] + j0 + c) : 0.f;
-          if constexpr (BWD) s[n][e] = on ? exp2f(x) * mass[rh] - t : 0.f;
-          else if (t > 0.f) kl[rh] += (double)t * ((double)__logf(t) - (double)(x * kLn2));
-        }
-      if constexpr (BWD) {
+          for (int e = 0; e < 4; ++e) {
+            const int rh = e >> 1, c = n * 8 + 2 * tg + (e & 1);
+            const bool on = !need_mask || (lds_f32(bias + c) == 0.f && j0 + c < lv[rh]);
+            const float t = on ? __ldg(pt[rh] + j0 + c) : 0.f;
+            s[n][e] = on ? exp2f(s[n][e] * a.c2 - lse2[rh]) * mass[rh] - t : 0.f;
+          }
         store_g(j0, s);
         mma_pv<Op, D, BN / 16, LDS>(acc, s, ks, lane);  // dq_sel += g K
       }
@@ -914,9 +925,14 @@ __global__ void __launch_bounds__(DistCfg<D>::NT) distill_rows_tc_kernel(DistArg
   if constexpr (!BWD) {
 #pragma unroll
     for (int rh = 0; rh < 2; ++rh) {
-      kl[rh] += shfl_xor_d(kl[rh], 1);
-      kl[rh] += shfl_xor_d(kl[rh], 2);
-      if (tg == 0 && row_ok[rh]) a.kl[bi * a.R + row[rh]] = kl[rh];
+      for (int o = 1; o <= 2; o <<= 1) {
+        kla[rh] += shfl_xor_d(kla[rh], o);
+        klb[rh] += shfl_xor_d(klb[rh], o);
+        klm[rh] += shfl_xor_d(klm[rh], o);
+      }
+      // No visible key (lse2 = +inf): nothing accumulated, no term.
+      const double kl = l[rh] > 0.f ? kla[rh] - (double)kLn2 * (klb[rh] - klm[rh] * (double)lse2[rh]) : 0.0;
+      if (tg == 0 && row_ok[rh]) a.kl[bi * a.R + row[rh]] = kl;
     }
   } else {
     // Columns past the block's last visible key: g = 0.
