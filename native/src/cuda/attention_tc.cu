@@ -17,6 +17,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <cstdint>
 #include <string>
 
@@ -875,7 +876,9 @@ __global__ void __launch_bounds__(DistCfg<D>::NT) distill_rows_tc_kernel(DistArg
                 const float t = __ldg(pt[rh] + j0 + c);
                 if constexpr (BWD) {
                   mass[rh] += t;
-                } else if (t > 0.f) {
+                } else if (t >= FLT_MIN) {
+                  // pt > 0 of the reference, less the subnormals: --use_fast_math flushes them to 0 in __logf (ln 0 =
+                  // -inf would make the row's sum -inf or NaN); their terms are below 1e-36 each.
                   kla[rh] += (double)t * (double)__logf(t);
                   klb[rh] += (double)t * (double)s[n][e];
                   klm[rh] += (double)t;
