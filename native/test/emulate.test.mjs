@@ -1,5 +1,5 @@
 // The host emulation of the CUDA kernel files (dev/emulate/run.mjs all: the emulator's own checks, elementwise.cu,
-// nn.cu, optim.cu and the tensor-core attention_tc.cu against the CPU kernels), no GPU needed: g++ and CUDA's headers
+// nn.cu, optim.cu and the tensor-core attention_tc.cu, distillation included, against the CPU kernels), no GPU needed: g++ and CUDA's headers
 // (CUDA_HOME, default /usr/local/cuda). Skipped, saying why, where either is missing or SEEKR_EMU=off; about 45 s on 2
 // cores from a clean build.
 import { test } from "node:test";
@@ -29,4 +29,8 @@ test("host emulation of the CUDA kernels (emulator selftest, elementwise.cu, nn.
   assert.equal(r.status, 0, `run.mjs all exited with ${r.status ?? r.signal}:\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`);
   assert.match(r.stdout, /emulate nn: passed/);
   assert.match(r.stdout, /emulate attention: passed/);
+  // the tensor-core distillation ran (forward and backward, dK) and was compared
+  assert.match(r.stdout, /distill_rows_tc_kernel<OpBF16, 64, true>: [1-9]/);
+  assert.match(r.stdout, /distill_dk_tc_kernel<OpF16, 128>: [1-9]/);
+  assert.match(r.stdout, /distill dk bf16->bf16 +[1-9]\d* values/);
 });

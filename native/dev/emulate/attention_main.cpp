@@ -81,8 +81,28 @@ void check(const std::string& key, const std::string& ctx, Buf& got, const std::
   }
 }
 
+// The same measure on got / M and want / M, M = max |want| (1 if all zero): errors relative to the tensor's largest
+// value, so a bound far below 1 also fails results that are wrong but small (the distillation's gradients are).
+void check_scaled(const std::string& key, const std::string& ctx, Buf& got, std::vector<float> want, double tol) {
+  double M = 0;
+  for (float x : want) M = std::max(M, (double)std::fabs(x));
+  if (!(M > 0)) M = 1;
+  Buf g(F, got.n);
+  for (int64_t i = 0; i < got.n; ++i) g.set(i, (float)(got.get(i) / M));
+  for (float& x : want) x = (float)(x / M);
+  check(key, ctx, g, want, tol);
+}
+
 constexpr double kTc = 4e-2;   // attention.test.mjs, the tensor-core test
 constexpr double kF32 = 2e-4;  // attention.test.mjs, the float32 kernels (taps)
+// Distillation. The loss: the scores are exact products of the rounded inputs summed in float32 (the reference sums in
+// double), so only float32 accumulation and exp2 / log differ: attention.test.mjs's float32 bound for the KL, 1e-4.
+// The gradients: g = p * mass - pt lies in [-1, 1] and is rounded to the operand type (2^-9 relative for bf16) before
+// g K and g^T Q, so an output moves by at most 2^-9 * |c| * sum_j |g_j| * max |k or q| <= 2^-9 * 0.1 * 2 * 5 ~ 2e-3
+// (c = gy * factor * scale <= 1.5 * 0.25 / 4, normal inputs below 5), plus the output's own rounding (bf16: 2^-9
+// relative) and, for duplicate rows, one rounding per add: bound 1e-2.
+constexpr double kDistLoss = 1e-4;
+constexpr double kDistGrad = 1e-2;
 
 struct Case {
   int64_t B, Tq, Tk, H, Hkv, D;
@@ -185,6 +205,95 @@ void f32_case(const Case& c, size_t mis, bool taps) {
   if (taps) check("taps f32 storage (float32 kernel)", ctx, tp, T, kF32);
 }
 
+// Distillation through cuda::attention_distill_forward_tc / backward_tc (bf16 / f16 q and k), against
+// cpu::attention_distill_forward_reference / backward_reference on the widened inputs. heads: the distilled query
+// heads (duplicates allowed); R rows per batch entry drawn at random (dup: the first rows repeated, out of order).
+// Teacher rows are probabilities with about a fifth of the entries exactly 0 (the KL's pt > 0 test) and some
+// subnormal (which the kernel skips: fast math would flush them in __logf). Forward factor
+// 0.25 into a device float; backward gy = 1.5, factor 0.25.
+void distill_case(const Case& c, DType in, DType grad_dt, const std::vector<int32_t>& heads, int64_t R, bool dup,
+                  size_t mis, size_t scratch = size_t(256) << 20, bool self_teacher = false) {
+  const cpu::AttnShape s = shape_of(c);
+  const int64_t nh = (int64_t)heads.size();
+  char hb[96];
+  snprintf(hb, sizeof hb, " heads %lld R %lld%s", (long long)nh, (long long)R, dup ? " (duplicate rows)" : "");
+  const std::string ctx = shape_str(c) + hb + " in " + dn(in) + " grads " + dn(grad_dt) + (mis ? " misaligned" : "") +
+                          (scratch < 4096 ? " (one batch entry at a time)" : "");
+  const int64_t nq = c.B * c.Tq * c.H * c.D, nk = c.B * c.Tk * c.Hkv * c.D, nt = c.B * nh * R * c.Tk;
+  Buf q(in, nq, mis), k(in, nk, mis);
+  q.set(randn(nq));
+  k.set(randn(nk));
+  const std::vector<float> mask = make_mask(c);
+  const float* m = mask.empty() ? nullptr : mask.data();
+  std::vector<int32_t> rows((size_t)(c.B * R));
+  for (int64_t b = 0; b < c.B; ++b)
+    for (int64_t r = 0; r < R; ++r)
+      rows[(size_t)(b * R + r)] = dup && r >= 3 && r % 3 == 0 ? rows[(size_t)(b * R + r / 3)]
+                                                               : (int32_t)(uniform() * (double)c.Tq);
+  std::vector<float> teacher((size_t)nt);
+  for (int64_t row = 0; row < c.B * nh * R; ++row) {
+    double sum = 0;
+    for (int64_t j = 0; j < c.Tk; ++j) {
+      const float v = uniform() < 0.2 ? 0.f : (float)uniform();
+      teacher[(size_t)(row * c.Tk + j)] = v;
+      sum += v;
+    }
+    for (int64_t j = 0; j < c.Tk; ++j) {
+      float& v = teacher[(size_t)(row * c.Tk + j)];
+      if (sum > 0) v = (float)(v / sum);
+      if ((row * c.Tk + j) % 23 == 5) v = 1e-40f;  // subnormal (a float32 softmax's underflow): skipped, term < 1e-36
+    }
+  }
+  const auto Q = q.widened(), K = k.widened();
+  if (self_teacher) {  // the student's own probabilities (double, rounded to float): KL ~ 0, the kernel's cancellation
+    std::fill(teacher.begin(), teacher.end(), 0.f);
+    for (int64_t b = 0; b < c.B; ++b)
+      for (int64_t i = 0; i < nh; ++i)
+        for (int64_t r = 0; r < R; ++r) {
+          const int64_t t = rows[(size_t)(b * R + r)], h = heads[(size_t)i], kh = h / (c.H / c.Hkv);
+          const int64_t vis = c.causal ? std::max<int64_t>(0, std::min<int64_t>(c.Tk, t + c.Tk - c.Tq + 1)) : c.Tk;
+          std::vector<double> sc((size_t)c.Tk, -INFINITY);
+          double mx = -INFINITY, sum = 0;
+          for (int64_t j = 0; j < vis; ++j) {
+            if (m && m[b * c.Tk + j] == 0.f) continue;
+            double acc = 0;
+            for (int64_t d = 0; d < c.D; ++d)
+              acc += (double)Q[(size_t)(((b * c.Tq + t) * c.H + h) * c.D + d)] * K[(size_t)(((b * c.Tk + j) * c.Hkv + kh) * c.D + d)];
+            sc[(size_t)j] = acc * s.scale;
+            mx = std::max(mx, sc[(size_t)j]);
+          }
+          for (int64_t j = 0; j < c.Tk; ++j) sum += sc[(size_t)j] == -INFINITY ? 0 : std::exp(sc[(size_t)j] - mx);
+          float* row = teacher.data() + ((b * nh + i) * R + r) * c.Tk;
+          for (int64_t j = 0; j < c.Tk; ++j) row[j] = sc[(size_t)j] == -INFINITY ? 0.f : (float)(std::exp(sc[(size_t)j] - mx) / sum);
+        }
+  }
+
+  const double factor = 0.25;
+  Buf loss(F, 1);
+  cuda::attention_distill_forward_tc(0, s, in, q.ptr(), k.ptr(), m, heads.data(), nh, rows.data(), R, teacher.data(),
+                                     factor, loss.as<float>());
+  const double total = cpu::attention_distill_forward_reference(s, Q.data(), K.data(), m, heads.data(), nh,
+                                                                rows.data(), R, teacher.data());
+  check(std::string("distill loss ") + dn(in) + (self_teacher ? " (self-teacher)" : ""), ctx, loss,
+        {(float)(total * factor)}, kDistLoss);
+
+  const float gy = 1.5f;
+  Buf dq(grad_dt, nq), dk(grad_dt, nk);
+  cuda::attention_distill_backward_tc(0, s, in, q.ptr(), k.ptr(), m, heads.data(), nh, rows.data(), R,
+                                      teacher.data(), &gy, (float)factor, grad_dt, dq.ptr(), dk.ptr(), scratch);
+  std::vector<float> DQ((size_t)nq), DK((size_t)nk);
+  cpu::attention_distill_backward_reference(s, Q.data(), K.data(), m, heads.data(), nh, rows.data(), R,
+                                            teacher.data(), gy * (float)factor, DQ.data(), DK.data());
+  const std::string gk = std::string(" ") + dn(in) + "->" + dn(grad_dt);
+  if (self_teacher) {  // gradients ~ 0 on both sides: the unscaled measure (their rounding noise is far below it)
+    check("distill dq (self-teacher)" + gk, ctx + " self-teacher", dq, DQ, kDistGrad);
+    check("distill dk (self-teacher)" + gk, ctx + " self-teacher", dk, DK, kDistGrad);
+  } else {
+    check_scaled("distill dq" + gk, ctx, dq, DQ, kDistGrad);
+    check_scaled("distill dk" + gk, ctx, dk, DK, kDistGrad);
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -222,6 +331,33 @@ int main() {
   f32_case(cases[4], 0, false);
   f32_case(cases[2], 4, false);  // not 16-byte aligned: scalar loads
   f32_case(cases[5], 0, true);
+
+  // Distillation: every head dim, both dtypes, GQA (a kv head no distilled head uses: dK 0), duplicate heads and rows,
+  // R not a multiple of 16 and above the 64 rows of a block, causal offsets both ways (Tq > Tk: rows that see no key),
+  // masks with a fully masked batch entry, misaligned storage (the gather's register path), R = 0, B = 0, Tk = 0.
+  const Case dcases[] = {
+      {2, 70, 70, 4, 2, 64, true, 1},    // 0: 2 key tiles, GQA 2
+      {1, 17, 57, 4, 1, 128, true, 0},   // 1: KV-cache offset 40, GQA 4
+      {1, 40, 30, 2, 2, 16, true, 1},    // 2: Tq > Tk
+      {2, 20, 20, 2, 1, 32, true, 2},    // 3: batch entry 1 fully masked
+      {1, 65, 150, 2, 2, 32, false, 1},  // 4: not causal, 3 key tiles (pass 2 refills the buffer pass 1 ended on)
+      {0, 8, 8, 2, 1, 16, true, 0},      // 5: B = 0
+      {1, 5, 0, 2, 2, 32, false, 0},     // 6: Tk = 0
+  };
+  distill_case(dcases[0], B16, B16, {3, 0, 3}, 21, true, 0);
+  distill_case(dcases[1], H16, F, {1, 2}, 5, false, 0);
+  distill_case(dcases[2], B16, F, {1}, 13, false, 0);
+  distill_case(dcases[3], H16, H16, {0, 1}, 7, true, 0);
+  distill_case(dcases[0], B16, F, {1, 0, 1}, 9, true, 0, 1);  // scratch for one batch entry: two groups
+  distill_case(dcases[0], B16, B16, {2, 1}, 19, false, 0, size_t(256) << 20, true);  // teacher = student: KL ~ 0
+  distill_case(dcases[4], H16, F, {1}, 30, false, 0, size_t(256) << 20, true);
+  distill_case(dcases[4], B16, B16, {0}, 70, true, 0);
+  distill_case(dcases[1], B16, B16, {3}, 5, false, 2);
+  distill_case(dcases[2], H16, F, {0, 1}, 13, true, 2);
+  distill_case(dcases[0], H16, F, {2, 1}, 19, true, 2);
+  distill_case(dcases[0], H16, F, {1}, 0, false, 0);  // R = 0: loss 0, dq = dk = 0
+  distill_case(dcases[5], B16, F, {0}, 3, false, 0);
+  distill_case(dcases[6], H16, H16, {1, 0}, 4, false, 0);
 
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   printf("kernels run (instantiation: launches):\n");

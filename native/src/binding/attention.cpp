@@ -86,6 +86,22 @@ static bool tensor_core_path(const cpu::AttnShape& s, const Storage* q, const St
          (!mask || mask->dtype == DType::F32) && cuda::attention_tc_supported(s);
 }
 
+// attentionDistill(Backward) on the tensor-core kernels: bf16 / f16 q and k of one dtype on a CUDA device, float32
+// teacher and keyMask, a shape they take (read at shape_i), variant 0, and the float32 buffer at f32_i (the forward's
+// device loss, the backward's gy) given. Decided before any staging, from the raw buffers.
+static bool distill_tc_path(const Args& a, size_t shape_i, size_t variant_i, size_t f32_i) {
+  const Napi::CallbackInfo& info = a.info;
+  Storage* q = peek_storage(info, 0);
+  Storage* k = peek_storage(info, 1);
+  Storage* mask = peek_storage(info, 2);
+  Storage* teacher = peek_storage(info, 5);
+  Storage* f = peek_storage(info, f32_i);
+  if (!q || !k || !teacher || !f || q->device.type != DeviceType::CUDA || !is_half(q->dtype) || k->dtype != q->dtype ||
+      teacher->dtype != DType::F32 || f->dtype != DType::F32 || (mask && mask->dtype != DType::F32))
+    return false;
+  return read_variant(a, variant_i) == 0 && cuda::attention_tc_supported(read_shape(a, shape_i));
+}
+
 void register_attention(Napi::Env env, Napi::Object exports) {
   define(env, exports, "attention", [](const Napi::CallbackInfo& info) {
     Args a(info, "attention");
@@ -222,8 +238,8 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     int64_t n_heads, n_rows;
   };
   // Reads (q, k, keyMask?, heads, rows, teacher) at i.., the shape at shape_i and validates heads / rows on the host
-  // (their host copies at host_i, host_i + 1 when given).
-  auto read_distill = [](const Args& a, size_t i, size_t shape_i, size_t host_i) {
+  // (their host copies at host_i, host_i + 1 when given); f32: q and k must be float32 (the staged path).
+  auto read_distill = [](const Args& a, size_t i, size_t shape_i, size_t host_i, bool f32 = true) {
     Distill d;
     d.q = a.tensor(i, "q");
     d.k = a.tensor(i + 1, "k");
@@ -232,7 +248,7 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     d.rows = a.tensor(i + 4, "rows");
     d.teacher = a.tensor(i + 5, "teacher");
     d.s = read_shape(a, shape_i);
-    check_qkv(a, d.s, d.q, d.k, nullptr);
+    check_qkv(a, d.s, d.q, d.k, nullptr, f32);
     read_mask(a, d.mask, d.s);
     check_index_list(a, d.heads, "heads", d.s.H, host_i);
     check_index_list(a, d.rows, "rows", d.s.Tq, host_i + 1);
@@ -245,8 +261,25 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     if (d.mask) require_same_device(a, {d.q, d.mask});
     return d;
   };
-  define_float(env, exports, "attentionDistill", {0, 1, 2, 5}, {}, [read_distill](const Napi::CallbackInfo& info) -> Napi::Value {
+  define(env, exports, "attentionDistill", [read_distill](const Napi::CallbackInfo& info) -> Napi::Value {
     Args a(info, "attentionDistill");
+    // Tensor cores for half q / k on a GPU with the device loss buffer; everything else widens q, k, keyMask and
+    // teacher to float32 (HalfStaging) for the float32 kernels.
+    if (distill_tc_path(a, 6, 14, 15)) {
+      Distill d = read_distill(a, 0, 6, 17, false);
+      Storage* out = a.tensor(15, "out");
+      require_dtype(a, out, "out", DType::F32);
+      require_numel(a, out, "out", 1);
+      require_same_device(a, {d.q, out});
+      const double factor = a.f64(16, "factor");
+      cuda::attention_distill_forward_tc(d.q->device.index, d.s, d.q->dtype, d.q->ptr, d.k->ptr,
+                                         d.mask ? d.mask->as<float>() : nullptr, d.heads->as<int32_t>(), d.n_heads,
+                                         d.rows->as<int32_t>(), d.n_rows, d.teacher->as<float>(), factor,
+                                         out->as<float>());
+      return info.Env().Undefined();
+    }
+    HalfStaging staging;
+    for (size_t i : {0, 1, 2, 5}) staging.stage(peek_storage(info, i), Stage::In);
     Distill d = read_distill(a, 0, 6, 17);
     const int64_t variant = read_variant(a, 14);
     // Optional loss buffer: out[0] = factor * total, written where q lives (on a GPU without a read-back).
@@ -283,8 +316,31 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     }
     return Napi::Number::New(info.Env(), total);
   });
-  define_float(env, exports, "attentionDistillBackward", {0, 1, 2, 5, 6}, {}, [read_distill](const Napi::CallbackInfo& info) {
+  define(env, exports, "attentionDistillBackward", [read_distill](const Napi::CallbackInfo& info) {
     Args a(info, "attentionDistillBackward");
+    // Tensor cores as in attentionDistill, with dq / dk of one float dtype (written as they are).
+    Storage* dq0 = peek_storage(info, 8);
+    Storage* dk0 = peek_storage(info, 9);
+    if (dq0 && dk0 && is_float(dq0->dtype) && dk0->dtype == dq0->dtype && distill_tc_path(a, 10, 18, 6)) {
+      Distill d = read_distill(a, 0, 10, 19, false);
+      Storage* gy = a.tensor(6, "gy");
+      const double factor = a.f64(7, "factor");
+      Storage* dq = a.tensor(8, "dq");
+      Storage* dk = a.tensor(9, "dk");
+      require_dtype(a, gy, "gy", DType::F32);
+      require_numel(a, gy, "gy", 1);
+      require_numel(a, dq, "dq", d.q->numel);
+      require_numel(a, dk, "dk", d.k->numel);
+      for (Storage* st : {gy, dq, dk}) require_same_device(a, {d.q, st});
+      cuda::attention_distill_backward_tc(d.q->device.index, d.s, d.q->dtype, d.q->ptr, d.k->ptr,
+                                          d.mask ? d.mask->as<float>() : nullptr, d.heads->as<int32_t>(), d.n_heads,
+                                          d.rows->as<int32_t>(), d.n_rows, d.teacher->as<float>(), gy->as<float>(),
+                                          (float)factor, dq->dtype, dq->ptr, dk->ptr);
+      return info.Env().Undefined();
+    }
+    HalfStaging staging;
+    for (size_t i : {8, 9}) staging.stage(peek_storage(info, i), Stage::InOut);
+    for (size_t i : {0, 1, 2, 5, 6}) staging.stage(peek_storage(info, i), Stage::In);
     Distill d = read_distill(a, 0, 10, 19);
     Storage* gy = a.tensor(6, "gy");
     double factor = a.f64(7, "factor");
@@ -303,6 +359,7 @@ void register_attention(Napi::Env env, Napi::Object exports) {
       cuda::attention_distill_backward(d.q->device.index, d.s, d.q->as<float>(), d.k->as<float>(), d.mask ? d.mask->as<float>() : nullptr,
                                        d.heads->as<int32_t>(), d.n_heads, d.rows->as<int32_t>(), d.n_rows, d.teacher->as<float>(),
                                        gy->as<float>(), (float)factor, dq->as<float>(), dk->as<float>());
+      staging.commit();
       return info.Env().Undefined();
     }
     const float scale = (float)(gy->as<float>()[0] * factor);
@@ -310,8 +367,9 @@ void register_attention(Napi::Env env, Napi::Object exports) {
     fn(d.s, d.q->as<float>(), d.k->as<float>(), d.mask ? d.mask->as<float>() : nullptr,
                                     d.heads->as<int32_t>(), d.n_heads, d.rows->as<int32_t>(), d.n_rows,
                                     d.teacher->as<float>(), scale, dq->as<float>(), dk->as<float>());
+    staging.commit();
     return info.Env().Undefined();
-  }, {8, 9});
+  });
 }
 
 }  // namespace seekr

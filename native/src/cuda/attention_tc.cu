@@ -16,6 +16,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <cfloat>
 #include <cstdint>
 #include <string>
 
@@ -681,6 +683,427 @@ __global__ void __launch_bounds__(DkvCfg<D>::NT, 1) dkv_tc_kernel(BwdArgs a) {
   }
 }
 
+// ---- attention distillation -------------------------------------------------------------------------------------
+// KL(teacher || student) on the selected (head i, query row r) pairs, the student rows recomputed from bf16 / f16 q and
+// k (cpu::attention_distill_forward_reference / backward_reference). Deterministic: no float atomics anywhere.
+// - Row kernel (forward and backward): one block of 4 warps per (b, i, 64 of the R rows); each warp gathers 16 rows
+//   q[b, rows[b, r], heads[i], :] as A fragments and streams the K tiles (64 keys, double-buffered) up to the last key
+//   any of its rows sees. Pass 1: the online max / sum, and the teacher mass on the visible keys. Forward, in the same
+//   pass: sum pt ln pt and sum pt s (double), so KL = sum pt ln pt - (sum pt s scale - mass lse) once the lse is
+//   known (log p = s scale - lse, never log(exp)); one double per row to scratch, then a fixed-order sum writes
+//   out[0] = factor * total. Backward, pass 2 re-streams K for p = exp2(s c2 - lse2): g = p * mass - pt on the
+//   visible keys (0 elsewhere) rounded to the operand type into a scratch [rows, Tkp] (Tkp: Tk rounded up to the key
+//   tile, every column written), and dq_sel += g K on the tensor cores into a float32 scratch [rows, D] (times c =
+//   gy * factor * scale: g stays in [-1, 1], so its f16 rounding does not underflow when the factor is small).
+// - dQ scatter: dq zeroed, then one thread per (b, d, first occurrence of a head) adds the dq_sel rows of that head's
+//   occurrences in order (rows in order) into dq[b, rows[b, r], heads[i], d], rounding to the gradient dtype per add.
+// - dK: one block of 4 warps per (b, kv head, 64 keys), each warp 16 keys; the g rows of the heads the kv head serves
+//   stream through shared memory with their gathered q rows, 64 rows at a time (double-buffered): dK += g^T Q, g^T's
+//   A fragments read with ldmatrix .trans from the row-major g tile. Every key of the tile written (0 where no row).
+struct DistArgs {
+  int64_t B, Tq, Tk, H, Hkv, n_heads, R, Tkp;
+  bool causal;
+  float scale, c2, factor;
+  const void *q, *k;
+  int in_dt;
+  bool vq, vk;
+  const float* mask;
+  const int32_t *heads, *rows;  // device: [n_heads], [B, R]
+  const float* teacher;         // [B, n_heads, R, Tk]
+  const float* gy;              // backward: the upstream gradient of the loss (1 float)
+  double* kl;                   // forward: one KL per row (b, i, r)
+  uint16_t* g;                  // backward: [B * n_heads * R, Tkp], operand type
+  float* dq_sel;                // backward: [B * n_heads * R, D]
+  void *dq, *dk;
+  int grad_dt;
+};
+
+template <int D> struct DistCfg {
+  static constexpr int NW = 4, NT = NW * 32, BR = NW * 16, BN = 64, LDS = D + 8, TILE = BN * LDS;
+  static constexpr size_t SMEM = 2 * TILE * 2 + 2 * BN * 4 + BR * 8;  // K double-buffered, key bias, rows' key ends
+  static_assert(BR * LDS <= 2 * TILE, "the Q staging tile fits in the K buffers");
+};
+template <int D> struct DistDkCfg {
+  static constexpr int NW = 4, NT = NW * 32, BN = NW * 16, BM = 64, LDG = BN + 8, LDS = D + 8;
+  static constexpr int GT = BM * LDG, QT = BM * LDS;  // one g tile [BM rows][BN keys], one Q tile [BM rows][D]
+  static constexpr size_t SMEM = 2 * (GT + QT) * 2;   // double-buffered
+};
+
+// load_rows for gathered rows: row r (of [row0, row0 + ROWS)) is row t = rows[row0 + r] of an operand whose row t
+// starts at element base + t * stride; rows >= nrows become zeros.
+template <class Op, int D, int ROWS, int NT>
+__device__ __forceinline__ void gather_rows(uint16_t* dst, const void* src, int dt, bool vec, int64_t base,
+                                            int64_t stride, const int32_t* rows, int64_t row0, int64_t nrows) {
+  constexpr int CPR = D / 8, LDS = D + 8, N = ROWS * CPR;
+  if (vec && dt == Op::kDType) {
+#pragma unroll
+    for (int c0 = 0; c0 < N; c0 += NT) {
+      const int c = c0 + (int)threadIdx.x;
+      if (N % NT != 0 && c >= N) break;
+      const int r = c / CPR, col = (c % CPR) * 8;
+      const bool ok = row0 + r < nrows;
+      const int64_t t = ok ? (int64_t)__ldg(rows + row0 + r) : 0;
+      const uint16_t* p = static_cast<const uint16_t*>(src) + (base + t * stride + col);  // not read when !ok
+      cp_async16(dst + r * LDS + col, ok ? static_cast<const void*>(p) : src, ok);
+    }
+  } else {
+#pragma unroll 1
+    for (int c = (int)threadIdx.x; c < N; c += NT) {
+      const int r = c / CPR, col = (c % CPR) * 8;
+      uint4 v;
+      v.x = v.y = v.z = v.w = 0u;
+      if (row0 + r < nrows) v = load8<Op>(src, dt, vec, base + (int64_t)__ldg(rows + row0 + r) * stride + col);
+      sts128(dst + r * LDS + col, v);
+    }
+  }
+}
+
+__device__ __forceinline__ double shfl_xor_d(double v, int m) { return __shfl_xor_sync(0xffffffffu, v, m); }
+
+// Keys a query row t sees: [0, end) (causal: t + Tk - Tq + 1, clamped to [0, Tk]).
+__device__ __forceinline__ int64_t key_end(const DistArgs& a, int64_t t) {
+  return a.causal ? imax(0, imin(a.Tk, t + a.Tk - a.Tq + 1)) : a.Tk;
+}
+
+template <class Op, int D, bool BWD>
+__global__ void __launch_bounds__(DistCfg<D>::NT) distill_rows_tc_kernel(DistArgs a) {
+  using C = DistCfg<D>;
+  constexpr int LDS = C::LDS, BN = C::BN, BR = C::BR, NT = C::NT;
+  uint16_t* const sm = reinterpret_cast<uint16_t*>(dyn_smem());
+  float* const bias0 = reinterpret_cast<float*>(sm + 2 * C::TILE);  // [2][BN]: 0 = key on, -inf = off
+  int64_t* const vis = reinterpret_cast<int64_t*>(bias0 + 2 * BN);   // [BR]: key end of each of the block's rows
+  const int tid = (int)threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tg = lane & 3;
+  const int64_t nch = (a.R + BR - 1) / BR;
+  const int64_t chunk = (int64_t)blockIdx.x % nch, bi = (int64_t)blockIdx.x / nch;  // bi = b * n_heads + i
+  const int64_t b = bi / a.n_heads, i = bi % a.n_heads;
+  const int64_t h = __ldg(a.heads + i), kh = h / (a.H / a.Hkv);
+  const int64_t r0 = chunk * BR;                 // the block's first row
+  const int32_t* const rows = a.rows + b * a.R;  // this batch entry's row list
+
+  gather_rows<Op, D, BR, NT>(sm, a.q, a.in_dt, a.vq, (b * a.Tq * a.H + h) * D, a.H * D, rows, r0, a.R);
+  cp_async_commit();
+  if (tid < BR) vis[tid] = r0 + tid < a.R ? key_end(a, __ldg(rows + r0 + tid)) : 0;
+  cp_async_wait<0>();
+  __syncthreads();
+  uint32_t qf[D / 16][4];
+  load_afrag<D, LDS>(qf, sm, warp * 16, lane);
+  int64_t kend = 0, wend = 0, wmin = a.Tk;  // block's and warp's last key + 1, the warp's smallest row end
+  for (int r = 0; r < BR; ++r) {
+    const int64_t v = vis[r];
+    kend = imax(kend, v);
+    if (r >> 4 == warp) wend = imax(wend, v), wmin = imin(wmin, v);
+  }
+  const int64_t lv[2] = {vis[warp * 16 + g], vis[warp * 16 + g + 8]};  // this lane's two rows
+  __syncthreads();  // the Q staging area becomes the K buffers
+  const int ntiles = (int)((kend + BN - 1) / BN);
+
+  // This lane's rows: r0 + 16 warp + g + 8 rh, rh = 0, 1 (accumulator elements 2 rh, 2 rh + 1).
+  int64_t row[2];
+  const float* pt[2];
+  bool row_ok[2];
+#pragma unroll
+  for (int rh = 0; rh < 2; ++rh) {
+    row[rh] = r0 + warp * 16 + g + 8 * rh;
+    row_ok[rh] = row[rh] < a.R;
+    pt[rh] = a.teacher + (bi * a.R + (row_ok[rh] ? row[rh] : 0)) * a.Tk;
+  }
+
+  const int64_t kv_base = (b * a.Tk * a.Hkv + kh) * D, kv_stride = a.Hkv * D;
+  auto load_k = [&](int it, int buf) {
+    const int64_t j0 = (int64_t)it * BN;
+    load_rows<Op, D, BN, NT>(sm + buf * C::TILE, a.k, a.in_dt, a.vk, kv_base, kv_stride, j0, a.Tk);
+    if (tid < BN) sts_f32(bias0 + buf * BN + tid, key_on(a.mask, b, a.Tk, j0 + tid) ? 0.f : -INFINITY);
+  };
+  // g rows of this lane (backward): two packed columns per n at row[rh], columns j0 + 8 n + 2 tg.
+  auto store_g = [&](int64_t j0, const float (&v)[BN / 8][4]) {
+#pragma unroll
+    for (int rh = 0; rh < 2; ++rh) {
+      if (!row_ok[rh]) continue;
+      uint16_t* dst = a.g + (bi * a.R + row[rh]) * a.Tkp + j0 + 2 * tg;
+#pragma unroll
+      for (int n = 0; n < BN / 8; ++n)
+        *reinterpret_cast<uint32_t*>(dst + n * 8) = pack2<Op>(v[n][2 * rh], v[n][2 * rh + 1]);
+    }
+  };
+
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, mass[2] = {0.f, 0.f}, lse2[2];
+  // Forward, per row: sum pt ln pt, sum pt x (x = s c2: log2 units) and the mass, over visible keys with pt > 0.
+  double kla[2] = {0.0, 0.0}, klb[2] = {0.0, 0.0}, klm[2] = {0.0, 0.0};
+  constexpr int NACC = BWD ? D / 8 : 1;  // dq_sel accumulators (backward only)
+  float acc[NACC][4];
+#pragma unroll
+  for (int n = 0; n < NACC; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+
+  // Forward: one pass, as KL = sum pt (ln pt - (x - lse2) ln 2) = sum pt ln pt - ln 2 (sum pt x - mass lse2) needs the
+  // lse only at the end. Backward: pass 2 needs p (the lse) for every key.
+  for (int pass = 0; pass < (BWD ? 2 : 1); ++pass) {
+    if (ntiles > 0) load_k(0, 0);
+    cp_async_commit();
+    for (int it = 0; it < ntiles; ++it) {
+      const int buf = it & 1;
+      cp_async_wait<0>();
+      __syncthreads();  // tile `it` visible; every warp is done with tile it - 1, whose buffer is refilled below
+      if (it + 1 < ntiles) load_k(it + 1, buf ^ 1);
+      cp_async_commit();
+      const int64_t j0 = (int64_t)it * BN;
+      float s[BN / 8][4];
+      if (j0 >= wend) {  // warp-uniform: no row of this warp sees the tile
+        if constexpr (BWD) {
+          if (pass == 1) {
+#pragma unroll
+            for (int n = 0; n < BN / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+            store_g(j0, s);
+          }
+        }
+        continue;
+      }
+      const uint16_t* ks = sm + buf * C::TILE;
+      const float* bias = bias0 + buf * BN;
+      mma_abt<Op, D, BN / 8, LDS>(s, qf, ks, lane);
+      const bool need_mask = a.mask != nullptr || j0 + BN > wmin;
+      if (pass == 0) {
+#pragma unroll
+        for (int rh = 0; rh < 2; ++rh) {
+          float mx = -INFINITY;
+#pragma unroll
+          for (int n = 0; n < BN / 8; ++n)
+#pragma unroll
+            for (int e = 2 * rh; e < 2 * rh + 2; ++e) {
+              const int c = n * 8 + 2 * tg + (e & 1);
+              const bool on = !need_mask || (lds_f32(bias + c) == 0.f && j0 + c < lv[rh]);
+              s[n][e] = on ? s[n][e] * a.c2 : -INFINITY;
+              if (on) {
+                const float t = __ldg(pt[rh] + j0 + c);
+                if constexpr (BWD) {
+                  mass[rh] += t;
+                } else if (t >= FLT_MIN) {
+                  // pt > 0 of the reference, less the subnormals: --use_fast_math flushes them to 0 in __logf (ln 0 =
+                  // -inf would make the row's sum -inf or NaN); their terms are below 1e-36 each.
+                  kla[rh] += (double)t * (double)__logf(t);
+                  klb[rh] += (double)t * (double)s[n][e];
+                  klm[rh] += (double)t;
+                }
+              }
+              mx = fmaxf(mx, s[n][e]);
+            }
+          mx = fmaxf(mx, shfl_xor(mx, 1));
+          mx = fmaxf(mx, shfl_xor(mx, 2));
+          const float mnew = fmaxf(m[rh], mx);
+          const float mu = mnew == -INFINITY ? 0.f : mnew;  // all keys so far off: p = 0, no NaN
+          float sum = 0.f;
+#pragma unroll
+          for (int n = 0; n < BN / 8; ++n) sum += exp2f(s[n][2 * rh] - mu) + exp2f(s[n][2 * rh + 1] - mu);
+          l[rh] = l[rh] * exp2f(m[rh] - mu) + sum;
+          m[rh] = mnew;
+        }
+        continue;
+      }
+      if constexpr (BWD) {  // pass 2: g = p * mass - pt on the visible keys
+#pragma unroll
+        for (int n = 0; n < BN / 8; ++n)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int rh = e >> 1, c = n * 8 + 2 * tg + (e & 1);
+            const bool on = !need_mask || (lds_f32(bias + c) == 0.f && j0 + c < lv[rh]);
+            const float t = on ? __ldg(pt[rh] + j0 + c) : 0.f;
+            s[n][e] = on ? exp2f(s[n][e] * a.c2 - lse2[rh]) * mass[rh] - t : 0.f;
+          }
+        store_g(j0, s);
+        mma_pv<Op, D, BN / 16, LDS>(acc, s, ks, lane);  // dq_sel += g K
+      }
+    }
+    if (pass == 0) {
+#pragma unroll
+      for (int rh = 0; rh < 2; ++rh) {
+        l[rh] += shfl_xor(l[rh], 1);
+        l[rh] += shfl_xor(l[rh], 2);
+        mass[rh] += shfl_xor(mass[rh], 1);
+        mass[rh] += shfl_xor(mass[rh], 2);
+        lse2[rh] = l[rh] > 0.f ? m[rh] + log2f(l[rh]) : INFINITY;  // +inf: no visible key, p = 0 everywhere
+      }
+    }
+    __syncthreads();  // every warp is done with the K buffers before the next pass refills them
+  }
+
+  if constexpr (!BWD) {
+#pragma unroll
+    for (int rh = 0; rh < 2; ++rh) {
+      for (int o = 1; o <= 2; o <<= 1) {
+        kla[rh] += shfl_xor_d(kla[rh], o);
+        klb[rh] += shfl_xor_d(klb[rh], o);
+        klm[rh] += shfl_xor_d(klm[rh], o);
+      }
+      // No visible key (lse2 = +inf): nothing accumulated, no term.
+      const double kl = l[rh] > 0.f ? kla[rh] - (double)kLn2 * (klb[rh] - klm[rh] * (double)lse2[rh]) : 0.0;
+      if (tg == 0 && row_ok[rh]) a.kl[bi * a.R + row[rh]] = kl;
+    }
+  } else {
+    // Columns past the block's last visible key: g = 0.
+    const int64_t z0 = (int64_t)ntiles * BN, zc = (a.Tkp - z0) / 8;
+    for (int64_t c = tid; c < BR * zc; c += NT) {
+      const int64_t rr = r0 + c / zc;
+      if (rr < a.R) *reinterpret_cast<uint4*>(a.g + (bi * a.R + rr) * a.Tkp + z0 + (c % zc) * 8) = make_uint4(0u, 0u, 0u, 0u);
+    }
+    const float cs = __ldg(a.gy) * a.factor * a.scale;
+#pragma unroll
+    for (int rh = 0; rh < 2; ++rh) {
+      if (!row_ok[rh]) continue;
+      float* dst = a.dq_sel + (bi * a.R + row[rh]) * D + 2 * tg;
+#pragma unroll
+      for (int n = 0; n < NACC; ++n) {
+        dst[n * 8] = acc[n][2 * rh] * cs;
+        dst[n * 8 + 1] = acc[n][2 * rh + 1] * cs;
+      }
+    }
+  }
+}
+
+// dq[b, rows[b, r], heads[i], d] += dq_sel[(b, i, r), d] in a fixed order: one thread per (b, i, d) whose head heads[i]
+// has no earlier occurrence walks every occurrence i2 >= i of that head, rows in order, so duplicates of a head or a
+// row add up sequentially (each add rounded to the gradient dtype, as one read-modify-write after another would).
+// Eight rows at a time: their dq values are loaded together, a duplicate within the eight takes the earlier one's sum.
+__device__ __forceinline__ float ld_f(const void* p, int64_t i, int dt) {  // plain load: dq is written here too
+  if (dt == (int)DType::F32) return static_cast<const float*>(p)[i];
+  const unsigned short u = static_cast<const unsigned short*>(p)[i];
+  return dt == (int)DType::BF16 ? __bfloat162float(__ushort_as_bfloat16(u)) : __half2float(__ushort_as_half(u));
+}
+__device__ __forceinline__ float round_to(float v, int dt) {
+  if (dt == (int)DType::BF16) return __bfloat162float(to_bf16(v));
+  if (dt == (int)DType::F16) return __half2float(to_f16(v));
+  return v;
+}
+__global__ void __launch_bounds__(256) distill_dq_scatter_kernel(DistArgs a, int64_t D) {
+  constexpr int U = 8;
+  const int64_t x = (int64_t)blockIdx.x * 256 + threadIdx.x;
+  if (x >= a.B * a.n_heads * D) return;
+  const int64_t d = x % D, i = (x / D) % a.n_heads, b = x / (D * a.n_heads);
+  const int32_t h = __ldg(a.heads + i);
+  for (int64_t j = 0; j < i; ++j)
+    if (__ldg(a.heads + j) == h) return;  // that occurrence's thread adds this one's rows
+  const int32_t* rw = a.rows + b * a.R;
+  const int64_t base = (b * a.Tq * a.H + h) * D + d, stride = a.H * D;
+  for (int64_t i2 = i; i2 < a.n_heads; ++i2) {
+    if (__ldg(a.heads + i2) != h) continue;
+    const float* sel = a.dq_sel + (b * a.n_heads + i2) * a.R * D + d;
+    for (int64_t r0 = 0; r0 < a.R; r0 += U) {
+      int64_t t[U];
+      float cur[U], add[U];
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const bool ok = r0 + u < a.R;
+        t[u] = ok ? (int64_t)__ldg(rw + r0 + u) : -1;
+        cur[u] = ok ? ld_f(a.dq, base + t[u] * stride, a.grad_dt) : 0.f;
+        add[u] = ok ? __ldg(sel + (r0 + u) * D) : 0.f;
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        float v = cur[u];
+#pragma unroll
+        for (int w = 0; w < u; ++w)
+          if (t[w] == t[u]) v = cur[w];  // already the sum through row w (the latest such w wins)
+        cur[u] = round_to(v + add[u], a.grad_dt);
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u)
+        if (t[u] >= 0) stg_f(a.dq, base + t[u] * stride, cur[u], a.grad_dt);
+    }
+  }
+}
+
+template <class Op, int D>
+__global__ void __launch_bounds__(DistDkCfg<D>::NT) distill_dk_tc_kernel(DistArgs a) {
+  using C = DistDkCfg<D>;
+  constexpr int LDS = C::LDS, LDG = C::LDG, BN = C::BN, BM = C::BM, NT = C::NT;
+  uint16_t* const sm = reinterpret_cast<uint16_t*>(dyn_smem());
+  const int tid = (int)threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tg = lane & 3;
+  const int64_t nkt = (a.Tk + BN - 1) / BN;
+  const int64_t kt = (int64_t)blockIdx.x % nkt, bk = (int64_t)blockIdx.x / nkt;
+  const int64_t b = bk / a.Hkv, kh = bk % a.Hkv, group = a.H / a.Hkv;
+  const int64_t j0 = kt * BN, nch = (a.R + BM - 1) / BM;
+
+  auto next_head = [&](int64_t i) {  // the first distilled head >= i that uses kv head kh (n_heads: none)
+    while (i < a.n_heads && __ldg(a.heads + i) / group != kh) ++i;
+    return i;
+  };
+  // Rows [c BM, c BM + BM) of head occurrence i: their g columns [j0, j0 + BN) and their q rows (zeros past R).
+  auto stage = [&](int64_t i, int64_t c, int buf) {
+    uint16_t* gs = sm + buf * (C::GT + C::QT);
+    const int64_t first = (b * a.n_heads + i) * a.R + c * BM;
+#pragma unroll
+    for (int e0 = 0; e0 < BM * BN / 8; e0 += NT) {
+      const int e = e0 + tid, r = e / (BN / 8), col = (e % (BN / 8)) * 8;
+      const bool ok = c * BM + r < a.R;
+      const uint16_t* p = a.g + (first + r) * a.Tkp + j0 + col;  // Tkp: whole key tiles, 16-byte aligned rows
+      cp_async16(gs + r * LDG + col, ok ? static_cast<const void*>(p) : a.g, ok);
+    }
+    const int64_t h = __ldg(a.heads + i);
+    gather_rows<Op, D, BM, NT>(gs + C::GT, a.q, a.in_dt, a.vq, (b * a.Tq * a.H + h) * D, a.H * D, a.rows + b * a.R,
+                               c * BM, a.R);
+  };
+
+  float acc[D / 8][4];
+#pragma unroll
+  for (int n = 0; n < D / 8; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+  int64_t ci = nch > 0 ? next_head(0) : a.n_heads, cc = 0;
+  if (ci < a.n_heads) stage(ci, 0, 0);
+  cp_async_commit();
+  const int64_t wk0 = j0 + warp * 16;  // this warp's first key
+  for (int buf = 0; ci < a.n_heads; buf ^= 1) {
+    cp_async_wait<0>();
+    __syncthreads();  // chunk in `buf` visible; every warp is done with the other buffer, refilled below
+    int64_t ni = ci, nc = cc + 1;
+    if (nc == nch) nc = 0, ni = next_head(ci + 1);
+    if (ni < a.n_heads) stage(ni, nc, buf ^ 1);
+    cp_async_commit();
+    ci = ni;
+    cc = nc;
+    if (wk0 >= a.Tk) continue;  // warp-uniform: no key of this warp
+    const uint16_t* gs = sm + buf * (C::GT + C::QT);
+    const uint16_t* qs = gs + C::GT;
+#pragma unroll
+    for (int kk = 0; kk < BM / 16; ++kk) {
+      // A = g^T (16 keys x 16 rows): the g tile holds rows x keys, so its 8 x 8 blocks load transposed, in the order
+      // (keys 0-7, rows 0-7), (keys 8-15, rows 0-7), (keys 0-7, rows 8-15), (keys 8-15, rows 8-15).
+      uint32_t af[4];
+      ldsm_x4_t(af, gs + (kk * 16 + (lane >> 4) * 8 + (lane & 7)) * LDG + warp * 16 + ((lane >> 3) & 1) * 8);
+#pragma unroll
+      for (int dp = 0; dp < D / 16; ++dp) {
+        uint32_t r[4];
+        ldsm_x4_t(r, qs + (kk * 16 + (lane & 15)) * LDS + dp * 16 + (lane >> 4) * 8);
+        mma16816<Op>(acc[2 * dp], af, r[0], r[1]);
+        mma16816<Op>(acc[2 * dp + 1], af, r[2], r[3]);
+      }
+    }
+  }
+
+  const float cs = __ldg(a.gy) * a.factor * a.scale;
+#pragma unroll
+  for (int rh = 0; rh < 2; ++rh) {
+    const int64_t key = wk0 + g + 8 * rh;
+    if (key >= a.Tk) continue;
+    const int64_t base = ((b * a.Tk + key) * a.Hkv + kh) * D + 2 * tg;
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) {
+      stg_f(a.dk, base + n * 8, acc[n][2 * rh] * cs, a.grad_dt);
+      stg_f(a.dk, base + n * 8 + 1, acc[n][2 * rh + 1] * cs, a.grad_dt);
+    }
+  }
+}
+
+// out[0] = factor * the sum of the n row terms: per thread in index order, then a fixed tree over the block.
+__global__ void __launch_bounds__(256) distill_sum_tc_kernel(const double* kl, int64_t n, double factor, float* out) {
+  __shared__ double part[256];
+  double acc = 0.0;
+  for (int64_t i = threadIdx.x; i < n; i += 256) acc += kl[i];
+  part[threadIdx.x] = acc;
+  __syncthreads();
+  for (int w = 128; w > 0; w >>= 1) {
+    if ((int)threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[0] = (float)(part[0] * factor);
+}
+
 // ---- host -------------------------------------------------------------------------------------------------------
 std::string shape_str(const AttnShape& s) {
   return "B=" + std::to_string(s.B) + " Tq=" + std::to_string(s.Tq) + " Tk=" + std::to_string(s.Tk) +
@@ -770,6 +1193,75 @@ void dispatch_bwd(const BwdArgs& a, const AttnShape& s) {
   }
 }
 
+DistArgs distill_args(const AttnShape& s, DType in_dtype, const void* q, const void* k, const float* key_mask,
+                      const int32_t* heads, int64_t n_heads, const int32_t* rows, int64_t n_rows, const float* teacher) {
+  DistArgs a{};
+  a.B = s.B; a.Tq = s.Tq; a.Tk = s.Tk; a.H = s.H; a.Hkv = s.Hkv;
+  a.n_heads = n_heads; a.R = n_rows;
+  a.Tkp = (s.Tk + 63) / 64 * 64;
+  a.causal = s.causal;
+  a.scale = s.scale;
+  a.c2 = s.scale * kLog2e;
+  a.q = q; a.k = k;
+  a.in_dt = (int)in_dtype;
+  a.vq = aligned16(q); a.vk = aligned16(k);
+  a.mask = key_mask;
+  a.heads = heads; a.rows = rows;
+  a.teacher = teacher;
+  return a;
+}
+void check_distill(const char* op, int device, const AttnShape& s, DType in_dtype) {
+  check_common(op, device, s, in_dtype);
+  if (!is_half(in_dtype))
+    throw Error(std::string(op) + ": the tensor-core distillation takes bfloat16 or float16 q and k, not " +
+                dtype_name(in_dtype) + " (" + shape_str(s) + ")");
+}
+
+template <class Op, int D>
+void launch_distill_fwd(const DistArgs& a, const AttnShape& s) {
+  using C = DistCfg<D>;
+  const std::string where = "attentionDistill (tensor cores, rows, " + shape_str(s) + ")";
+  const int64_t blocks = a.B * a.n_heads * ((a.R + C::BR - 1) / C::BR);
+  set_smem(distill_rows_tc_kernel<Op, D, false>, C::SMEM, where.c_str());
+  distill_rows_tc_kernel<Op, D, false><<<grid_1d("attentionDistill", blocks, s), C::NT, C::SMEM, SEEKR_STREAM>>>(a);
+  check_launch(where.c_str());
+}
+template <class Op, int D>
+void launch_distill_bwd(const DistArgs& a, const AttnShape& s) {
+  const char* op = "attentionDistillBackward";
+  const std::string shape = shape_str(s);
+  {
+    using C = DistCfg<D>;
+    const std::string where = "attentionDistillBackward (tensor cores, rows, " + shape + ")";
+    const int64_t blocks = a.B * a.n_heads * ((a.R + C::BR - 1) / C::BR);
+    set_smem(distill_rows_tc_kernel<Op, D, true>, C::SMEM, where.c_str());
+    distill_rows_tc_kernel<Op, D, true><<<grid_1d(op, blocks, s), C::NT, C::SMEM, SEEKR_STREAM>>>(a);
+    check_launch(where.c_str());
+  }
+  {
+    const int64_t threads = a.B * a.n_heads * D;
+    distill_dq_scatter_kernel<<<grid_1d(op, (threads + 255) / 256, s), 256, 0, SEEKR_STREAM>>>(a, (int64_t)D);
+    check_launch(("attentionDistillBackward (tensor cores, dQ scatter, " + shape + ")").c_str());
+  }
+  {
+    using C = DistDkCfg<D>;
+    const std::string where = "attentionDistillBackward (tensor cores, dK, " + shape + ")";
+    const int64_t blocks = a.B * a.Hkv * ((a.Tk + C::BN - 1) / C::BN);
+    set_smem(distill_dk_tc_kernel<Op, D>, C::SMEM, where.c_str());
+    distill_dk_tc_kernel<Op, D><<<grid_1d(op, blocks, s), C::NT, C::SMEM, SEEKR_STREAM>>>(a);
+    check_launch(where.c_str());
+  }
+}
+template <class Op>
+void dispatch_distill(const DistArgs& a, const AttnShape& s, bool bwd) {
+  switch (s.D) {
+    case 16: bwd ? launch_distill_bwd<Op, 16>(a, s) : launch_distill_fwd<Op, 16>(a, s); break;
+    case 32: bwd ? launch_distill_bwd<Op, 32>(a, s) : launch_distill_fwd<Op, 32>(a, s); break;
+    case 64: bwd ? launch_distill_bwd<Op, 64>(a, s) : launch_distill_fwd<Op, 64>(a, s); break;
+    default: bwd ? launch_distill_bwd<Op, 128>(a, s) : launch_distill_fwd<Op, 128>(a, s); break;
+  }
+}
+
 }  // namespace
 
 bool attention_tc_supported(const AttnShape& s) {
@@ -829,6 +1321,72 @@ void attention_backward_tc(int device, const AttnShape& s, DType in_dtype, const
   a.mask = key_mask;
   if (in_dtype == DType::F16) dispatch_bwd<OpF16>(a, s);
   else dispatch_bwd<OpBF16>(a, s);
+}
+
+void attention_distill_forward_tc(int device, const AttnShape& s, DType in_dtype, const void* q, const void* k,
+                                  const float* key_mask, const int32_t* heads, int64_t n_heads, const int32_t* rows,
+                                  int64_t n_rows, const float* teacher, double factor, float* out) {
+  const char* op = "attentionDistill";
+  use_device(device);
+  check_distill(op, device, s, in_dtype);
+  const int64_t n = s.B * n_heads * n_rows;
+  if (n == 0 || s.Tk == 0) {  // no row sees a key: the loss is 0
+    check_call(cudaMemsetAsync(out, 0, sizeof(float), SEEKR_STREAM), op, "zero the loss");
+    return;
+  }
+  // Scratch from the caching allocator: freed after the launches, reused in stream order.
+  Scratch kl(device, (size_t)n * sizeof(double));
+  DistArgs a = distill_args(s, in_dtype, q, k, key_mask, heads, n_heads, rows, n_rows, teacher);
+  a.kl = kl.as<double>();
+  if (in_dtype == DType::F16) dispatch_distill<OpF16>(a, s, false);
+  else dispatch_distill<OpBF16>(a, s, false);
+  distill_sum_tc_kernel<<<1, 256, 0, SEEKR_STREAM>>>(a.kl, n, factor, out);
+  check_launch(("attentionDistill (tensor cores, sum, " + shape_str(s) + ")").c_str());
+}
+
+void attention_distill_backward_tc(int device, const AttnShape& s, DType in_dtype, const void* q, const void* k,
+                                   const float* key_mask, const int32_t* heads, int64_t n_heads, const int32_t* rows,
+                                   int64_t n_rows, const float* teacher, const float* gy, float factor,
+                                   DType grad_dtype, void* dq, void* dk, size_t scratch_bytes) {
+  const char* op = "attentionDistillBackward";
+  use_device(device);
+  check_distill(op, device, s, in_dtype);
+  check_float_dtype(op, "the gradients", grad_dtype, s);
+  const size_t es = dtype_size(grad_dtype);
+  // dq: only the distilled rows get a contribution (the scatter adds into zeros); dk: every key is written below.
+  check_call(cudaMemsetAsync(dq, 0, (size_t)(s.B * s.Tq * s.H * s.D) * es, SEEKR_STREAM), op, "zero dq");
+  const int64_t n = s.B * n_heads * n_rows;
+  if (n == 0 || s.Tk == 0) {
+    check_call(cudaMemsetAsync(dk, 0, (size_t)(s.B * s.Tk * s.Hkv * s.D) * es, SEEKR_STREAM), op, "zero dk");
+    return;
+  }
+  DistArgs a = distill_args(s, in_dtype, q, k, key_mask, heads, n_heads, rows, n_rows, teacher);
+  // Scratch per batch entry: its g rows (operand type, Tkp columns) and dq_sel rows (float32). Every kernel works per
+  // batch entry, so the entries go in groups whose scratch fits scratch_bytes (one entry at least).
+  const int64_t per_b = n_heads * n_rows * (a.Tkp * 2 + s.D * (int64_t)sizeof(float));
+  const int64_t nb = std::max<int64_t>(1, std::min<int64_t>(s.B, (int64_t)(scratch_bytes / (size_t)per_b)));
+  Scratch g(device, (size_t)(nb * n_heads * n_rows * a.Tkp) * 2);
+  Scratch sel(device, (size_t)(nb * n_heads * n_rows * s.D) * sizeof(float));
+  a.gy = gy;
+  a.factor = factor;
+  a.g = g.as<uint16_t>();
+  a.dq_sel = sel.as<float>();
+  a.grad_dt = (int)grad_dtype;
+  for (int64_t b0 = 0; b0 < s.B; b0 += nb) {
+    DistArgs c = a;
+    c.B = std::min<int64_t>(nb, s.B - b0);
+    c.q = static_cast<const uint16_t*>(q) + b0 * s.Tq * s.H * s.D;
+    c.k = static_cast<const uint16_t*>(k) + b0 * s.Tk * s.Hkv * s.D;
+    c.vq = aligned16(c.q);
+    c.vk = aligned16(c.k);
+    c.mask = key_mask ? key_mask + b0 * s.Tk : nullptr;
+    c.rows = rows + b0 * n_rows;
+    c.teacher = teacher + b0 * n_heads * n_rows * s.Tk;
+    c.dq = static_cast<char*>(dq) + (size_t)(b0 * s.Tq * s.H * s.D) * es;
+    c.dk = static_cast<char*>(dk) + (size_t)(b0 * s.Tk * s.Hkv * s.D) * es;
+    if (in_dtype == DType::F16) dispatch_distill<OpF16>(c, s, true);
+    else dispatch_distill<OpBF16>(c, s, true);
+  }
 }
 
 }  // namespace cuda

@@ -23,5 +23,20 @@ void attention_backward_tc(int device, const cpu::AttnShape& s, DType in_dtype, 
                            const void* v, const void* out, DType out_dtype, const float* lse, const void* dout,
                            DType dout_dtype, DType grad_dtype, void* dq, void* dk, void* dv, const float* key_mask);
 
+// Attention distillation (cpu::attention_distill_forward / backward) for bf16 / f16 q [B, Tq, H, D] and k
+// [B, Tk, Hkv, D] of in_dtype; heads (int32 [n_heads]), rows (int32 [B, n_rows]), teacher (f32 [B, n_heads, n_rows,
+// Tk]) and key_mask (f32 [B, Tk] or null) on the device. Forward: out[0] = factor * (sum of the KL terms), on the
+// device (no read-back). Backward: dq / dk (grad_dtype: F32, BF16 or F16) overwritten with gy[0] * factor * the
+// gradient of that sum (gy: one device float). Deterministic (no atomics). The backward's scratch (B * n_heads * n_rows
+// rows of Tk rounded up to 64 operand-type values and D floats) is taken for groups of batch entries that fit in
+// scratch_bytes (at least one entry at a time).
+void attention_distill_forward_tc(int device, const cpu::AttnShape& s, DType in_dtype, const void* q, const void* k,
+                                  const float* key_mask, const int32_t* heads, int64_t n_heads, const int32_t* rows,
+                                  int64_t n_rows, const float* teacher, double factor, float* out);
+void attention_distill_backward_tc(int device, const cpu::AttnShape& s, DType in_dtype, const void* q, const void* k,
+                                   const float* key_mask, const int32_t* heads, int64_t n_heads, const int32_t* rows,
+                                   int64_t n_rows, const float* teacher, const float* gy, float factor,
+                                   DType grad_dtype, void* dq, void* dk, size_t scratch_bytes = size_t(256) << 20);
+
 }  // namespace cuda
 }  // namespace seekr

@@ -71,6 +71,15 @@ void attention_backward_tc(int, const cpu::AttnShape&, DType, const void*, const
                            const float*, const void*, DType, DType, void*, void*, void*, const float*) {
   throw not_built();
 }
+void attention_distill_forward_tc(int, const cpu::AttnShape&, DType, const void*, const void*, const float*,
+                                  const int32_t*, int64_t, const int32_t*, int64_t, const float*, double, float*) {
+  throw not_built();
+}
+void attention_distill_backward_tc(int, const cpu::AttnShape&, DType, const void*, const void*, const float*,
+                                   const int32_t*, int64_t, const int32_t*, int64_t, const float*, const float*, float,
+                                   DType, void*, void*, size_t) {
+  throw not_built();
+}
 
 }  // namespace cuda
 }  // namespace seekr

@@ -113,6 +113,86 @@ for (const c of cases.filter((c) => [16, 32, 64, 128].includes(c.D))) {
   });
 }
 
+// Distillation on the tensor-core kernels: bf16 / f16 q and k (cast on their device from the same float32 data, so
+// both sides hold the same values), the loss into a device float (the path the tensor package takes), gradients in the
+// operand dtype; against the CPU reference (variant 1) on the same half buffers, which the binding widens exactly.
+// Heads with a duplicate, R = 21 rows per batch entry (not a multiple of 16; duplicates likely). The loss: the float32
+// test's 1e-4 (the scores are exact products of the rounded inputs, summed in float32). The gradients: the scaled
+// dS rows are rounded to the operand type before both products, and dq / dk to their dtype: within 1e-2 of the
+// largest gradient (dev/emulate/attention_main.cpp states the bound). Run twice on the GPU: bit-identical.
+const BF16 = 2, F16 = 3;
+function halfBuf(dev, data, dtype) {
+  const f = buf(dev, data);
+  const h = native.alloc(dev, 0, dtype, data.length);
+  if (data.length) native.cast(h, f);
+  native.dispose(f);
+  return h;
+}
+function asF32(dev, h, n) {
+  const f = native.alloc(dev, 0, 0, n);
+  if (n) native.cast(f, h);
+  const out = native.download(f);
+  native.dispose(f);
+  return out;
+}
+// max |a - b| / max |b| (1 when b is all zeros) within tol.
+function closeScaled(a, b, tol, what) {
+  let m = 0;
+  for (const y of b) m = Math.max(m, Math.abs(y));
+  if (!(m > 0)) m = 1;
+  let worst = 0, at = -1;
+  for (let i = 0; i < a.length; i++) {
+    const e = Math.abs(a[i] - b[i]) / m;
+    if (!(e <= worst)) { worst = Number.isNaN(e) ? Infinity : e; at = i; }
+  }
+  assert.ok(worst <= tol, `${what}: max error ${worst} of the largest |value| ${m} at ${at} (${a[at]} vs ${b[at]})`);
+}
+for (const c of cases.filter((c) => [16, 32, 64, 128].includes(c.D))) {
+  for (const [name, dtype] of [["bfloat16", BF16], ["float16", F16]]) {
+    test(`CUDA tensor-core distillation (${name} q, k) matches the CPU reference within ${name} tolerance: ${JSON.stringify(c)}`, { skip: !gpu }, () => {
+      const { B, Tq, Tk, H, Hkv, D, causal } = c;
+      const r = rng(c.seed + 2000);
+      const scale = 1 / Math.sqrt(D);
+      const q = randn(r, B * Tq * H * D), k = randn(r, B * Tk * Hkv * D);
+      const mask = c.masked ? Float32Array.from({ length: B * Tk }, () => (r() < 0.2 ? 0 : 1)) : null;
+      const R = 21;
+      const heads = Int32Array.from([(H - 1) % H, 0, (H - 1) % H]);
+      const rows = Int32Array.from({ length: B * R }, () => Math.floor(r() * Tq));
+      const teacher = new Float32Array(B * heads.length * R * Tk).map(() => (r() < 0.2 ? 0 : r()));
+      for (let row = 0; row < B * heads.length * R; row++) {
+        let s = 0;
+        for (let j = 0; j < Tk; j++) s += teacher[row * Tk + j];
+        for (let j = 0; j < Tk; j++) if (s > 0) teacher[row * Tk + j] /= s;
+      }
+      // A subnormal teacher probability (a float32 softmax's underflow): fast math must not turn its log into -inf.
+      teacher[Math.min(teacher.length - 1, 5)] = 1e-40;
+      const res = {};
+      for (const dev of [0, 1]) {
+        const hq = halfBuf(dev, q, dtype), hk = halfBuf(dev, k, dtype), hm = mask ? buf(dev, mask) : null;
+        const th = buf(dev, heads), tr = buf(dev, rows), ht = buf(dev, teacher), gy = buf(dev, new Float32Array([1.5]));
+        const variant = dev === 0 ? 1 : 0;
+        const runs = [];
+        for (let rep = 0; rep < (dev === 1 ? 2 : 1); rep++) {
+          const loss = zeros(dev, 1);
+          native.attentionDistill(hq, hk, hm, th, tr, ht, B, Tq, Tk, H, Hkv, D, causal, scale, variant, loss, 0.5);
+          const dq = native.alloc(dev, 0, dtype, q.length), dk = native.alloc(dev, 0, dtype, k.length);
+          native.attentionDistillBackward(hq, hk, hm, th, tr, ht, gy, 0.25, dq, dk, B, Tq, Tk, H, Hkv, D, causal, scale, variant);
+          runs.push({ loss: native.download(loss), dq: asF32(dev, dq, q.length), dk: asF32(dev, dk, k.length) });
+          for (const h of [loss, dq, dk]) native.dispose(h);
+        }
+        res[dev] = runs;
+        for (const h of [hq, hk, hm, th, tr, ht, gy]) if (h) native.dispose(h);
+      }
+      const [ref, cu] = [res[0][0], res[1][0]];
+      close(cu.loss, ref.loss, 1e-4, `distill loss (${name})`);
+      closeScaled(cu.dq, ref.dq, 1e-2, `distill dq (${name})`);
+      closeScaled(cu.dk, ref.dk, 1e-2, `distill dk (${name})`);
+      for (const key of ["loss", "dq", "dk"])
+        assert.deepEqual(new Uint32Array(res[1][1][key].buffer), new Uint32Array(cu[key].buffer), `distill ${key} (${name}): two runs differ`);
+    });
+  }
+}
+
 test("CUDA attention errors are JS Errors naming the op", { skip: !gpu }, () => {
   const q = native.alloc(1, 0, 0, 4);
   assert.throws(() => native.attention(q, q, q, q, q, 1, 1, 1, 1, 1, 4, true, 1, null, null, null, null, 0), /seekr\.attention: 'lse' has 4 elements, expected 1/);

@@ -1,7 +1,7 @@
 // Fused attention in float32 once per device: causal and not, multi-head and grouped-query, a key mask (float32 and
 // int32), a KV-cache offset (Tq < Tk), fully masked rows; attentionTapped's probability taps and (dL/dP)^2
 // sensitivities; attentionDistill's KL loss and its gradients into q and k. References: float64 loops (helper.mjs
-// attentionRef, the distillation KL below) and central differences of them for the gradients.
+// attentionRef and distillRef, the distillation KL) and central differences of them for the gradients.
 //
 // Tolerances (float32): output rtol 1e-5 with atol 1e-6 * max|v| (a convex combination of v rows); d q, d k, d v
 // rtol 1e-5 with atol 2e-6 * sqrt(max(Tq * group, Tk)) * std(q) * std(k) (sums over the keys and the GQA group; d q
@@ -12,7 +12,7 @@
 // cancels: the error is relative to the probabilities, not to the small differences).
 import {
   S, assert, deviceTest, leakCheck, rng, dev, vals, assertShape, assertClose, assertEqualArrays, checkOp, engineGrads,
-  attentionRef, maxAbs,
+  attentionRef, distillRef, maxAbs,
 } from "./helper.mjs";
 
 function attnCase(device, label, { B, Tq, Tk = Tq, H, Hkv, D, causal = true, scale, mask, maskInt = false, seed = 1, std = 1 }) {
@@ -142,30 +142,6 @@ deviceTest("attentionTapped: probability taps (repeated heads and rows) and sens
 });
 
 // ---- attentionDistill -----------------------------------------------------------------------------------------------
-
-/**
- * sum over (b, selected head, row) of KL(teacher || student) on the keys the student sees (teacher mass elsewhere is
- * ignored; teacher zeros contribute nothing), divided by the reduction's denominator.
- */
-function distillRef(Q, K, dims, { heads, rows, R, teacher, causal = true, mask, scale, reduction = "mean" }) {
-  const { B, Tq, Tk, H, Hkv, D } = dims;
-  const { P } = attentionRef(Q, K, new Float64Array(B * Tk * Hkv * D), dims, { causal, mask, scale });
-  let total = 0;
-  for (let b = 0; b < B; b++)
-    heads.forEach((h, hi) => {
-      for (let rr = 0; rr < R; rr++) {
-        const t = rows[b * R + rr];
-        for (let j = 0; j < Tk; j++) {
-          const pt = teacher[((b * heads.length + hi) * R + rr) * Tk + j];
-          const ps = P[((b * H + h) * Tq + t) * Tk + j];
-          const visible = !(causal && j > t + (Tk - Tq)) && !(mask && mask[b * Tk + j] === 0);
-          if (pt > 0 && visible) total += pt * (Math.log(pt) - Math.log(ps));
-        }
-      }
-    });
-  const denom = reduction === "mean" ? B * heads.length * R : reduction === "batchmean" ? B : 1;
-  return total / denom;
-}
 
 deviceTest("attentionDistill: KL(teacher || student) on selected heads and rows, gradients into q and k", (device) => {
   const dims = { B: 2, Tq: 6, Tk: 6, H: 4, Hkv: 2, D: 8 };

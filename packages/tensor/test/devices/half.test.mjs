@@ -1,5 +1,5 @@
 // bfloat16 and float16 on a representative subset, once per device and dtype: binary ops with broadcasting, unary ops,
-// sum, softmax / logSoftmax, matmul, rmsNorm, rope, attention, crossEntropy; and cast between all four dtypes. Inputs
+// sum, softmax / logSoftmax, matmul, rmsNorm, rope, attention, attentionDistill, crossEntropy; and cast between all four dtypes. Inputs
 // (and the upstream weight w of the gradient check) are representable in the dtype; the float64 reference of the
 // output / gradient is rounded once to the dtype (float64 -> float32 -> half with the package's f32ToBf16Bits /
 // f32ToF16Bits) and the engine's value must lie within `ulps` units in the last place of the dtype of it, judged at
@@ -12,6 +12,7 @@
 // operand's product before its sum) get two ulps and a floor at the tensor's scale. Stated per case below.
 import {
   S, assert, deviceTest, leakCheck, rng, dev, vals, roundAll, assertShape, assertEqualArrays, checkOp, size, bcastShape, binaryRef, reduceRef, softmaxRef, matmulRef, crossEntropyRef, rmsNormRef, ropeRef, attentionRef,
+  distillRef,
   sigm, geluRef,
 } from "./helper.mjs";
 
@@ -196,6 +197,38 @@ for (const dt of HALVES) {
       // backward reuses the rounded output (di = w . out, as flash attention does with its half O): the error of
       // d q, d k is relative to their scale, so they are judged at max|ref| (two ulps of the tensor's scale).
       fwd: { ulps: 2, floorRel: 1 / 16 }, bwd: [{ ulps: 2, floorRel: 1 }, { ulps: 2, floorRel: 1 }, { ulps: 2, floorRel: 1 / 16 }],
+    });
+  });
+
+  deviceTest(`${dt}: attentionDistill (head dim 16: the tensor-core kernels on CUDA; GQA, key mask, offset, duplicates)`, (device) => {
+    const dims = { B: 2, Tq: 6, Tk: 7, H: 4, Hkv: 2, D: 16 };
+    const { B, Tq, Tk, H, Hkv, D } = dims;
+    const r = rng(1150);
+    const Q = half(dt, r.normal(B * Tq * H * D));
+    const K = half(dt, r.normal(B * Tk * Hkv * D));
+    const heads = [3, 0, 3];
+    const rows = [5, 2, 5, 0, 3, 1];
+    const R = 3;
+    const teacher = new Float32Array(B * heads.length * R * Tk);
+    for (let i = 0; i < teacher.length / Tk; i++) {
+      const e = Array.from(r.normal(Tk, 1.5), Math.exp);
+      const z = e.reduce((a, b) => a + b, 0);
+      e.forEach((x, j) => (teacher[i * Tk + j] = x / z));
+    }
+    teacher[2] = 0;
+    const mask = [1, 1, 1, 1, 0, 1, 1, /* b1 */ 0, 1, 1, 1, 1, 1, 1];
+    const teacherT = dev(device, teacher, [B, heads.length, R, Tk]);
+    const rowsT = dev(device, Int32Array.from(rows), [B, R]);
+    const maskT = dev(device, Float32Array.from(mask), [B, Tk]);
+    checkOp({
+      device, label: `${dt} attentionDistill`,
+      inputs: [{ data: Q, shape: [B, Tq, H, D], dtype: dt }, { data: K, shape: [B, Tk, Hkv, D], dtype: dt }],
+      fn: (q, k) => S.attentionDistill(q, k, { heads, rows: rowsT, teacher: teacherT, keyMask: maskT }),
+      ref: ([q, k]) => [distillRef(q, k, dims, { heads, rows, R, teacher, mask })],
+      // The loss is float32 from exact products of the half inputs: attention.test.mjs's float32 bound. The
+      // gradients: the tensor-core kernels round (p * mass - pt) to the operand dtype before both products, an
+      // error relative to the tensor's scale: two ulps of max|ref|.
+      outShape: [], grads: [0, 1], outDtype: "float32", fwd: { rtol: 1e-5, atol: 1e-6 }, bwd: { ulps: 2, floorRel: 1 },
     });
   });
 

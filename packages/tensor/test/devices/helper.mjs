@@ -386,6 +386,30 @@ export function attentionRef(Q, K, V, { B, Tq, Tk, H, Hkv, D }, { causal = true,
   return { out, P };
 }
 
+/**
+ * sum over (b, selected head, row) of KL(teacher || student) on the keys the student sees (teacher mass elsewhere is
+ * ignored; teacher zeros contribute nothing), divided by the reduction's denominator.
+ */
+export function distillRef(Q, K, dims, { heads, rows, R, teacher, causal = true, mask, scale, reduction = "mean" }) {
+  const { B, Tq, Tk, H, Hkv, D } = dims;
+  const { P } = attentionRef(Q, K, new Float64Array(B * Tk * Hkv * D), dims, { causal, mask, scale });
+  let total = 0;
+  for (let b = 0; b < B; b++)
+    heads.forEach((h, hi) => {
+      for (let rr = 0; rr < R; rr++) {
+        const t = rows[b * R + rr];
+        for (let j = 0; j < Tk; j++) {
+          const pt = teacher[((b * heads.length + hi) * R + rr) * Tk + j];
+          const ps = P[((b * H + h) * Tq + t) * Tk + j];
+          const visible = !(causal && j > t + (Tk - Tq)) && !(mask && mask[b * Tk + j] === 0);
+          if (pt > 0 && visible) total += pt * (Math.log(pt) - Math.log(ps));
+        }
+      }
+    });
+  const denom = reduction === "mean" ? B * heads.length * R : reduction === "batchmean" ? B : 1;
+  return total / denom;
+}
+
 // ---- gradients of the references ------------------------------------------------------------------------------------
 
 /**
