@@ -12,7 +12,7 @@
 // cancels: the error is relative to the probabilities, not to the small differences).
 import {
   S, assert, deviceTest, leakCheck, rng, dev, vals, assertShape, assertClose, assertEqualArrays, checkOp, engineGrads,
-  attentionRef, distillRef, maxAbs,
+  attentionRef, distillRef, maxAbs, randomTeacher,
 } from "./helper.mjs";
 
 function attnCase(device, label, { B, Tq, Tk = Tq, H, Hkv, D, causal = true, scale, mask, maskInt = false, seed = 1, std = 1 }) {
@@ -153,12 +153,7 @@ deviceTest("attentionDistill: KL(teacher || student) on selected heads and rows,
   const rows = [5, 2, 0, 3, 5, 1];
   const R = 3;
   // Teacher rows: softmax of random logits over all keys (some mass on future / masked keys, which is ignored).
-  const teacher = new Float32Array(B * heads.length * R * Tk);
-  for (let i = 0; i < teacher.length / Tk; i++) {
-    const e = Array.from(r.normal(Tk, 1.5), Math.exp);
-    const z = e.reduce((a, b) => a + b, 0);
-    e.forEach((x, j) => (teacher[i * Tk + j] = x / z));
-  }
+  const teacher = randomTeacher(r, B * heads.length * R, Tk);
   teacher[3] = 0; // a teacher zero contributes nothing
   const mask = [1, 1, 1, 1, 0, 1, /* b1 */ 0, 1, 1, 1, 1, 1];
   const teacherT = dev(device, teacher, [B, heads.length, R, Tk]);

@@ -12,7 +12,7 @@
 // operand's product before its sum) get two ulps and a floor at the tensor's scale. Stated per case below.
 import {
   S, assert, deviceTest, leakCheck, rng, dev, vals, roundAll, assertShape, assertEqualArrays, checkOp, size, bcastShape, binaryRef, reduceRef, softmaxRef, matmulRef, crossEntropyRef, rmsNormRef, ropeRef, attentionRef,
-  distillRef,
+  distillRef, randomTeacher,
   sigm, geluRef,
 } from "./helper.mjs";
 
@@ -209,12 +209,7 @@ for (const dt of HALVES) {
     const heads = [3, 0, 3];
     const rows = [5, 2, 5, 0, 3, 1];
     const R = 3;
-    const teacher = new Float32Array(B * heads.length * R * Tk);
-    for (let i = 0; i < teacher.length / Tk; i++) {
-      const e = Array.from(r.normal(Tk, 1.5), Math.exp);
-      const z = e.reduce((a, b) => a + b, 0);
-      e.forEach((x, j) => (teacher[i * Tk + j] = x / z));
-    }
+    const teacher = randomTeacher(r, B * heads.length * R, Tk);
     teacher[2] = 0;
     const mask = [1, 1, 1, 1, 0, 1, 1, /* b1 */ 0, 1, 1, 1, 1, 1, 1];
     const teacherT = dev(device, teacher, [B, heads.length, R, Tk]);

@@ -390,6 +390,17 @@ export function attentionRef(Q, K, V, { B, Tq, Tk, H, Hkv, D }, { causal = true,
  * sum over (b, selected head, row) of KL(teacher || student) on the keys the student sees (teacher mass elsewhere is
  * ignored; teacher zeros contribute nothing), divided by the reduction's denominator.
  */
+/** Teacher rows for attentionDistill: `rows` softmaxes of Normal(0, 1.5) logits over Tk keys, drawn from r in order. */
+export function randomTeacher(r, rows, Tk) {
+  const teacher = new Float32Array(rows * Tk);
+  for (let i = 0; i < rows; i++) {
+    const e = Array.from(r.normal(Tk, 1.5), Math.exp);
+    const z = e.reduce((a, b) => a + b, 0);
+    e.forEach((x, j) => (teacher[i * Tk + j] = x / z));
+  }
+  return teacher;
+}
+
 export function distillRef(Q, K, dims, { heads, rows, R, teacher, causal = true, mask, scale, reduction = "mean" }) {
   const { B, Tq, Tk, H, Hkv, D } = dims;
   const { P } = attentionRef(Q, K, new Float64Array(B * Tk * Hkv * D), dims, { causal, mask, scale });
